@@ -1,0 +1,20 @@
+"""The ``seqconv`` command line: a thin layer over the Python API.
+
+Each command lives in its own module in this package and registers itself on
+:data:`main`.  User mistakes (:class:`seqconv.errors.InputError`, missing files)
+print one line on stderr and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from seqconv.cli._common import main
+
+# command modules, imported for their @main.command registrations
+_COMMANDS = ["prepare"]
+
+for _name in _COMMANDS:
+    importlib.import_module(f"seqconv.cli.{_name}")
+
+__all__ = ["main"]

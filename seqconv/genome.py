@@ -1,0 +1,538 @@
+"""Real genomics files -> fixed-width labelled windows.
+
+FASTA (multi-record, gzip) and BED3/BED6/narrowPeak reading with line-exact
+errors, a :class:`Genome` backed by pyfaidx, summit-centred windows,
+negatives (GC-matched genomic background and dinucleotide shuffles) and
+splits that hold out whole chromosomes.
+
+Coordinates are 0-based, half-open everywhere (as in BED).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+
+from seqconv.encode import IUPAC, dinucleotide_shuffle, gc_content
+from seqconv.errors import InputError
+from seqconv.fileio import open_text
+
+_VALID_BASES = "".join(IUPAC) + "".join(IUPAC).lower() + "-*"
+_DELETE_VALID = _VALID_BASES.encode("ascii")
+
+#: DeepSEA's held-out chromosomes.
+DEFAULT_TEST_CHROMS = ("chr8", "chr9")
+DEFAULT_VALID_CHROMS = ("chr7",)
+
+
+# ------------------------------------------------------------------ FASTA
+
+def iter_fasta(path) -> Iterator[tuple[str, str]]:
+    """Yield ``(id, sequence)`` for each record of a (gzipped) FASTA file.
+
+    The id is the header up to the first whitespace.  Errors name the file and
+    line: sequence data before the first header, a header without an id,
+    characters that are not IUPAC nucleotide codes, a record without sequence,
+    an empty file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no such FASTA file", path=path)
+    n_records = 0
+    name, chunks, header_line = None, [], 0
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            line = line.rstrip("\r\n")
+            if line.startswith(">"):
+                if name is not None:
+                    yield _finish_record(path, name, chunks, header_line)
+                    n_records += 1
+                name = line[1:].split(maxsplit=1)[0] if line[1:].strip() else ""
+                if not name:
+                    raise InputError("FASTA header without a sequence id", path=path, line=lineno)
+                chunks, header_line = [], lineno
+            elif line.strip() == "" or line.startswith(";"):
+                continue
+            else:
+                if name is None:
+                    raise InputError(
+                        "sequence data before the first '>' header (is this a FASTA file?)",
+                        path=path, line=lineno)
+                s = line.strip()
+                bad = s.encode("ascii", "replace").translate(None, _DELETE_VALID)
+                if bad:
+                    col = next(i for i, ch in enumerate(s) if ch not in _VALID_BASES)
+                    raise InputError(
+                        f"record {name!r}: invalid character {s[col]!r} at column {col + 1}",
+                        path=path, line=lineno)
+                chunks.append(s)
+    if name is not None:
+        yield _finish_record(path, name, chunks, header_line)
+        n_records += 1
+    if n_records == 0:
+        raise InputError("empty FASTA file (no '>' records)", path=path)
+
+
+def _finish_record(path, name, chunks, header_line):
+    seq = "".join(chunks)
+    if not seq:
+        raise InputError(f"record {name!r} has no sequence", path=path, line=header_line)
+    return name, seq
+
+
+def read_fasta(path) -> dict[str, str]:
+    """All records of a FASTA file as ``{id: sequence}``; a repeated id is an error."""
+    out: dict[str, str] = {}
+    for name, seq in iter_fasta(path):
+        if name in out:
+            raise InputError(f"sequence id {name!r} appears twice", path=path)
+        out[name] = seq
+    return out
+
+
+class Genome:
+    """Random access to a genome FASTA.
+
+    A plain FASTA is read lazily with pyfaidx (the ``.fai`` index is written
+    next to the file, or to ``~/.cache/seqconv`` when that folder is
+    read-only), so a whole human genome costs no memory; a gzip or bgzip FASTA
+    is loaded into memory (fine for small genomes; gunzip a large one).
+
+    Parameters
+    ----------
+    path : str or Path
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise InputError("no such genome FASTA file", path=self.path)
+        self._mem: dict[str, str] | None = None
+        self._fa = None
+        if _is_gzip(self.path):
+            self._mem = read_fasta(self.path)
+            self.sizes = {k: len(v) for k, v in self._mem.items()}
+        else:
+            self._fa = self._open_faidx()
+            self.sizes = {k: len(self._fa[k]) for k in self._fa.keys()}
+        if not self.sizes:
+            raise InputError("genome FASTA has no records", path=self.path)
+
+    def _open_faidx(self):
+        import pyfaidx
+
+        kwargs = {"sequence_always_upper": False, "as_raw": True}
+        folder = self.path.parent
+        if not os.access(folder, os.W_OK) and not Path(str(self.path) + ".fai").exists():
+            cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "seqconv" / "faidx"
+            cache.mkdir(parents=True, exist_ok=True)
+            key = hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:16]
+            kwargs["indexname"] = str(cache / f"{key}.fai")
+        try:
+            return pyfaidx.Fasta(str(self.path), **kwargs)
+        except Exception as exc:  # pyfaidx raises several types for malformed files
+            raise InputError(f"cannot index genome FASTA: {exc}", path=self.path) from None
+
+    def __contains__(self, chrom) -> bool:
+        return chrom in self.sizes
+
+    def fetch(self, chrom: str, start: int, end: int) -> str:
+        """Sequence of ``chrom:start-end`` (0-based, half-open), case as in the file."""
+        if chrom not in self.sizes:
+            raise InputError(f"chromosome {chrom!r} is not in the genome ({_some(self.sizes)})", path=self.path)
+        if start < 0 or end > self.sizes[chrom] or start >= end:
+            raise InputError(
+                f"interval {chrom}:{start}-{end} is outside {chrom} (length {self.sizes[chrom]})",
+                path=self.path)
+        if self._mem is not None:
+            return self._mem[chrom][start:end]
+        return str(self._fa[chrom][start:end])
+
+
+def _some(names, k: int = 5) -> str:
+    names = list(names)
+    head = ", ".join(names[:k])
+    return f"has {head}{', ...' if len(names) > k else ''}"
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+# ------------------------------------------------------------------ BED
+
+BED_COLUMNS = ["chrom", "start", "end", "name", "score", "strand", "summit"]
+
+
+def read_bed(path) -> pd.DataFrame:
+    """Read BED3, BED6 or narrowPeak (BED6+4) intervals.
+
+    ``track``, ``browser`` and ``#`` lines are skipped.  Columns returned:
+    chrom, start, end, name, score, strand, summit (absolute 0-based position
+    of the narrowPeak summit, -1 if absent), line (1-based line in the file).
+
+    Raises
+    ------
+    InputError
+        Empty file, fewer than 3 columns, non-integer / negative coordinates,
+        ``start >= end``, a summit outside its peak: naming file and line.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no such BED file", path=path)
+    rows = []
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip() or line.startswith(("#", "track", "browser")):
+                continue
+            f = line.rstrip("\r\n").split("\t")
+            if len(f) < 3:
+                f = line.split()
+            if len(f) < 3:
+                raise InputError(f"expected at least 3 tab-separated columns, found {len(f)}", path=path, line=lineno)
+            chrom = f[0]
+            try:
+                start, end = int(f[1]), int(f[2])
+            except ValueError:
+                raise InputError(f"start/end must be integers, got {f[1]!r} and {f[2]!r}", path=path, line=lineno) from None
+            if start < 0 or end < 0:
+                raise InputError(f"negative coordinate {chrom}:{start}-{end}", path=path, line=lineno)
+            if start >= end:
+                raise InputError(f"start >= end ({chrom}:{start}-{end})", path=path, line=lineno)
+            name = f[3] if len(f) > 3 and f[3] not in ("", ".") else f"{chrom}:{start}-{end}"
+            score = _float_or_nan(f[4]) if len(f) > 4 else np.nan
+            strand = f[5] if len(f) > 5 else "."
+            summit = -1
+            if len(f) >= 10 and f[9] not in ("", "."):
+                try:
+                    off = int(f[9])
+                except ValueError:
+                    raise InputError(f"narrowPeak summit (column 10) must be an integer, got {f[9]!r}", path=path, line=lineno) from None
+                if off >= 0:
+                    if start + off >= end:
+                        raise InputError(f"summit offset {off} lies outside the peak {chrom}:{start}-{end}", path=path, line=lineno)
+                    summit = start + off
+            rows.append((chrom, start, end, name, score, strand, summit, lineno))
+    if not rows:
+        raise InputError("empty BED file (no intervals)", path=path)
+    df = pd.DataFrame(rows, columns=BED_COLUMNS + ["line"])
+    return df.astype({"start": np.int64, "end": np.int64, "summit": np.int64})
+
+
+def _float_or_nan(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return np.nan
+
+
+def peak_centres(peaks: pd.DataFrame) -> np.ndarray:
+    """Summit where given (narrowPeak), else the midpoint ``(start + end) // 2``."""
+    mid = (peaks["start"].to_numpy() + peaks["end"].to_numpy()) // 2
+    summit = peaks["summit"].to_numpy() if "summit" in peaks else np.full(len(peaks), -1)
+    return np.where(summit >= 0, summit, mid)
+
+
+# ------------------------------------------------------------------ windows
+
+@dataclass
+class WindowReport:
+    """What :func:`windows` did: counts of windows kept, dropped and clamped."""
+
+    n_peaks: int = 0
+    n_kept: int = 0
+    n_dropped_off_end: int = 0
+    n_clamped: int = 0
+    n_too_many_n: int = 0
+
+    def lines(self) -> list[str]:
+        out = [f"peaks: {self.n_peaks}, windows kept: {self.n_kept}"]
+        if self.n_dropped_off_end:
+            out.append(f"dropped {self.n_dropped_off_end} window(s) running off a chromosome end")
+        if self.n_clamped:
+            out.append(f"clamped {self.n_clamped} window(s) to stay inside their chromosome")
+        if self.n_too_many_n:
+            out.append(f"dropped {self.n_too_many_n} window(s) with too many N")
+        return out
+
+
+def windows(
+    peaks: pd.DataFrame,
+    genome: Genome,
+    width: int,
+    *,
+    off_end: str = "drop",
+    source=None,
+) -> tuple[pd.DataFrame, WindowReport]:
+    """Fixed-width windows centred on each peak's summit (or midpoint).
+
+    Parameters
+    ----------
+    peaks : DataFrame from :func:`read_bed`
+    genome : Genome
+    width : int
+        Window width in bp (> 0).
+    off_end : {"drop", "clamp"}
+        Windows running off a chromosome end are dropped, or shifted to lie
+        inside it (chromosomes shorter than ``width`` are always dropped).
+    source : path, optional
+        The BED file, named in errors.
+
+    Returns
+    -------
+    windows : DataFrame with chrom, start, end, name, sequence
+    report : WindowReport
+    """
+    width = _check_width(width)
+    if off_end not in ("drop", "clamp"):
+        raise ValueError(f"off_end must be 'drop' or 'clamp', got {off_end!r}")
+    unknown = ~peaks["chrom"].isin(list(genome.sizes))
+    if unknown.any():
+        row = peaks[unknown].iloc[0]
+        raise InputError(
+            f"chromosome {row['chrom']!r} is not in the genome {genome.path} "
+            f"({_some(genome.sizes)}); {int(unknown.sum())} interval(s) affected",
+            path=source, line=int(row["line"]) if "line" in row else None)
+    report = WindowReport(n_peaks=len(peaks))
+    centre = peak_centres(peaks)
+    start = centre - width // 2
+    end = start + width
+    size = peaks["chrom"].map(genome.sizes).to_numpy()
+    off = (start < 0) | (end > size)
+    keep = ~off
+    if off_end == "clamp":
+        fits = size >= width
+        start = np.where(off & fits, np.clip(start, 0, np.maximum(size - width, 0)), start)
+        end = start + width
+        report.n_clamped = int((off & fits).sum())
+        keep = ~off | fits
+    report.n_dropped_off_end = int((~keep).sum())
+    out = pd.DataFrame({
+        "chrom": peaks["chrom"].to_numpy()[keep],
+        "start": start[keep].astype(np.int64),
+        "end": end[keep].astype(np.int64),
+        "name": peaks["name"].to_numpy()[keep],
+    })
+    out["sequence"] = [genome.fetch(c, s, e) for c, s, e in zip(out["chrom"], out["start"], out["end"])]
+    report.n_kept = len(out)
+    return out, report
+
+
+def _check_width(width) -> int:
+    try:
+        w = int(width)
+    except (TypeError, ValueError):
+        raise InputError(f"window width must be a positive integer, got {width!r}") from None
+    if w <= 0 or w != width:
+        raise InputError(f"window width must be a positive integer, got {width!r}")
+    return w
+
+
+# ------------------------------------------------------------------ negatives
+
+def _intervals_by_chrom(regions: Sequence[pd.DataFrame], margin: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Merge intervals (padded by ``margin``) per chromosome into sorted arrays."""
+    frames = [r[["chrom", "start", "end"]] for r in regions if r is not None and len(r)]
+    if not frames:
+        return {}
+    df = pd.concat(frames, ignore_index=True)
+    out = {}
+    for chrom, g in df.groupby("chrom", sort=False):
+        s = np.sort((g["start"].to_numpy() - margin).clip(0))
+        e = (g["end"].to_numpy() + margin)[np.argsort(g["start"].to_numpy() - margin, kind="stable")]
+        e = np.maximum.accumulate(e)
+        # merge: a new block starts where start > running max end of previous
+        new = np.concatenate(([True], s[1:] > e[:-1]))
+        idx = np.flatnonzero(new)
+        ends = np.append(e[idx[1:] - 1], e[-1])
+        out[chrom] = (s[idx], ends)
+    return out
+
+
+def _overlaps(blocks, chrom: str, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    if chrom not in blocks:
+        return np.zeros(len(start), dtype=bool)
+    bs, be = blocks[chrom]
+    i = np.searchsorted(bs, end, side="left") - 1  # last block starting before end
+    ok = i >= 0
+    hit = np.zeros(len(start), dtype=bool)
+    hit[ok] = be[i[ok]] > start[ok]
+    return hit
+
+
+@dataclass
+class BackgroundReport:
+    """How well the GC-matched background matched the positives."""
+
+    n_wanted: int = 0
+    n_drawn: int = 0
+    n_candidates: int = 0
+    short_bins: list = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"GC-matched background: {self.n_drawn} of {self.n_wanted} wanted "
+               f"(from {self.n_candidates} candidate windows)"]
+        for lo, hi, want, got in self.short_bins:
+            out.append(f"  GC bin [{lo:.2f}, {hi:.2f}): wanted {want}, found only {got}")
+        return out
+
+
+def gc_matched_background(
+    genome: Genome,
+    positives_gc: np.ndarray,
+    width: int,
+    *,
+    avoid: Sequence[pd.DataFrame] = (),
+    margin: int = 500,
+    ratio: float = 1.0,
+    max_n_frac: float = 0.05,
+    n_bins: int = 20,
+    chroms: Sequence[str] | None = None,
+    seed=None,
+    max_rounds: int = 20,
+) -> tuple[pd.DataFrame, BackgroundReport]:
+    """Genomic windows that overlap no peak, matched to the positives' GC.
+
+    Candidate windows are drawn uniformly over the genome (chromosomes weighted
+    by length), those within ``margin`` bp of any interval in ``avoid`` or with
+    more than ``max_n_frac`` N are rejected, and the rest are binned by GC
+    content into ``n_bins`` equal bins; each bin receives ``ratio`` times the
+    positives' count of that bin.
+
+    Parameters
+    ----------
+    positives_gc : (P,) GC fraction of each positive window
+    avoid : DataFrames with chrom/start/end (peaks of every TF, exclusion lists)
+    chroms : restrict sampling to these chromosomes (default: all)
+    seed : int, reproducible to the byte for the same inputs and seed
+
+    Returns
+    -------
+    background : DataFrame with chrom, start, end, name, sequence
+    report : BackgroundReport
+    """
+    width = _check_width(width)
+    rng = np.random.default_rng(seed)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    pos_bins = np.clip(np.digitize(positives_gc, edges) - 1, 0, n_bins - 1)
+    want = np.round(np.bincount(pos_bins, minlength=n_bins) * ratio).astype(int)
+    blocks = _intervals_by_chrom(avoid, margin)
+    names = [c for c in (chroms if chroms is not None else genome.sizes) if genome.sizes[c] > width]
+    if not names:
+        raise InputError(f"no chromosome longer than the window width {width}", path=genome.path)
+    lengths = np.array([genome.sizes[c] - width for c in names], dtype=np.float64)
+    p = lengths / lengths.sum()
+    got: list[list[tuple]] = [[] for _ in range(n_bins)]
+    need = want.copy()
+    report = BackgroundReport(n_wanted=int(want.sum()))
+    seen = set()
+    for _ in range(max_rounds):
+        if need.sum() <= 0:
+            break
+        n_draw = int(max(4 * need.sum(), 1000))
+        which = rng.choice(len(names), size=n_draw, p=p)
+        for ci in np.unique(which):
+            chrom = names[ci]
+            k = int((which == ci).sum())
+            starts = np.sort(rng.integers(0, genome.sizes[chrom] - width + 1, size=k))
+            ends = starts + width
+            ok = ~_overlaps(blocks, chrom, starts, ends)
+            for s in starts[ok]:
+                key = (chrom, int(s))
+                if key in seen:
+                    continue
+                seen.add(key)
+                seq = genome.fetch(chrom, int(s), int(s) + width)
+                report.n_candidates += 1
+                upper = seq.upper()
+                if upper.count("N") > max_n_frac * width:
+                    continue
+                gc = gc_content(seq)[0]
+                if np.isnan(gc):
+                    continue
+                b = min(int(np.digitize(gc, edges)) - 1, n_bins - 1)
+                if need[b] > 0:
+                    got[b].append((chrom, int(s), int(s) + width, seq))
+                    need[b] -= 1
+    for b in range(n_bins):
+        if need[b] > 0:
+            report.short_bins.append((edges[b], edges[b + 1], int(want[b]), int(want[b] - need[b])))
+    rows = [r for bucket in got for r in bucket]
+    rows.sort(key=lambda r: (r[0], r[1]))
+    df = pd.DataFrame(rows, columns=["chrom", "start", "end", "sequence"])
+    df.insert(3, "name", [f"bg:{c}:{s}-{e}" for c, s, e in zip(df["chrom"], df["start"], df["end"])])
+    report.n_drawn = len(df)
+    return df, report
+
+
+def shuffled_negatives(positives: pd.DataFrame, *, ratio: int = 1, seed=None) -> pd.DataFrame:
+    """Dinucleotide-shuffled copies of positive windows (``ratio`` per positive).
+
+    The shuffles keep each window's coordinates (so a chromosome split puts a
+    shuffle in the same split as its source) and are named ``<name>:shuf<i>``.
+    """
+    if ratio < 1 or int(ratio) != ratio:
+        raise ValueError(f"shuffle ratio must be a positive integer, got {ratio}")
+    seqs = dinucleotide_shuffle(positives["sequence"].tolist(), n_shuffles=int(ratio), seed=seed)
+    rep = positives.loc[positives.index.repeat(int(ratio))].reset_index(drop=True)
+    rep["name"] = [f"{n}:shuf{i % int(ratio)}" for i, n in enumerate(rep["name"])]
+    rep["sequence"] = seqs
+    return rep
+
+
+# ------------------------------------------------------------------ splits
+
+def chromosome_split(
+    chroms,
+    *,
+    test: Sequence[str] = DEFAULT_TEST_CHROMS,
+    valid: Sequence[str] = DEFAULT_VALID_CHROMS,
+    known: Sequence[str] | None = None,
+) -> np.ndarray:
+    """Split labels that hold out whole chromosomes.
+
+    Parameters
+    ----------
+    chroms : (N,) chromosome of each example
+    test, valid : chromosomes held out for testing / validation (default as
+        DeepSEA: chr8 and chr9 test, chr7 validation)
+    known : all chromosome names of the genome; a held-out name not among them
+        is an error (a typo would otherwise silently give an empty test set)
+
+    Returns
+    -------
+    split : (N,) array of "train", "valid", "test"
+    """
+    test, valid = list(test), list(valid)
+    both = set(test) & set(valid)
+    if both:
+        raise InputError(f"chromosome(s) {sorted(both)} are in both the test and the validation set")
+    if known is not None:
+        missing = [c for c in test + valid if c not in set(known)]
+        if missing:
+            raise InputError(f"held-out chromosome(s) {missing} are not in the genome ({_some(known)})")
+    chroms = np.asarray(chroms, dtype=object)
+    split = np.full(len(chroms), "train", dtype=object)
+    split[np.isin(chroms, valid)] = "valid"
+    split[np.isin(chroms, test)] = "test"
+    return split
+
+
+def random_split(n: int, *, valid: float = 0.1, test: float = 0.1, seed=None) -> np.ndarray:
+    """Seeded random split labels for inputs without coordinates."""
+    if not (0 <= valid < 1 and 0 <= test < 1 and valid + test < 1):
+        raise ValueError(f"valid and test fractions must be in [0, 1) and sum below 1, got {valid}, {test}")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    n_test, n_valid = int(round(test * n)), int(round(valid * n))
+    split = np.full(n, "train", dtype=object)
+    split[order[:n_test]] = "test"
+    split[order[n_test:n_test + n_valid]] = "valid"
+    return split

@@ -1,0 +1,282 @@
+"""Named architectures, their JSON-serialisable configs, and :func:`build_model`.
+
+Every model is a :class:`SeqModel` = ``trunk`` (the backbone, ending in a pooled
+feature vector or a feature map) + ``head`` (a :class:`~seqconv.models.heads.DenseHead`
+producing ``(N, T)`` logits).  Transfer-learning code only touches these two.
+
+=============  ==============================================================
+``deepbind``   one wide conv layer (+ optional max-pool), global max pool,
+               small dense head (Alipanahi et al. 2015)
+``basset``     three conv/BN/ReLU/max-pool blocks, flatten, dense head
+               (Kelley et al. 2016, with configurable, by default compact, widths)
+``resnet``     multi-width first layer, then a stack of dilated residual
+               blocks, global max+avg pool, dense head
+=============  ==============================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from seqconv.errors import InputError
+from seqconv.models.blocks import ConvBlock, DilatedResidualBlock, GlobalPool, MultiWidthConv
+from seqconv.models.heads import DenseHead
+
+
+def _tuple_fields(obj, names):
+    for name in names:
+        object.__setattr__(obj, name, tuple(int(v) for v in getattr(obj, name)))
+
+
+class _Config:
+    arch: ClassVar[str] = ""
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict, including ``"arch"``."""
+        d = {"arch": self.arch}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            d[f.name] = list(v) if isinstance(v, tuple) else v
+        return d
+
+    def replace(self, **changes):
+        """A copy with some fields changed (configs are frozen)."""
+        return dataclasses.replace(self, **changes)
+
+    def _check(self):
+        if self.n_tasks < 1:
+            raise ValueError(f"{self.arch}: n_tasks must be >= 1, got {self.n_tasks}")
+        if self.input_length < 1:
+            raise ValueError(f"{self.arch}: input_length must be >= 1, got {self.input_length}")
+
+
+@dataclass(frozen=True)
+class DeepBindConfig(_Config):
+    """``deepbind``: conv(filters x kernel_size) -> [max-pool pool_size] -> global pool -> dense.
+
+    ``pool_size`` is the first-layer max-pool (0 = none, only the global pool).
+    """
+
+    arch: ClassVar[str] = "deepbind"
+    n_tasks: int = 1
+    input_length: int = 101
+    filters: int = 64
+    kernel_size: int = 23
+    pool_size: int = 0
+    global_pool: str = "max"
+    hidden: int = 32
+    dropout: float = 0.25
+
+    def __post_init__(self):
+        self._check()
+
+
+@dataclass(frozen=True)
+class BassetConfig(_Config):
+    """``basset``: three ConvBlocks (conv/BN/ReLU/max-pool), flatten, dense head.
+
+    ``pool_sizes[0]`` is the first-layer max-pool size.
+    """
+
+    arch: ClassVar[str] = "basset"
+    n_tasks: int = 1
+    input_length: int = 101
+    filters: tuple = (64, 96, 128)
+    kernel_sizes: tuple = (19, 11, 7)
+    pool_sizes: tuple = (3, 4, 4)
+    conv_dropout: float = 0.1
+    hidden: int = 256
+    dropout: float = 0.3
+
+    def __post_init__(self):
+        _tuple_fields(self, ("filters", "kernel_sizes", "pool_sizes"))
+        if not (len(self.filters) == len(self.kernel_sizes) == len(self.pool_sizes) >= 1):
+            raise ValueError("basset: filters, kernel_sizes and pool_sizes must have the same length (>= 1)")
+        self._check()
+
+
+@dataclass(frozen=True)
+class ResNetConfig(_Config):
+    """``resnet``: multi-width first layer (``len(first_widths) * first_filters`` channels,
+    max-pool ``pool_size``), one dilated residual block per entry of ``dilations``,
+    global pool, dense head."""
+
+    arch: ClassVar[str] = "resnet"
+    n_tasks: int = 1
+    input_length: int = 101
+    first_widths: tuple = (7, 15, 25)
+    first_filters: int = 32
+    pool_size: int = 2
+    kernel_size: int = 3
+    dilations: tuple = (1, 2, 4, 8)
+    global_pool: str = "maxavg"
+    conv_dropout: float = 0.1
+    hidden: int = 64
+    dropout: float = 0.3
+
+    def __post_init__(self):
+        _tuple_fields(self, ("first_widths", "dilations"))
+        if not self.first_widths:
+            raise ValueError("resnet: first_widths must not be empty")
+        self._check()
+
+
+#: architecture name -> config class
+ARCHITECTURES: dict[str, type] = {c.arch: c for c in (DeepBindConfig, BassetConfig, ResNetConfig)}
+
+
+class Trunk(nn.Module):
+    """A sequential backbone; ``first_convs`` lists the first layer's ``nn.Conv1d`` module(s)."""
+
+    def __init__(self, *layers: nn.Module):
+        super().__init__()
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x)
+
+    @property
+    def first_convs(self) -> list[nn.Conv1d]:
+        first = self.layers[0]
+        return list(first.convs) if isinstance(first, MultiWidthConv) else [first.conv]
+
+
+class SeqModel(nn.Module):
+    """``trunk`` + ``head``: ``(N, 4, L)`` float one-hot -> ``(N, T)`` logits.
+
+    Attributes
+    ----------
+    trunk : Trunk
+    head : DenseHead
+    config : DeepBindConfig | BassetConfig | ResNetConfig
+    """
+
+    def __init__(self, trunk: Trunk, head: DenseHead, config):
+        super().__init__()
+        self.trunk = trunk
+        self.head = head
+        self.config = config
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.trunk(x))
+
+    @property
+    def arch(self) -> str:
+        return self.config.arch
+
+    @property
+    def input_length(self) -> int:
+        return self.config.input_length
+
+    @property
+    def n_tasks(self) -> int:
+        return self.head.n_tasks
+
+    @property
+    def first_convs(self) -> list[nn.Conv1d]:
+        """The first layer's convolution(s) (one for deepbind/basset, one per width for resnet)."""
+        return self.trunk.first_convs
+
+    @property
+    def first_conv(self):
+        """The first ``nn.Conv1d`` (deepbind, basset); for ``resnet`` the list of first-layer convs."""
+        convs = self.first_convs
+        return convs if isinstance(self.trunk.layers[0], MultiWidthConv) else convs[0]
+
+
+def _flat_features(trunk: nn.Module, length: int) -> int:
+    with torch.no_grad():
+        was = trunk.training
+        trunk.eval()
+        n = trunk(torch.zeros(1, 4, length)).numel()
+        trunk.train(was)
+    if n == 0:
+        raise ValueError(f"input length {length} is too short for this architecture (no output left)")
+    return n
+
+
+def _build_deepbind(c: DeepBindConfig) -> SeqModel:
+    trunk = Trunk(ConvBlock(4, c.filters, c.kernel_size, pool_size=c.pool_size), GlobalPool(c.global_pool))
+    head = DenseHead(_flat_features(trunk, c.input_length), c.n_tasks, hidden=c.hidden, dropout=c.dropout)
+    return SeqModel(trunk, head, c)
+
+
+def _build_basset(c: BassetConfig) -> SeqModel:
+    blocks, ch = [], 4
+    for f, k, p in zip(c.filters, c.kernel_sizes, c.pool_sizes):
+        blocks.append(ConvBlock(ch, f, k, pool_size=p, dropout=c.conv_dropout))
+        ch = f
+    trunk = Trunk(*blocks)
+    head = DenseHead(_flat_features(trunk, c.input_length), c.n_tasks, hidden=c.hidden, dropout=c.dropout)
+    return SeqModel(trunk, head, c)
+
+
+def _build_resnet(c: ResNetConfig) -> SeqModel:
+    ch = c.first_filters * len(c.first_widths)
+    layers: list[nn.Module] = [MultiWidthConv(4, c.first_filters, c.first_widths, pool_size=c.pool_size,
+                                              dropout=c.conv_dropout)]
+    layers += [DilatedResidualBlock(ch, c.kernel_size, dilation=d, dropout=c.conv_dropout) for d in c.dilations]
+    layers += [nn.BatchNorm1d(ch), nn.ReLU(), GlobalPool(c.global_pool)]
+    trunk = Trunk(*layers)
+    head = DenseHead(_flat_features(trunk, c.input_length), c.n_tasks, hidden=c.hidden, dropout=c.dropout)
+    return SeqModel(trunk, head, c)
+
+
+_BUILDERS = {"deepbind": _build_deepbind, "basset": _build_basset, "resnet": _build_resnet}
+
+
+def get_config(arch: str, **overrides):
+    """The config of architecture ``arch`` with defaults, some fields overridden.
+
+    Raises
+    ------
+    InputError
+        For an unknown architecture name or an unknown field.
+    """
+    if arch not in ARCHITECTURES:
+        raise InputError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    cls = ARCHITECTURES[arch]
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise InputError(f"architecture {arch!r} has no option(s) {unknown}; options: {sorted(names)}")
+    return cls(**overrides)
+
+
+def config_from_dict(d: dict):
+    """Inverse of ``config.to_dict()``: ``{"arch": name, **fields}`` -> config."""
+    d = dict(d)
+    arch = d.pop("arch", None)
+    if arch is None:
+        raise InputError("architecture config has no 'arch' field")
+    return get_config(arch, **d)
+
+
+def build_model(config, *, seed: int | None = None) -> SeqModel:
+    """Build a freshly initialised model from a config (or a config dict).
+
+    Parameters
+    ----------
+    config : DeepBindConfig | BassetConfig | ResNetConfig | dict
+    seed : int, optional
+        Seeds the weight initialisation (with a local generator state; the
+        global torch RNG is restored afterwards).
+
+    Returns
+    -------
+    SeqModel
+    """
+    if isinstance(config, dict):
+        config = config_from_dict(config)
+    if config.arch not in _BUILDERS:
+        raise InputError(f"unknown architecture {config.arch!r}; choose one of {', '.join(_BUILDERS)}")
+    if seed is None:
+        return _BUILDERS[config.arch](config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return _BUILDERS[config.arch](config)

@@ -1,0 +1,156 @@
+"""Building blocks of the seqconv CNNs.
+
+Every block takes and returns ``(N, C, L)`` float tensors.  Blocks that change
+the receptive field implement ``receptive(rf, jump) -> (rf, jump)``: given the
+receptive field ``rf`` (bp) and the spacing ``jump`` (bp) between adjacent
+positions of their input, they return the same for their output.  This is what
+:func:`seqconv.models.describe.describe` uses.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+POOLS = ("max", "avg", "maxavg")
+
+
+def conv_receptive(conv: nn.Conv1d, rf: int, jump: int) -> tuple[int, int]:
+    """Receptive field and jump after a ``Conv1d``."""
+    k, d, s = conv.kernel_size[0], conv.dilation[0], conv.stride[0]
+    return rf + (k - 1) * d * jump, jump * s
+
+
+def pool_receptive(pool: nn.MaxPool1d | nn.AvgPool1d, rf: int, jump: int) -> tuple[int, int]:
+    """Receptive field and jump after a 1D pooling layer."""
+    k = pool.kernel_size if isinstance(pool.kernel_size, int) else pool.kernel_size[0]
+    s = pool.stride if isinstance(pool.stride, int) else pool.stride[0]
+    return rf + (k - 1) * jump, jump * s
+
+
+class ConvBlock(nn.Module):
+    """Conv1d -> BatchNorm1d -> ReLU -> MaxPool1d (optional) -> Dropout (optional).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int
+    pool_size : int
+        Max-pool width (and stride); 0 or 1 means no pooling.
+    dropout : float
+    dilation : int
+    padding : {"same", "valid"}
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, pool_size: int = 0,
+                 dropout: float = 0.0, dilation: int = 1, padding: str = "same"):
+        super().__init__()
+        self.conv = nn.Conv1d(in_channels, out_channels, kernel_size, dilation=dilation, padding=padding)
+        self.bn = nn.BatchNorm1d(out_channels)
+        self.act = nn.ReLU()
+        self.pool = nn.MaxPool1d(pool_size) if pool_size and pool_size > 1 else nn.Identity()
+        self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.drop(self.pool(self.act(self.bn(self.conv(x)))))
+
+    def receptive(self, rf: int, jump: int) -> tuple[int, int]:
+        rf, jump = conv_receptive(self.conv, rf, jump)
+        if isinstance(self.pool, nn.MaxPool1d):
+            rf, jump = pool_receptive(self.pool, rf, jump)
+        return rf, jump
+
+
+class MultiWidthConv(nn.Module):
+    """Parallel first-layer convolutions of several widths, concatenated on channels.
+
+    Each branch is a plain ``nn.Conv1d`` with ``same`` padding (so all outputs keep
+    the input length); then BatchNorm, ReLU and an optional max-pool.
+
+    Parameters
+    ----------
+    in_channels : int
+    filters : int
+        Filters per width.
+    widths : sequence of int
+        Kernel sizes, e.g. ``(7, 15, 25)``.
+    pool_size : int
+        Max-pool after the concatenation; 0/1 = none.
+    dropout : float
+    """
+
+    def __init__(self, in_channels: int, filters: int, widths, *, pool_size: int = 0, dropout: float = 0.0):
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv1d(in_channels, filters, int(w), padding="same") for w in widths)
+        self.bn = nn.BatchNorm1d(filters * len(self.convs))
+        self.act = nn.ReLU()
+        self.pool = nn.MaxPool1d(pool_size) if pool_size and pool_size > 1 else nn.Identity()
+        self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.cat([c(x) for c in self.convs], dim=1)
+        return self.drop(self.pool(self.act(self.bn(h))))
+
+    def receptive(self, rf: int, jump: int) -> tuple[int, int]:
+        rf, jump = max(conv_receptive(c, rf, jump) for c in self.convs)
+        if isinstance(self.pool, nn.MaxPool1d):
+            rf, jump = pool_receptive(self.pool, rf, jump)
+        return rf, jump
+
+
+class DilatedResidualBlock(nn.Module):
+    """Pre-activation residual block: x + Conv(ReLU(BN(Conv_dilated(ReLU(BN(x)))))).
+
+    Both convolutions keep the length (``same`` padding); the first is dilated.
+
+    Parameters
+    ----------
+    channels : int
+    kernel_size : int
+    dilation : int
+    dropout : float
+    """
+
+    def __init__(self, channels: int, kernel_size: int = 3, *, dilation: int = 1, dropout: float = 0.0):
+        super().__init__()
+        self.bn1 = nn.BatchNorm1d(channels)
+        self.conv1 = nn.Conv1d(channels, channels, kernel_size, dilation=dilation, padding="same")
+        self.bn2 = nn.BatchNorm1d(channels)
+        self.conv2 = nn.Conv1d(channels, channels, 1)
+        self.act = nn.ReLU()
+        self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(self.act(self.bn1(x)))
+        h = self.conv2(self.drop(self.act(self.bn2(h))))
+        return x + h
+
+    def receptive(self, rf: int, jump: int) -> tuple[int, int]:
+        rf, jump = conv_receptive(self.conv1, rf, jump)
+        return conv_receptive(self.conv2, rf, jump)
+
+
+class GlobalPool(nn.Module):
+    """Global pooling over length: ``(N, C, L) -> (N, C)`` (``max``/``avg``) or ``(N, 2C)`` (``maxavg``)."""
+
+    def __init__(self, mode: str = "max"):
+        super().__init__()
+        if mode not in POOLS:
+            raise ValueError(f"global pool must be one of {POOLS}, got {mode!r}")
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mode == "max":
+            return x.amax(dim=2)
+        if self.mode == "avg":
+            return x.mean(dim=2)
+        return torch.cat([x.amax(dim=2), x.mean(dim=2)], dim=1)
+
+    def out_features(self, channels: int) -> int:
+        return 2 * channels if self.mode == "maxavg" else channels
+
+    def receptive(self, rf: int, jump: int) -> tuple[int, int]:
+        return rf, jump  # "whole input" is reported by describe()
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}"

@@ -1,0 +1,441 @@
+"""Scoring sequences with a model: arrays, FASTA files, BED + genome, tiled regions.
+
+Everything streams in batches: windows are cut and one-hot encoded one batch at a
+time, so memory stays bounded whatever the input size (no ``(N, 4, L)`` array of
+a whole chromosome is ever built).
+
+Strand handling: with ``strand="both"`` (the default of the bundled models) the
+logit of a window is the mean of the logits of its forward and reverse-complement
+one-hot; ``strand="forward"`` scores the forward strand only.
+
+Output tables are long format: one row per (window, TF) with ``score`` (the logit)
+and ``probability`` (its sigmoid).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+import torch
+
+from seqconv.encode import one_hot
+from seqconv.errors import InputError
+from seqconv.fileio import open_text
+
+
+class ShortSequenceWarning(UserWarning):
+    """A sequence shorter than the model input was padded with N."""
+
+
+def resolve_device(device=None) -> torch.device:
+    """``None`` -> CPU; a CUDA/MPS device is checked to exist (InputError otherwise)."""
+    if device is None:
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InputError(f"invalid device {device!r}: {exc}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"device {device!r} requested but no CUDA device is present; use --device cpu")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise InputError(f"device {device!r} requested but MPS is not available; use --device cpu")
+    return dev
+
+
+def reverse_complement_batch(x: torch.Tensor) -> torch.Tensor:
+    """Reverse complement of a one-hot batch ``(N, 4, L)`` (ACGT channels: flip channels and length)."""
+    return x.flip(1).flip(2)
+
+
+def _logits(model, x: torch.Tensor, strand: str) -> torch.Tensor:
+    out = model(x)
+    if strand == "both":
+        out = (out + model(reverse_complement_batch(x))) / 2
+    return out
+
+
+def predict(model, X, *, batch_size: int = 256, device=None, strand: str = "both",
+            verbose: bool = False) -> np.ndarray:
+    """Logits of a model on an array of one-hot sequences.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        ``(N, 4, L)`` float -> ``(N, T)`` logits (put in eval mode here).
+    X : (N, 4, L) ndarray (uint8 at rest or float) or torch.Tensor, or a list of str
+        Strings are one-hot encoded batch by batch at the model's ``input_length``
+        (centre-cropped / N-padded).
+    batch_size : int
+    device : str or torch.device, optional
+    strand : {"both", "forward"}
+        Average over forward and reverse complement, or forward only.
+    verbose : bool
+        Progress bar on stderr.
+
+    Returns
+    -------
+    logits : (N, T) float32 ndarray  (``1 / (1 + exp(-logits))`` are probabilities)
+    """
+    from tqdm.auto import tqdm
+
+    if strand not in ("both", "forward"):
+        raise ValueError(f"strand must be 'both' or 'forward', got {strand!r}")
+    dev = resolve_device(device)
+    model = model.to(dev).eval()
+    strings = isinstance(X, (list, tuple))
+    n = len(X)
+    outs = []
+    with torch.inference_mode():
+        for i in tqdm(range(0, n, batch_size), disable=not verbose, unit="batch", leave=False):
+            xb = X[i:i + batch_size]
+            if strings:
+                xb = one_hot(list(xb), dtype="float32", length=model.input_length)
+            xb = torch.as_tensor(np.asarray(xb) if not torch.is_tensor(xb) else xb).to(dev, torch.float32)
+            outs.append(_logits(model, xb, strand).float().cpu().numpy())
+    if not outs:
+        return np.zeros((0, getattr(model, "n_tasks", 1)), dtype=np.float32)
+    return np.concatenate(outs)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def read_fasta(path) -> Iterator[tuple[str, bytearray]]:
+    """Stream ``(id, sequence)`` records of a (gzipped) FASTA file; sequence as bytes, line breaks removed."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no such FASTA file", path=path)
+    name, seq, seen = None, bytearray(), False
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if line.startswith(">"):
+                if name is not None:
+                    yield name, seq
+                name, seq, seen = (line[1:].split() or [f"record{lineno}"])[0], bytearray(), True
+            elif line.strip():
+                if name is None:
+                    raise InputError("not a FASTA file: sequence data before the first '>' header",
+                                     path=path, line=lineno)
+                try:
+                    seq += line.strip().encode("ascii")
+                except UnicodeEncodeError:
+                    raise InputError(f"non-ASCII character in record {name!r}", path=path, line=lineno) from None
+    if name is not None:
+        yield name, seq
+    elif not seen:
+        raise InputError("no FASTA records found", path=path)
+
+
+def parse_region(region: str) -> tuple[str, int | None, int | None]:
+    """``"chr1"`` -> ``("chr1", None, None)``; ``"chr1:1,001-2,000"`` (1-based, inclusive) -> ``("chr1", 1000, 2000)``."""
+    m = re.fullmatch(r"([^:\s]+)(?::([\d,]+)-([\d,]+))?", region.strip())
+    if not m:
+        raise InputError(f"bad region {region!r}; use CHROM or CHROM:START-END (1-based)")
+    chrom, s, e = m.groups()
+    if s is None:
+        return chrom, None, None
+    s, e = int(s.replace(",", "")) - 1, int(e.replace(",", ""))
+    if s < 0 or e <= s:
+        raise InputError(f"bad region {region!r}: need 1 <= START <= END")
+    return chrom, s, e
+
+
+def open_genome(path):
+    """Open an indexed genome FASTA with pyfaidx (plain or BGZF; plain gzip is refused with advice)."""
+    import pyfaidx
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no such genome FASTA", path=path)
+    try:
+        return pyfaidx.Fasta(str(path), as_raw=True, sequence_always_upper=False, rebuild=False)
+    except Exception as exc:  # pyfaidx raises several types (plain gzip, bad lines ...)
+        raise InputError(f"cannot index genome FASTA ({exc}); if it is gzip-compressed, gunzip it or "
+                         "recompress with bgzip", path=path) from None
+
+
+def read_bed(path) -> Iterator[tuple[str, str, int, int]]:
+    """Stream ``(name, chrom, start, end)`` from a BED file (name = column 4 or ``chrom:start-end``)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no such BED file", path=path)
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip() or line.startswith(("#", "track", "browser")):
+                continue
+            f = line.rstrip("\n").split("\t")
+            if len(f) < 3:
+                raise InputError(f"BED line has {len(f)} column(s), need >= 3 (tab-separated)", path=path,
+                                 line=lineno)
+            try:
+                s, e = int(f[1]), int(f[2])
+            except ValueError:
+                raise InputError(f"BED start/end are not integers: {f[1]!r} {f[2]!r}", path=path,
+                                 line=lineno) from None
+            if s < 0 or e <= s:
+                raise InputError(f"BED interval {f[0]}:{s}-{e} is empty or negative", path=path, line=lineno)
+            yield (f[3] if len(f) > 3 and f[3] else f"{f[0]}:{s}-{e}"), f[0], s, e
+
+
+def _centre(seq, width: int, name: str, strict: bool):
+    n = len(seq)
+    if n < width:
+        msg = f"sequence {name!r} is {n} bp, shorter than the model input ({width} bp)"
+        if strict:
+            raise InputError(msg + " (--strict)")
+        warnings.warn(msg + "; padded with N", ShortSequenceWarning, stacklevel=3)
+        left = (width - n) // 2
+        return b"N" * left + bytes(seq) + b"N" * (width - n - left)
+    s = (n - width) // 2
+    return bytes(seq[s:s + width])
+
+
+def _tile_starts(n: int, width: int, stride: int) -> np.ndarray:
+    if n <= width:
+        return np.array([0])
+    starts = np.arange(0, n - width + 1, stride)
+    if starts[-1] != n - width:
+        starts = np.append(starts, n - width)
+    return starts
+
+
+def _tiles(name: str, chrom: str, offset: int, length: int, fetch, width: int, stride: int, strict: bool,
+           chunk: int = 1 << 20):
+    """Yield ``(id, chrom, start, end, window_bytes)`` along ``[offset, offset + length)``; ``fetch(s, e)`` reads."""
+    if length < width:
+        seq = _centre(fetch(offset, offset + length), width, name, strict)
+        yield f"{chrom}:{offset}-{offset + length}", chrom, offset, offset + length, seq
+        return
+    starts = _tile_starts(length, width, stride)
+    i = 0
+    while i < len(starts):
+        lo = starts[i]
+        j = int(np.searchsorted(starts, lo + chunk, side="right"))
+        j = max(j, i + 1)
+        block = fetch(offset + lo, offset + starts[j - 1] + width)
+        for s in starts[i:j]:
+            a = offset + int(s)
+            yield f"{chrom}:{a}-{a + width}", chrom, a, a + width, bytes(block[s - lo:s - lo + width])
+        i = j
+
+
+# --------------------------------------------------------------------------- scoring streams
+
+
+class Scorer:
+    """A model with its tasks, input width and strand setting, scoring windows in batches.
+
+    Parameters
+    ----------
+    model : SeqModel, str or Path
+        A model, a model directory or a bundled model name.
+    card : ModelCard, optional
+        Its card (read from the directory / bundle when ``model`` is a name or path).
+    strand : {"both", "forward"}, optional
+        Default: the card's setting, else ``"both"``.
+    batch_size : int
+    device : str, optional
+    verbose : bool
+        Progress bar (windows scored) on stderr.
+    """
+
+    def __init__(self, model, card=None, *, strand: str | None = None, batch_size: int = 256, device=None,
+                 verbose: bool = False):
+        from seqconv.modelfile import resolve_model
+
+        self.device = resolve_device(device)
+        if not isinstance(model, torch.nn.Module):
+            model, card = resolve_model(model)
+        self.model = model.to(self.device).eval()
+        self.card = card
+        self.width = int(card.input_width if card is not None else model.input_length)
+        self.tasks = list(card.tasks) if card is not None else [f"task{i}" for i in range(model.n_tasks)]
+        self.strand = strand or (card.strand if card is not None else "both")
+        if self.strand not in ("both", "forward"):
+            raise InputError(f"strand must be 'both' or 'forward', got {self.strand!r}")
+        if batch_size < 1:
+            raise InputError(f"batch size must be >= 1, got {batch_size}")
+        self.batch_size = batch_size
+        self.verbose = verbose
+
+    def _score(self, seqs: list, names: list) -> np.ndarray:
+        try:
+            x = one_hot(seqs, dtype="float32", iupac="uniform", labels=names)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        with torch.inference_mode():
+            return _logits(self.model, torch.from_numpy(x).to(self.device), self.strand).float().cpu().numpy()
+
+    def stream(self, windows: Iterable[tuple], *, tiled: bool) -> Iterator[pd.DataFrame]:
+        """Score ``(id, chrom, start, end, seq)`` windows; yield long-format DataFrame chunks."""
+        from tqdm.auto import tqdm
+
+        bar = tqdm(disable=not self.verbose, unit=" windows", leave=False, mininterval=1.0)
+        buf: list[tuple] = []
+
+        def flush():
+            logits = self._score([w[4] for w in buf], [w[0] for w in buf])
+            bar.update(len(buf))
+            n, t = logits.shape
+            cols = {"id": np.repeat([w[0] for w in buf], t)}
+            if tiled:
+                cols["chrom"] = np.repeat([w[1] for w in buf], t)
+                cols["start"] = np.repeat([w[2] for w in buf], t)
+                cols["end"] = np.repeat([w[3] for w in buf], t)
+            cols["TF"] = np.tile(self.tasks, n)
+            flat = logits.reshape(-1).astype(np.float64)
+            cols["score"] = flat
+            cols["probability"] = 1.0 / (1.0 + np.exp(-flat))
+            return pd.DataFrame(cols)
+
+        try:
+            for w in windows:
+                buf.append(w)
+                if len(buf) == self.batch_size:
+                    yield flush()
+                    buf = []
+            if buf:
+                yield flush()
+        finally:
+            bar.close()
+
+    # ---- inputs
+    def fasta(self, path, *, tile: bool = False, stride: int | None = None, strict: bool = False):
+        """Chunks for a FASTA file: one centre window per record, or tiles along each record."""
+        stride = self._stride(stride)
+
+        def windows():
+            for name, seq in read_fasta(path):
+                if not len(seq):
+                    raise InputError(f"record {name!r} is empty", path=path)
+                if tile:
+                    yield from _tiles(name, name, 0, len(seq), lambda a, b, _q=seq: _q[a:b], self.width,
+                                      stride, strict)
+                else:
+                    yield name, name, -1, -1, _centre(seq, self.width, name, strict)
+
+        return self.stream(windows(), tiled=tile)
+
+    def bed(self, bed, genome, *, tile: bool = False, stride: int | None = None, strict: bool = False):
+        """Chunks for BED intervals on a genome: the centre window of each interval, or tiles along it."""
+        fa = open_genome(genome)
+        stride = self._stride(stride)
+
+        def windows():
+            for name, chrom, s, e in read_bed(bed):
+                if chrom not in fa:
+                    raise InputError(f"chromosome {chrom!r} of {name!r} is not in the genome", path=bed)
+                clen = len(fa[chrom])
+                if e > clen:
+                    raise InputError(f"interval {chrom}:{s}-{e} runs past the chromosome end ({clen})", path=bed)
+                fetch = (lambda a, b, _c=chrom: fa[_c][a:b])
+                if tile:
+                    for w in _tiles(name, chrom, s, e - s, fetch, self.width, stride, strict):
+                        yield (f"{name}|{w[0]}",) + w[1:]
+                    continue
+                c = (s + e) // 2
+                a = max(0, min(c - self.width // 2, clen - self.width))
+                if e - s < self.width and strict:
+                    raise InputError(f"interval {name!r} is {e - s} bp, shorter than the model input "
+                                     f"({self.width} bp) (--strict)", path=bed)
+                seq = fetch(a, a + self.width)
+                yield name, chrom, a, a + len(seq), _centre(seq, self.width, name, strict)
+
+        return self.stream(windows(), tiled=True)
+
+    def region(self, genome, region: str, *, stride: int | None = None, strict: bool = False):
+        """Chunks for windows tiled with ``stride`` along a region ``CHROM[:START-END]`` of a genome."""
+        fa = open_genome(genome)
+        chrom, s, e = parse_region(region)
+        if chrom not in fa:
+            raise InputError(f"chromosome {chrom!r} is not in the genome", path=genome)
+        clen = len(fa[chrom])
+        s, e = (0, clen) if s is None else (s, min(e, clen))
+        if s >= clen:
+            raise InputError(f"region {region!r} starts past the end of {chrom} ({clen} bp)")
+        stride = self._stride(stride)
+        return self.stream(_tiles(chrom, chrom, s, e - s, lambda a, b: fa[chrom][a:b], self.width, stride,
+                                  strict), tiled=True)
+
+    def _stride(self, stride):
+        stride = self.width // 2 if stride is None else int(stride)
+        if stride < 1:
+            raise InputError(f"stride must be >= 1 bp, got {stride}")
+        return stride
+
+
+def _concat(chunks) -> pd.DataFrame:
+    chunks = list(chunks)
+    return pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame()
+
+
+def predict_fasta(model, path, *, tile: bool = False, stride: int | None = None, strict: bool = False,
+                  strand: str | None = None, batch_size: int = 256, device=None, verbose: bool = False
+                  ) -> pd.DataFrame:
+    """Predict on a FASTA file (see :meth:`Scorer.fasta`); ``model`` is a model, directory or bundled name.
+
+    Returns
+    -------
+    DataFrame with columns ``id, TF, score, probability`` (tiles: ``id, chrom, start, end, TF, ...``).
+    """
+    sc = Scorer(model, strand=strand, batch_size=batch_size, device=device, verbose=verbose)
+    return _concat(sc.fasta(path, tile=tile, stride=stride, strict=strict))
+
+
+def predict_bed(model, bed, genome, *, tile: bool = False, stride: int | None = None, strict: bool = False,
+                strand: str | None = None, batch_size: int = 256, device=None, verbose: bool = False
+                ) -> pd.DataFrame:
+    """Predict on BED intervals of a genome FASTA (see :meth:`Scorer.bed`)."""
+    sc = Scorer(model, strand=strand, batch_size=batch_size, device=device, verbose=verbose)
+    return _concat(sc.bed(bed, genome, tile=tile, stride=stride, strict=strict))
+
+
+def predict_region(model, genome, region: str, *, stride: int | None = None, strand: str | None = None,
+                   batch_size: int = 256, device=None, verbose: bool = False) -> pd.DataFrame:
+    """Predict on windows tiled along ``region`` (``chr`` or ``chr:start-end``, 1-based) of a genome."""
+    sc = Scorer(model, strand=strand, batch_size=batch_size, device=device, verbose=verbose)
+    return _concat(sc.region(genome, region, stride=stride))
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def write_tsv(chunks: Iterable[pd.DataFrame], fh, *, bedgraph: dict | None = None, stride: int | None = None) -> int:
+    """Write prediction chunks as TSV to an open text file; returns the number of rows.
+
+    ``bedgraph`` maps TF name -> open text file: each tiled window's probability is
+    written for the central ``stride`` bp of the window (non-overlapping bins).
+    """
+    n, header = 0, True
+    last_end: dict = {}
+    for chunk in chunks:
+        chunk.to_csv(fh, sep="\t", index=False, header=header, float_format="%.6g")
+        header = False
+        n += len(chunk)
+        if bedgraph:
+            _write_bedgraph(chunk, bedgraph, int(stride), last_end)
+    return n
+
+
+def _write_bedgraph(chunk: pd.DataFrame, outs: dict, stride: int, last_end: dict) -> None:
+    """Append the central ``stride`` bp of each window to per-TF bedGraph files, never overlapping."""
+    stride = max(1, stride)
+    for tf, out in outs.items():
+        sub = chunk[chunk["TF"] == tf]
+        lines = []
+        for c, s, e, p in zip(sub["chrom"], sub["start"].to_numpy(), sub["end"].to_numpy(),
+                              sub["probability"].to_numpy()):
+            lo = max(int((s + e) // 2 - stride // 2), int(s))
+            prev = last_end.get((tf, c), -1)
+            lo = max(lo, prev)
+            hi = min(lo + stride, int(e)) if lo >= prev else lo
+            if hi <= lo:
+                continue
+            last_end[(tf, c)] = hi
+            lines.append(f"{c}\t{lo}\t{hi}\t{p:.5g}\n")
+        out.write("".join(lines))

@@ -1,0 +1,212 @@
+"""seqconv.genome on the bundled real yeast excerpt and on small hand-made files."""
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import YEAST_CBF1, YEAST_EXCLUDE, YEAST_GENOME, YEAST_REB1
+from seqconv.encode import dinucleotide_counts, gc_content
+from seqconv.errors import InputError
+from seqconv.genome import (
+    Genome,
+    chromosome_split,
+    gc_matched_background,
+    iter_fasta,
+    random_split,
+    read_bed,
+    read_fasta,
+    shuffled_negatives,
+    windows,
+)
+
+
+@pytest.fixture(scope="module")
+def genome():
+    return Genome(YEAST_GENOME)
+
+
+def write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+# ---------------------------------------------------------------- FASTA
+
+def test_fasta_multi_record_and_gzip(tmp_path):
+    text = ">a desc\nACGT\nacgn\n\n>b\nTTTT\n"
+    plain = write(tmp_path, "x.fa", text)
+    gz = tmp_path / "x.fa.gz"
+    with gzip.open(gz, "wt") as fh:
+        fh.write(text)
+    assert read_fasta(plain) == {"a": "ACGTacgn", "b": "TTTT"}
+    assert read_fasta(gz) == read_fasta(plain)
+
+
+@pytest.mark.parametrize("text,line,what", [
+    ("ACGT\n>a\nACGT\n", 1, "before the first"),
+    (">a\nACGT\nACXT\n", 3, "invalid character 'X' at column 3"),
+    (">\nACGT\n", 1, "without a sequence id"),
+    (">a\n>b\nACGT\n", 1, "has no sequence"),
+])
+def test_fasta_errors_name_file_and_line(tmp_path, text, line, what):
+    p = write(tmp_path, "bad.fa", text)
+    with pytest.raises(InputError) as e:
+        read_fasta(p)
+    assert f"bad.fa:{line}:" in str(e.value) and what in str(e.value)
+
+
+def test_fasta_empty_and_duplicate(tmp_path):
+    with pytest.raises(InputError, match="empty FASTA"):
+        list(iter_fasta(write(tmp_path, "e.fa", "")))
+    with pytest.raises(InputError, match="'a' appears twice"):
+        read_fasta(write(tmp_path, "d.fa", ">a\nAC\n>a\nGT\n"))
+
+
+def test_genome_fetch_matches_plain_parse(genome, tmp_path):
+    """The bgzip genome read in memory and a plain copy read by pyfaidx agree."""
+    recs = read_fasta(YEAST_GENOME)
+    assert genome.sizes == {k: len(v) for k, v in recs.items()}
+    assert genome.sizes["chr1"] == 230218  # sacCer3 chrI length
+    plain = tmp_path / "g.fa"
+    plain.write_text("".join(f">{k}\n{v}\n" for k, v in recs.items()))
+    lazy = Genome(plain)
+    assert lazy._fa is not None  # pyfaidx path
+    for chrom, s, e in [("chr1", 0, 50), ("chr7", 500_000, 500_200), ("chr9", 439_800, 439_888)]:
+        assert lazy.fetch(chrom, s, e) == genome.fetch(chrom, s, e) == recs[chrom][s:e]
+
+
+def test_genome_fetch_errors(genome):
+    with pytest.raises(InputError, match="'chrX' is not in the genome"):
+        genome.fetch("chrX", 0, 10)
+    with pytest.raises(InputError, match="outside chr1 .length 230218"):
+        genome.fetch("chr1", 230_100, 230_300)
+
+
+# ---------------------------------------------------------------- BED
+
+def test_read_bed_real_and_narrowpeak(tmp_path):
+    bed = read_bed(YEAST_REB1)
+    assert len(bed) == 249 and set(bed["chrom"]) <= {"chr1", "chr3", "chr6", "chr7", "chr8", "chr9"}
+    assert (bed["end"] - bed["start"] == 1).all() and (bed["summit"] == -1).all()
+    p = write(tmp_path, "p.narrowPeak",
+              "track name=x\n# comment\nbrowser position chr1\n"
+              "chr1\t100\t300\tpk1\t50\t.\t5.0\t-1\t-1\t20\n"
+              "chr1\t400\t500\tpk2\t50\t+\t5.0\t-1\t-1\t-1\n")
+    df = read_bed(p)
+    assert list(df["summit"]) == [120, -1]
+    assert list(df["line"]) == [4, 5]
+
+
+@pytest.mark.parametrize("line,what", [
+    ("chr1\t10\n", "at least 3"),
+    ("chr1\tx\t20\n", "must be integers"),
+    ("chr1\t-5\t20\n", "negative coordinate"),
+    ("chr1\t20\t20\n", "start >= end"),
+    ("chr1\t20\t10\n", "start >= end"),
+    ("chr1\t1.5\t10\n", "must be integers"),
+])
+def test_read_bed_errors(tmp_path, line, what):
+    p = write(tmp_path, "bad.bed", "chr1\t0\t10\n" + line)
+    with pytest.raises(InputError) as e:
+        read_bed(p)
+    assert "bad.bed:2:" in str(e.value) and what in str(e.value)
+
+
+def test_read_bed_empty(tmp_path):
+    with pytest.raises(InputError, match="empty BED"):
+        read_bed(write(tmp_path, "e.bed", "track name=x\n"))
+
+
+# ---------------------------------------------------------------- windows
+
+def test_windows_centred_on_summit_or_midpoint(genome, tmp_path):
+    p = write(tmp_path, "p.narrowPeak",
+              "chr1\t1000\t1400\ta\t0\t.\t0\t0\t0\t50\n"   # summit 1050
+              "chr1\t2000\t2101\tb\t0\t.\t0\t0\t0\t-1\n")  # midpoint 2050
+    w, rep = windows(read_bed(p), genome, 100)
+    assert list(w["start"]) == [1000, 2000] and list(w["end"]) == [1100, 2100]
+    assert w["sequence"][0] == genome.fetch("chr1", 1000, 1100)
+    assert rep.n_kept == 2 and rep.n_dropped_off_end == 0
+
+
+def test_windows_off_chromosome_end_dropped_or_clamped(genome, tmp_path):
+    size = genome.sizes["chr1"]
+    p = write(tmp_path, "p.bed", f"chr1\t10\t11\tleft\nchr1\t{size - 5}\t{size - 4}\tright\nchr1\t5000\t5001\tmid\n")
+    peaks = read_bed(p)
+    w, rep = windows(peaks, genome, 200)
+    assert list(w["name"]) == ["mid"] and rep.n_dropped_off_end == 2
+    w, rep = windows(peaks, genome, 200, off_end="clamp")
+    assert rep.n_clamped == 2 and rep.n_dropped_off_end == 0
+    assert list(w["start"][:2]) == [0, size - 200] and (w["sequence"].str.len() == 200).all()
+
+
+def test_windows_unknown_chromosome_and_bad_width(genome, tmp_path):
+    p = write(tmp_path, "p.bed", "chr1\t10\t300\nchrQ\t5\t400\n")
+    with pytest.raises(InputError) as e:
+        windows(read_bed(p), genome, 100, source=p)
+    assert "p.bed:2:" in str(e.value) and "'chrQ' is not in the genome" in str(e.value)
+    for bad in (0, -10, 2.5):
+        with pytest.raises(InputError, match="width must be a positive integer"):
+            windows(read_bed(p), genome, bad)
+
+
+# ---------------------------------------------------------------- negatives
+
+def test_gc_matched_background_avoids_peaks_and_matches_gc(genome):
+    peaks = read_bed(YEAST_REB1)
+    excl = read_bed(YEAST_EXCLUDE)
+    pos, _ = windows(peaks, genome, 200)
+    pos_gc = gc_content(pos["sequence"].tolist())
+    bg, rep = gc_matched_background(genome, pos_gc, 200, avoid=[peaks, excl], margin=500, seed=3)
+    assert rep.n_drawn == len(bg) >= 0.97 * len(pos)
+    # no background window within 500 bp of a peak or inside an excluded region
+    for chrom, g in bg.groupby("chrom"):
+        for region, pad in ((peaks, 500), (excl, 500)):
+            r = region[region["chrom"] == chrom]
+            s, e = g["start"].to_numpy()[:, None], g["end"].to_numpy()[:, None]
+            assert not ((s < r["end"].to_numpy() + pad) & (e > r["start"].to_numpy() - pad)).any()
+    for seq, c, s, e in zip(bg["sequence"], bg["chrom"], bg["start"], bg["end"]):
+        assert seq == genome.fetch(c, s, e)
+    # GC distributions agree: same 20-bin histogram up to the reported shortfall
+    edges = np.linspace(0, 1, 21)
+    hp = np.histogram(pos_gc, edges)[0]
+    hb = np.histogram(gc_content(bg["sequence"].tolist()), edges)[0]
+    assert np.abs(hp - hb).sum() == len(pos) - len(bg)
+    # byte-reproducible with a seed, different with another
+    again, _ = gc_matched_background(genome, pos_gc, 200, avoid=[peaks, excl], margin=500, seed=3)
+    other, _ = gc_matched_background(genome, pos_gc, 200, avoid=[peaks, excl], margin=500, seed=4)
+    pd.testing.assert_frame_equal(bg, again)
+    assert not bg["start"].equals(other["start"])
+
+
+def test_shuffled_negatives_keep_dinucleotides(genome):
+    pos, _ = windows(read_bed(YEAST_CBF1), genome, 100)
+    sh = shuffled_negatives(pos, ratio=2, seed=0)
+    assert len(sh) == 2 * len(pos)
+    for i, seq in enumerate(sh["sequence"]):
+        src = pos["sequence"].iloc[i // 2]
+        assert dinucleotide_counts(seq) == dinucleotide_counts(src)
+    assert (sh["sequence"].to_numpy() != np.repeat(pos["sequence"].to_numpy(), 2)).mean() > 0.95
+
+
+# ---------------------------------------------------------------- splits
+
+def test_chromosome_split_defaults_and_errors():
+    s = chromosome_split(["chr1", "chr7", "chr8", "chr9", "chr10"])
+    assert list(s) == ["train", "valid", "test", "test", "train"]
+    s = chromosome_split(["a", "b", "c"], test=["c"], valid=["b"])
+    assert list(s) == ["train", "valid", "test"]
+    with pytest.raises(InputError, match="both the test and the validation"):
+        chromosome_split(["a"], test=["a"], valid=["a"])
+    with pytest.raises(InputError, match=r"\['chr99'\] are not in the genome"):
+        chromosome_split(["chr1"], test=["chr99"], valid=[], known=["chr1", "chr2"])
+
+
+def test_random_split_seeded():
+    a = random_split(1000, valid=0.1, test=0.2, seed=1)
+    assert (a == "test").sum() == 200 and (a == "valid").sum() == 100
+    assert (a == random_split(1000, valid=0.1, test=0.2, seed=1)).all()
+    assert (a != random_split(1000, valid=0.1, test=0.2, seed=2)).any()
