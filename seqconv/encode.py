@@ -10,6 +10,7 @@ as bytes, each byte indexes a 256-row table, no Python loop runs per base.
 
 from __future__ import annotations
 
+import functools
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -53,8 +54,12 @@ def _resolve_dtype(dtype) -> np.dtype:
     return np.dtype(dtype)
 
 
+@functools.lru_cache(maxsize=32)
 def _tables(n_value: float, iupac: str, dtype: np.dtype):
-    """Return (lut (256, 4) of dtype, valid (256,) bool, fractional (256,) bool)."""
+    """Return (lut (256, 4) of dtype, valid (256,) bool, fractional (256,) bool).
+
+    Cached per argument set; the arrays are read-only.
+    """
     if iupac not in ("uniform", "zero", "error"):
         raise ValueError(f"iupac must be 'uniform', 'zero' or 'error', got {iupac!r}")
     if n_value not in (0, 0.25):
@@ -73,7 +78,10 @@ def _tables(n_value: float, iupac: str, dtype: np.dtype):
             values[ord(ch)] = row
             valid[ord(ch)] = True
     fractional = ((values > 0) & (values < 1)).any(axis=1)
-    return values.astype(dtype), valid, fractional
+    tables = (values.astype(dtype), valid, fractional)
+    for t in tables:
+        t.flags.writeable = False
+    return tables
 
 
 def _as_text(seq, index: int) -> tuple[bytes, str]:
@@ -101,14 +109,190 @@ def _normalise_inputs(seqs) -> list:
     return list(seqs)
 
 
-def _fit_length(raw: bytes, length: int) -> bytes:
-    """Centre-crop or pad with N to ``length``."""
+def _fit_length(raw, length: int):
+    """Centre-crop or pad with N to ``length`` (str or bytes in, same type out)."""
     n = len(raw)
     if n >= length:
         start = (n - length) // 2
         return raw[start:start + length]
     left = (length - n) // 2
-    return b"N" * left + raw + b"N" * (length - n - left)
+    pad = "N" if isinstance(raw, str) else b"N"
+    return pad * left + raw + pad * (length - n - left)
+
+
+class _Batch:
+    """Equal-length sequences (str or ASCII bytes) read block by block as uint8 codes.
+
+    Sequences are never joined into one big buffer: each block of about
+    ``_BLOCK`` bases is encoded/joined on its own, so the temporaries stay in
+    cache and a large one-hot is written in a single pass.  Error labels are
+    only built when an error is raised.
+    """
+
+    def __init__(self, items: list, labels, length: int | None):
+        self.items, self.labels = items, labels
+        types = set(map(type, items))
+        if all(issubclass(t, str) for t in types):
+            texts = items  # fast path: no Python work per sequence
+        else:  # bytes, Bio.Seq, SeqRecord, mixtures: ASCII bytes each
+            texts = [self._raw(s, i) for i, s in enumerate(items)]
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        if length is not None:
+            if int(length) <= 0:
+                raise ValueError(f"length must be > 0, got {length}")
+            L = int(length)
+            # offsets: original position of position 0 after the crop (>0) or pad (<0)
+            self.offsets = np.where(lengths >= L, (lengths - L) // 2, -((L - lengths) // 2))
+            if (lengths != L).any():
+                texts = [t if len(t) == L else _fit_length(t, L) for t in texts]
+        else:
+            L = int(lengths[0])
+            self.offsets = None
+            mismatch = np.flatnonzero(lengths != L)
+            if mismatch.size:
+                i = int(mismatch[0])
+                raise ValueError(
+                    f"sequences differ in length ({self.name(0)} has {L} bp, {self.name(i)} has "
+                    f"{int(lengths[i])} bp); pass length= to centre-crop/pad them to one width"
+                )
+            if L == 0:
+                raise ValueError(f"{self.name(0)} is empty")
+        self.texts, self.shape = texts, (len(texts), L)
+        self.is_str = isinstance(texts[0], str)
+
+    def _raw(self, seq, index: int) -> bytes:
+        """ASCII bytes of one input (before any length fitting)."""
+        if hasattr(seq, "seq") and hasattr(seq, "id"):  # Bio.SeqRecord
+            seq = seq.seq
+        if isinstance(seq, (bytes, bytearray, memoryview)):
+            return bytes(seq)
+        text = str(seq)
+        try:
+            return text.encode("ascii")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"{self.name(index)}: non-ASCII character {text[exc.start]!r} at position {exc.start}"
+            ) from None
+
+    def name(self, i: int) -> str:
+        """Label of sequence ``i`` for error messages."""
+        if self.labels is not None:
+            return f"sequence {self.labels[i]!r}"
+        seq = self.items[i]
+        if hasattr(seq, "seq") and hasattr(seq, "id"):
+            return f"sequence {i} ({seq.id})"
+        return f"sequence {i}"
+
+    def position(self, i: int, pos: int) -> int:
+        """Position ``pos`` of row ``i`` in the caller's (uncropped, unpadded) sequence."""
+        return int(pos) + (0 if self.offsets is None else int(self.offsets[i]))
+
+    def blocks(self):
+        """Yield (row slice, column slice) tiling (N, L) in about ``_BLOCK`` bases, row-major."""
+        n_rows, length = self.shape
+        if length >= _BLOCK:
+            for r in range(n_rows):
+                for a in range(0, length, _BLOCK):
+                    yield slice(r, r + 1), slice(a, min(length, a + _BLOCK))
+        else:
+            step = max(1, _BLOCK // length)
+            cols = slice(0, length)
+            for r in range(0, n_rows, step):
+                yield slice(r, min(n_rows, r + step)), cols
+
+    def codes(self, rows: slice, cols: slice) -> np.ndarray:
+        """uint8 codes of one block, shape (rows, cols)."""
+        if rows.stop - rows.start == 1:
+            piece = self.texts[rows.start][cols]
+        else:  # whole rows
+            piece = ("" if self.is_str else b"").join(self.texts[rows])
+        width = cols.stop - cols.start
+        if self.is_str:
+            try:
+                piece = piece.encode("ascii")
+            except UnicodeEncodeError as exc:
+                r, pos = divmod(exc.start, width)
+                i = rows.start + r
+                raise ValueError(
+                    f"{self.name(i)}: non-ASCII character {piece[exc.start]!r} at position "
+                    f"{self.position(i, cols.start + pos)}"
+                ) from None
+        return np.frombuffer(piece, dtype=np.uint8).reshape(-1, width)
+
+
+#: bases per block in the one-hot fill: the temporaries of one block stay in cache.
+_BLOCK = 1 << 16
+_ACGT_UPPER = np.frombuffer(b"ACGT", dtype=np.uint8)
+_N_UPPER = np.uint8(ord("N"))
+
+
+def _fill(batch: _Batch, out: np.ndarray, lut, valid, fractional) -> None:
+    """Write the one-hot of ``batch`` into ``out`` (N, 4, L), block by block.
+
+    A/C/G/T in either case: a block of bytes is upper-cased with one bit mask
+    and compared with each channel letter as one flat run, giving a (4, bases)
+    bool block that is then copied (cast) into the (rows, 4, L) output; a
+    block of one sequence with a 1-byte dtype is compared straight into the
+    output.  Counting the ones tells whether any other byte occurs; only such
+    blocks go through the 256-entry tables (N, IUPAC codes, errors).
+    """
+    direct = out.dtype.itemsize == 1  # uint8/int8/bool: write through a bool view
+    target = out.view(np.bool_) if direct else out
+    n_rows, length = batch.shape
+    size = _BLOCK if length >= _BLOCK else min(n_rows, max(1, _BLOCK // length)) * length
+    upper = np.empty(size, dtype=np.uint8)
+    tmp = np.empty(4 * size, dtype=np.bool_)
+    channels = _ACGT_UPPER[:, None]
+    # N (the usual other letter) is all zeros by default: counting it settles a block
+    n_is_zero = not lut[ord("N")].any()
+    for rows, cols in batch.blocks():
+        block = batch.codes(rows, cols)
+        r, w = block.shape
+        # clearing bit 5 upper-cases letters; only 'x' and 'X' map onto 'X'
+        u = np.bitwise_and(block.reshape(-1), 0xDF, out=upper[: r * w])
+        if direct and r == 1:
+            dest = target[rows.start, :, cols]
+            np.equal(u, channels, out=dest)
+        else:
+            dest = tmp[: 4 * r * w].reshape(4, r * w)
+            np.equal(u, channels, out=dest)
+            np.copyto(target[rows, :, cols], dest.reshape(4, r, w).transpose(1, 0, 2))
+        n_acgt = np.count_nonzero(dest)
+        if n_acgt != r * w and not (
+            n_is_zero and n_acgt + np.count_nonzero(u == _N_UPPER) == r * w
+        ):
+            _fill_others(
+                batch, rows, cols, block, u.reshape(r, w), out[rows, :, cols], lut, valid, fractional
+            )
+
+
+def _fill_others(batch, rows, cols, block, u, out, lut, valid, fractional) -> None:
+    """Check the non-A/C/G/T bytes of one block and write their rows of ``lut``."""
+    is_acgt = u == _ACGT_UPPER[0]
+    for b in _ACGT_UPPER[1:]:
+        is_acgt |= u == b
+    r_idx, c_idx = np.nonzero(~is_acgt)
+    found = block[r_idx, c_idx]
+    bad = ~valid[found]
+    if out.dtype.kind in "iub":
+        bad |= fractional[found]
+    if bad.any():
+        j = int(np.argmax(bad))
+        i = rows.start + int(r_idx[j])
+        ch = chr(found[j])
+        why = "invalid character"
+        if valid[found[j]]:
+            why = (
+                f"ambiguity code that dtype {out.dtype} cannot hold "
+                "(use a float dtype or iupac='zero')"
+            )
+        raise ValueError(
+            f"{batch.name(i)}: {why} {ch!r} at position {batch.position(i, cols.start + c_idx[j])}"
+        )
+    values = lut[found]
+    keep = values.any(axis=1)  # all-zero columns are already zero
+    if keep.any():
+        out[r_idx[keep], :, c_idx[keep]] = values[keep]
 
 
 def one_hot(
@@ -148,7 +332,15 @@ def one_hot(
         For any other character (naming the sequence, position and character), for
         unequal lengths without ``length``, and for fractional values (IUPAC
         codes with ``iupac="uniform"`` or ``n_value=0.25``) requested in an
-        integer or bool dtype.
+        integer or bool dtype.  Positions count from 0 in the sequence as given
+        (before any crop or pad).
+
+    Notes
+    -----
+    A/C/G/T in either case take a fast path: bytes are upper-cased with one
+    bit mask and compared with each channel letter straight into the output,
+    block by block.  Only when some byte is not A/C/G/T (N, IUPAC codes, or an
+    error) are those positions looked up in a 256-entry table.
     """
     dt = _resolve_dtype(dtype)
     lut, valid, fractional = _tables(n_value, iupac, dt)
@@ -157,40 +349,9 @@ def one_hot(
     items = _normalise_inputs(seqs)
     if not items:
         raise ValueError("no sequences to encode")
-    raws, names = [], []
-    for i, s in enumerate(items):
-        raw, label = _as_text(s, i)
-        if labels is not None:
-            label = f"sequence {labels[i]!r}"
-        raws.append(raw)
-        names.append(label)
-    if length is not None:
-        if int(length) <= 0:
-            raise ValueError(f"length must be > 0, got {length}")
-        raws = [_fit_length(r, int(length)) for r in raws]
-    L = len(raws[0])
-    for raw, name in zip(raws, names):
-        if len(raw) != L:
-            raise ValueError(
-                f"sequences differ in length ({names[0]} has {L} bp, {name} has {len(raw)} bp); "
-                "pass length= to centre-crop/pad them to one width"
-            )
-    if L == 0:
-        raise ValueError(f"{names[0]} is empty")
-    codes = np.frombuffer(b"".join(raws), dtype=np.uint8).reshape(len(raws), L)
-    bad = ~valid[codes]
-    if dt.kind in "iub":
-        bad |= fractional[codes]
-    if bad.any():
-        i, pos = np.argwhere(bad)[0]
-        ch = chr(codes[i, pos])
-        why = "invalid character"
-        if valid[codes[i, pos]]:
-            why = f"ambiguity code that dtype {dt} cannot hold (use a float dtype or iupac='zero')"
-        raise ValueError(f"{names[i]}: {why} {ch!r} at position {pos}")
-    out = np.empty((len(raws), 4, L), dtype=dt)
-    for c in range(4):
-        np.take(lut[:, c], codes, out=out[:, c, :])
+    batch = _Batch(items, labels, length)
+    out = np.empty((batch.shape[0], 4, batch.shape[1]), dtype=dt)
+    _fill(batch, out, lut, valid, fractional)
     return out
 
 

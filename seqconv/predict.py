@@ -25,7 +25,7 @@ import torch
 
 from seqconv.encode import one_hot
 from seqconv.errors import InputError
-from seqconv.fileio import open_text
+from seqconv.genome import Genome, iter_fasta, read_bed
 
 
 class ShortSequenceWarning(UserWarning):
@@ -59,6 +59,13 @@ def _logits(model, x: torch.Tensor, strand: str) -> torch.Tensor:
     return out
 
 
+def _for_inference(model):
+    """Eval-mode model; a :class:`~seqconv.models.SeqModel` gets its BatchNorm folded into its convs (a copy)."""
+    from seqconv.models import SeqModel, inference_copy
+
+    return inference_copy(model) if isinstance(model, SeqModel) else model.eval()
+
+
 def predict(model, X, *, batch_size: int = 256, device=None, strand: str = "both",
             verbose: bool = False) -> np.ndarray:
     """Logits of a model on an array of one-hot sequences.
@@ -86,7 +93,7 @@ def predict(model, X, *, batch_size: int = 256, device=None, strand: str = "both
     if strand not in ("both", "forward"):
         raise ValueError(f"strand must be 'both' or 'forward', got {strand!r}")
     dev = resolve_device(device)
-    model = model.to(dev).eval()
+    model = _for_inference(model).to(dev)
     strings = isinstance(X, (list, tuple))
     n = len(X)
     outs = []
@@ -105,32 +112,6 @@ def predict(model, X, *, batch_size: int = 256, device=None, strand: str = "both
 # --------------------------------------------------------------------------- inputs
 
 
-def read_fasta(path) -> Iterator[tuple[str, bytearray]]:
-    """Stream ``(id, sequence)`` records of a (gzipped) FASTA file; sequence as bytes, line breaks removed."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError("no such FASTA file", path=path)
-    name, seq, seen = None, bytearray(), False
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if line.startswith(">"):
-                if name is not None:
-                    yield name, seq
-                name, seq, seen = (line[1:].split() or [f"record{lineno}"])[0], bytearray(), True
-            elif line.strip():
-                if name is None:
-                    raise InputError("not a FASTA file: sequence data before the first '>' header",
-                                     path=path, line=lineno)
-                try:
-                    seq += line.strip().encode("ascii")
-                except UnicodeEncodeError:
-                    raise InputError(f"non-ASCII character in record {name!r}", path=path, line=lineno) from None
-    if name is not None:
-        yield name, seq
-    elif not seen:
-        raise InputError("no FASTA records found", path=path)
-
-
 def parse_region(region: str) -> tuple[str, int | None, int | None]:
     """``"chr1"`` -> ``("chr1", None, None)``; ``"chr1:1,001-2,000"`` (1-based, inclusive) -> ``("chr1", 1000, 2000)``."""
     m = re.fullmatch(r"([^:\s]+)(?::([\d,]+)-([\d,]+))?", region.strip())
@@ -145,43 +126,6 @@ def parse_region(region: str) -> tuple[str, int | None, int | None]:
     return chrom, s, e
 
 
-def open_genome(path):
-    """Open an indexed genome FASTA with pyfaidx (plain or BGZF; plain gzip is refused with advice)."""
-    import pyfaidx
-
-    path = Path(path)
-    if not path.exists():
-        raise InputError("no such genome FASTA", path=path)
-    try:
-        return pyfaidx.Fasta(str(path), as_raw=True, sequence_always_upper=False, rebuild=False)
-    except Exception as exc:  # pyfaidx raises several types (plain gzip, bad lines ...)
-        raise InputError(f"cannot index genome FASTA ({exc}); if it is gzip-compressed, gunzip it or "
-                         "recompress with bgzip", path=path) from None
-
-
-def read_bed(path) -> Iterator[tuple[str, str, int, int]]:
-    """Stream ``(name, chrom, start, end)`` from a BED file (name = column 4 or ``chrom:start-end``)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError("no such BED file", path=path)
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip() or line.startswith(("#", "track", "browser")):
-                continue
-            f = line.rstrip("\n").split("\t")
-            if len(f) < 3:
-                raise InputError(f"BED line has {len(f)} column(s), need >= 3 (tab-separated)", path=path,
-                                 line=lineno)
-            try:
-                s, e = int(f[1]), int(f[2])
-            except ValueError:
-                raise InputError(f"BED start/end are not integers: {f[1]!r} {f[2]!r}", path=path,
-                                 line=lineno) from None
-            if s < 0 or e <= s:
-                raise InputError(f"BED interval {f[0]}:{s}-{e} is empty or negative", path=path, line=lineno)
-            yield (f[3] if len(f) > 3 and f[3] else f"{f[0]}:{s}-{e}"), f[0], s, e
-
-
 def _centre(seq, width: int, name: str, strict: bool):
     n = len(seq)
     if n < width:
@@ -190,9 +134,9 @@ def _centre(seq, width: int, name: str, strict: bool):
             raise InputError(msg + " (--strict)")
         warnings.warn(msg + "; padded with N", ShortSequenceWarning, stacklevel=3)
         left = (width - n) // 2
-        return b"N" * left + bytes(seq) + b"N" * (width - n - left)
+        return "N" * left + seq + "N" * (width - n - left)
     s = (n - width) // 2
-    return bytes(seq[s:s + width])
+    return seq[s:s + width]
 
 
 def _tile_starts(n: int, width: int, stride: int) -> np.ndarray:
@@ -220,7 +164,7 @@ def _tiles(name: str, chrom: str, offset: int, length: int, fetch, width: int, s
         block = fetch(offset + lo, offset + starts[j - 1] + width)
         for s in starts[i:j]:
             a = offset + int(s)
-            yield f"{chrom}:{a}-{a + width}", chrom, a, a + width, bytes(block[s - lo:s - lo + width])
+            yield f"{chrom}:{a}-{a + width}", chrom, a, a + width, block[s - lo:s - lo + width]
         i = j
 
 
@@ -251,7 +195,7 @@ class Scorer:
         self.device = resolve_device(device)
         if not isinstance(model, torch.nn.Module):
             model, card = resolve_model(model)
-        self.model = model.to(self.device).eval()
+        self.model = _for_inference(model).to(self.device)
         self.card = card
         self.width = int(card.input_width if card is not None else model.input_length)
         self.tasks = list(card.tasks) if card is not None else [f"task{i}" for i in range(model.n_tasks)]
@@ -310,9 +254,7 @@ class Scorer:
         stride = self._stride(stride)
 
         def windows():
-            for name, seq in read_fasta(path):
-                if not len(seq):
-                    raise InputError(f"record {name!r} is empty", path=path)
+            for name, seq in iter_fasta(path):
                 if tile:
                     yield from _tiles(name, name, 0, len(seq), lambda a, b, _q=seq: _q[a:b], self.width,
                                       stride, strict)
@@ -323,43 +265,47 @@ class Scorer:
 
     def bed(self, bed, genome, *, tile: bool = False, stride: int | None = None, strict: bool = False):
         """Chunks for BED intervals on a genome: the centre window of each interval, or tiles along it."""
-        fa = open_genome(genome)
+        g = Genome(genome)
         stride = self._stride(stride)
+        peaks = read_bed(bed)
+        unknown = sorted(set(peaks["chrom"]) - set(g.sizes))
+        if unknown:
+            raise InputError(f"chromosome(s) {unknown[:5]} are not in the genome {genome}", path=bed)
 
         def windows():
-            for name, chrom, s, e in read_bed(bed):
-                if chrom not in fa:
-                    raise InputError(f"chromosome {chrom!r} of {name!r} is not in the genome", path=bed)
-                clen = len(fa[chrom])
+            for name, chrom, s, e, line in zip(peaks["name"], peaks["chrom"], peaks["start"], peaks["end"],
+                                               peaks["line"]):
+                clen = g.sizes[chrom]
                 if e > clen:
-                    raise InputError(f"interval {chrom}:{s}-{e} runs past the chromosome end ({clen})", path=bed)
-                fetch = (lambda a, b, _c=chrom: fa[_c][a:b])
+                    raise InputError(f"interval {chrom}:{s}-{e} runs past the chromosome end ({clen})", path=bed,
+                                     line=int(line))
+                fetch = (lambda a, b, _c=chrom: g.fetch(_c, int(a), int(b)))
                 if tile:
-                    for w in _tiles(name, chrom, s, e - s, fetch, self.width, stride, strict):
+                    for w in _tiles(name, chrom, int(s), int(e - s), fetch, self.width, stride, strict):
                         yield (f"{name}|{w[0]}",) + w[1:]
                     continue
-                c = (s + e) // 2
-                a = max(0, min(c - self.width // 2, clen - self.width))
                 if e - s < self.width and strict:
                     raise InputError(f"interval {name!r} is {e - s} bp, shorter than the model input "
-                                     f"({self.width} bp) (--strict)", path=bed)
-                seq = fetch(a, a + self.width)
+                                     f"({self.width} bp) (--strict)", path=bed, line=int(line))
+                c = (s + e) // 2
+                a = int(max(0, min(c - self.width // 2, clen - self.width)))
+                seq = fetch(a, min(a + self.width, clen))
                 yield name, chrom, a, a + len(seq), _centre(seq, self.width, name, strict)
 
         return self.stream(windows(), tiled=True)
 
     def region(self, genome, region: str, *, stride: int | None = None, strict: bool = False):
         """Chunks for windows tiled with ``stride`` along a region ``CHROM[:START-END]`` of a genome."""
-        fa = open_genome(genome)
+        g = Genome(genome)
         chrom, s, e = parse_region(region)
-        if chrom not in fa:
+        if chrom not in g:
             raise InputError(f"chromosome {chrom!r} is not in the genome", path=genome)
-        clen = len(fa[chrom])
+        clen = g.sizes[chrom]
         s, e = (0, clen) if s is None else (s, min(e, clen))
         if s >= clen:
             raise InputError(f"region {region!r} starts past the end of {chrom} ({clen} bp)")
         stride = self._stride(stride)
-        return self.stream(_tiles(chrom, chrom, s, e - s, lambda a, b: fa[chrom][a:b], self.width, stride,
+        return self.stream(_tiles(chrom, chrom, s, e - s, lambda a, b: g.fetch(chrom, int(a), int(b)), self.width, stride,
                                   strict), tiled=True)
 
     def _stride(self, stride):
@@ -433,7 +379,7 @@ def _write_bedgraph(chunk: pd.DataFrame, outs: dict, stride: int, last_end: dict
             lo = max(int((s + e) // 2 - stride // 2), int(s))
             prev = last_end.get((tf, c), -1)
             lo = max(lo, prev)
-            hi = min(lo + stride, int(e)) if lo >= prev else lo
+            hi = min(lo + stride, int(e))
             if hi <= lo:
                 continue
             last_end[(tf, c)] = hi

@@ -29,6 +29,8 @@ def _chroms(text: str) -> list[str]:
 @click.option("--ratio", type=float, default=1.0, show_default=True, help="Negatives per positive.")
 @click.option("--margin", type=int, default=500, show_default=True, help="Background windows keep this distance (bp) from any peak.")
 @click.option("--exclude", type=click.Path(dir_okay=False), help="BED of regions never used as background (blacklist).")
+@click.option("--max-n-frac", type=float, default=0.05, show_default=True,
+              help="Largest fraction of N in a background window.")
 @click.option("--clamp", is_flag=True, help="Shift windows running off a chromosome end inside it instead of dropping them.")
 @click.option("--test-chroms", default="chr8,chr9", show_default=True, help="Chromosomes held out for testing.")
 @click.option("--valid-chroms", default="chr7", show_default=True, help="Chromosomes held out for validation.")
@@ -38,7 +40,7 @@ def _chroms(text: str) -> list[str]:
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Dataset file to write (.parquet).")
 @quiet_option
 @user_errors
-def prepare(peaks, genome, names, pos_fasta, neg_fasta, tsv, width, negatives, ratio, margin, exclude, clamp,
+def prepare(peaks, genome, names, pos_fasta, neg_fasta, tsv, width, negatives, ratio, margin, exclude, max_n_frac, clamp,
             test_chroms, valid_chroms, shuffles, seed, out, quiet):
     """Turn peaks + genome, labelled FASTA or a TSV into a dataset file.
 
@@ -71,7 +73,7 @@ def prepare(peaks, genome, names, pos_fasta, neg_fasta, tsv, width, negatives, r
         ds, report = P.from_peaks(
             peaks, genome, width=200 if width is None else width,
             task_names=_chroms(names) if names else None, negatives=negatives, ratio=ratio, margin=margin,
-            exclude=exclude, off_end="clamp" if clamp else "drop",
+            exclude=exclude, max_n_frac=max_n_frac, off_end="clamp" if clamp else "drop",
             test_chroms=_chroms(test_chroms), valid_chroms=_chroms(valid_chroms), seed=seed)
     elif pos_fasta:
         files = list(pos_fasta) + list(neg_fasta)

@@ -16,6 +16,7 @@ from seqconv.models.architectures import (  # noqa: F401
     build_model,
     config_from_dict,
     get_config,
+    inference_copy,
 )
 from seqconv.models.blocks import ConvBlock, DilatedResidualBlock, GlobalPool, MultiWidthConv  # noqa: F401
 from seqconv.models.describe import describe, format_table  # noqa: F401
@@ -23,6 +24,6 @@ from seqconv.models.heads import DenseHead  # noqa: F401
 
 __all__ = [
     "ARCHITECTURES", "BassetConfig", "DeepBindConfig", "ResNetConfig", "SeqModel", "Trunk", "build_model",
-    "config_from_dict", "get_config", "ConvBlock", "DilatedResidualBlock", "GlobalPool", "MultiWidthConv",
+    "config_from_dict", "get_config", "inference_copy", "ConvBlock", "DilatedResidualBlock", "GlobalPool", "MultiWidthConv",
     "DenseHead", "describe", "format_table",
 ]

@@ -28,6 +28,19 @@ def pool_receptive(pool: nn.MaxPool1d | nn.AvgPool1d, rf: int, jump: int) -> tup
     return rf + (k - 1) * jump, jump * s
 
 
+@torch.no_grad()
+def _fold(conv: nn.Conv1d, bn: nn.BatchNorm1d, channels: slice) -> None:
+    """conv <- bn(conv(.)) for the output channels ``channels`` of ``bn`` (running statistics)."""
+    scale = bn.weight[channels] / torch.sqrt(bn.running_var[channels] + bn.eps)
+    bias = conv.bias if conv.bias is not None else torch.zeros(conv.out_channels)
+    conv.weight.mul_(scale[:, None, None])
+    new_bias = (bias - bn.running_mean[channels]) * scale + bn.bias[channels]
+    if conv.bias is None:
+        conv.bias = nn.Parameter(new_bias)
+    else:
+        conv.bias.copy_(new_bias)
+
+
 class ConvBlock(nn.Module):
     """Conv1d -> BatchNorm1d -> ReLU -> MaxPool1d (optional) -> Dropout (optional).
 
@@ -52,7 +65,14 @@ class ConvBlock(nn.Module):
         self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.drop(self.pool(self.act(self.bn(self.conv(x)))))
+        # max-pool and ReLU commute exactly (ReLU is monotone): pooling first is cheaper
+        return self.drop(self.act(self.pool(self.bn(self.conv(x)))))
+
+    def fold_batchnorm(self) -> None:
+        """Fold the (eval-mode) BatchNorm into the conv weights and drop it; outputs are unchanged in eval mode."""
+        if isinstance(self.bn, nn.BatchNorm1d):
+            _fold(self.conv, self.bn, slice(None))
+            self.bn = nn.Identity()
 
     def receptive(self, rf: int, jump: int) -> tuple[int, int]:
         rf, jump = conv_receptive(self.conv, rf, jump)
@@ -89,7 +109,15 @@ class MultiWidthConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = torch.cat([c(x) for c in self.convs], dim=1)
-        return self.drop(self.pool(self.act(self.bn(h))))
+        return self.drop(self.act(self.pool(self.bn(h))))
+
+    def fold_batchnorm(self) -> None:
+        """Fold the (eval-mode) BatchNorm into the branch convs (see :meth:`ConvBlock.fold_batchnorm`)."""
+        if isinstance(self.bn, nn.BatchNorm1d):
+            n = self.convs[0].out_channels
+            for i, c in enumerate(self.convs):
+                _fold(c, self.bn, slice(i * n, (i + 1) * n))
+            self.bn = nn.Identity()
 
     def receptive(self, rf: int, jump: int) -> tuple[int, int]:
         rf, jump = max(conv_receptive(c, rf, jump) for c in self.convs)

@@ -1,0 +1,86 @@
+"""Peak memory of `seqconv predict` tiling a chromosome-sized (250 Mb) sequence.
+
+    python benchmarks/predict_memory.py [--mb 250] [--stride 1000] [--model deepbind_REST]
+
+Builds benchmarks/work/big.fa: one 250 Mb record made of the real sacCer3 genome repeated
+(../shared/data/yeast_sacCer3_chip), then runs `seqconv predict --tile` on it and, through the
+genome path, `--genome big.fa --region big` (pyfaidx index), each in a child process, and reports
+the child's peak resident memory (getrusage) and wall time.  Writes benchmarks/results/predict_memory.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def build(path: Path, mb: int, genome: Path) -> None:
+    if path.exists() and path.stat().st_size > mb * 1_000_000:
+        return
+    with gzip.open(genome, "rt") as fh:
+        seq = "".join(line.strip() for line in fh if not line.startswith(">"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    need = mb * 1_000_000
+    with open(path, "w") as out:
+        out.write(">big\n")
+        written = 0
+        while written < need:
+            chunk = seq[: need - written]
+            for i in range(0, len(chunk), 60):
+                out.write(chunk[i:i + 60] + "\n")
+            written += len(chunk)
+
+
+def run(cmd: list[str]) -> tuple[float, float, int]:
+    t = time.time()
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.time() - t
+    if p.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{p.stderr[-2000:]}")
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, peak_kb / 1024 ** 2, p.returncode
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mb", type=int, default=250)
+    ap.add_argument("--stride", type=int, default=1000)
+    ap.add_argument("--model", default="deepbind_REST")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data"))
+    args = ap.parse_args(argv)
+    big = HERE / "work" / "big.fa"
+    build(big, args.mb, Path(args.data) / "yeast_sacCer3_chip" / "sacCer3_R64.fa.gz")
+    base = ["seqconv", "predict"]
+    rows = []
+    for label, extra in (("FASTA --tile", [str(big), "--tile"]),
+                         ("--genome --region (pyfaidx)", ["--genome", str(big), "--region", "big"])):
+        out = HERE / "work" / "big_pred.tsv"
+        cmd = base + ["--model", args.model, *extra, "--stride", str(args.stride), "--threads", str(args.threads),
+                      "--batch-size", "512", "--out", str(out), "-q"]
+        wall, peak_gib, _ = run(cmd)
+        n = sum(1 for _ in open(out)) - 1
+        rows.append((label, wall, peak_gib, n))
+        print(label, f"{wall:.0f} s", f"peak RSS {peak_gib:.2f} GiB", f"{n} rows", flush=True)
+    lines = ["# `seqconv predict` memory on a 250 Mb sequence", "",
+             f"Command: `python benchmarks/predict_memory.py --mb {args.mb} --stride {args.stride} --model {args.model}`  ",
+             f"Input: one {args.mb} Mb record (real sacCer3 genome repeated), windows every {args.stride} bp, both "
+             f"strands, batch 512, {args.threads} threads, shared CPU.  Peak RSS = max resident memory of the child "
+             "process (getrusage; cumulative max over the runs so far).", "",
+             "| input mode | wall s | peak RSS GiB | output rows |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b:.0f} | {c:.2f} | {d:,} |" for a, b, c, d in rows]
+    text = "\n".join(lines) + "\n"
+    (HERE / "results" / "predict_memory.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""Sequence logos (logomaker) and the summary sheet: every filter beside its best database match.
+
+Logos show information content in bits (uniform background), letters A, C, G, T.
+Figures are drawn with matplotlib's non-interactive ``Agg`` backend and written
+atomically (no half-written PNG).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seqconv.fileio import atomic_path
+
+_COLORS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839"}
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def information_matrix(motif) -> pd.DataFrame:
+    """Letter heights ``(L, 4)`` in bits: ``p * IC`` per position (uniform background), columns A, C, G, T."""
+    p = motif.probabilities if hasattr(motif, "probabilities") else np.asarray(motif, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ic = 2.0 + np.where(p > 0, p * np.log2(p), 0.0).sum(axis=1)
+    return pd.DataFrame(p * ic[:, None], columns=list("ACGT"))
+
+
+def draw_logo(motif, ax=None, *, title: str | None = None, xoffset: int = 0):
+    """Draw a motif's logo on a matplotlib axis (a new figure when ``ax`` is None).
+
+    Parameters
+    ----------
+    motif : Motif or (L, 4) probability array
+    ax : matplotlib Axes, optional
+    title : str, optional
+    xoffset : int
+        Position of the motif's first column on the x axis (to align two logos).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    import logomaker
+
+    plt = _plt()
+    if ax is None:
+        width = motif.width if hasattr(motif, "width") else len(motif)
+        _, ax = plt.subplots(figsize=(max(2.5, 0.35 * width), 1.6))
+    df = information_matrix(motif)
+    df.index = np.arange(len(df)) + int(xoffset)
+    logomaker.Logo(df, ax=ax, color_scheme=_COLORS, show_spines=False, vpad=0.02)
+    ax.set_ylim(0, 2)
+    ax.set_yticks([0, 1, 2])
+    ax.set_ylabel("bits", fontsize=7)
+    ax.tick_params(labelsize=6)
+    if title:
+        ax.set_title(title, fontsize=8, loc="left")
+    return ax
+
+
+def save_logo(motif, path, *, title: str | None = None, dpi: int = 120) -> Path:
+    """Write one motif's logo as a PNG (atomically)."""
+    plt = _plt()
+    ax = draw_logo(motif, title=title if title is not None else f"{motif.id}"
+                   + (f" {motif.name}" if getattr(motif, "name", None) not in (None, motif.id) else ""))
+    fig = ax.figure
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def save_logos(motifs, out_dir, *, dpi: int = 120) -> list[Path]:
+    """One PNG per motif, ``out_dir/<id>.png``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return [save_logo(m, out / f"{_safe(m.id)}.png", dpi=dpi) for m in motifs]
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+
+
+def summary_sheet(motifs, matches: pd.DataFrame | None, path, *, influence: pd.DataFrame | None = None,
+                  collection=None, dpi: int = 100, title: str | None = None) -> Path:
+    """One PNG with every filter's logo beside its best database match, aligned.
+
+    Parameters
+    ----------
+    motifs : list of Motif
+        The filter motifs (rows, in the order given; sort them beforehand, e.g. by influence).
+    matches : DataFrame or None
+        Output of :func:`seqconv.motifs.compare.compare` (rank 1 rows are used).
+    path : str or Path
+        The PNG to write.
+    influence : DataFrame, optional
+        Output of :func:`seqconv.motifs.extract.filter_influence` (shown per row).
+    collection : list of Motif, optional
+        The database the matches refer to (to draw the matched logos); default
+        the bundled JASPAR collection.
+    dpi : int
+    title : str, optional
+
+    Returns
+    -------
+    Path
+    """
+    from seqconv.motifs.io import read_motifs
+
+    plt = _plt()
+    motifs = list(motifs)
+    if not motifs:
+        raise ValueError("no motifs to draw")
+    db = {m.id: m for m in (read_motifs(collection if collection is not None else "jaspar")
+                            if matches is not None and len(matches) else [])}
+    best = {} if matches is None or not len(matches) else \
+        {r.query_id: r for r in matches[matches["rank"] == 1].itertuples(index=False)}
+    infl = {} if influence is None else {r.id: r for r in influence.itertuples(index=False)}
+    n = len(motifs)
+    fig, axes = plt.subplots(n, 2, figsize=(11, 1.25 * n + (0.5 if title else 0.2)), squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 1]})
+    for row, m in enumerate(motifs):
+        r = best.get(m.id)
+        lo, hi = 0, m.width
+        target, off = None, 0
+        if r is not None and r.target_id in db:
+            target = db[r.target_id]
+            if r.orientation == "-":
+                target = target.reverse_complement()
+            off = -int(r.offset)  # target column j sits at x = j - offset
+            lo, hi = min(0, off), max(m.width, off + target.width)
+        label = f"{m.id}"
+        if m.n_sites is not None:
+            label += f"  n={m.n_sites:.0f}"
+        if m.id in infl:
+            label += f"  influence {infl[m.id].influence:+.3f} (rank {infl[m.id].rank})"
+        draw_logo(m, axes[row, 0], title=label)
+        axes[row, 0].set_xlim(lo - 0.5, hi - 0.5)
+        if target is not None:
+            sig = "" if r.q_value < 0.05 else "  (n.s.)"
+            draw_logo(target, axes[row, 1], xoffset=off,
+                      title=f"{r.target_name} {r.target_id} ({r.orientation})  q={r.q_value:.2g}{sig}")
+            axes[row, 1].set_xlim(lo - 0.5, hi - 0.5)
+        else:
+            axes[row, 1].axis("off")
+            axes[row, 1].text(0.02, 0.5, "no match", fontsize=8, transform=axes[row, 1].transAxes)
+    if title:
+        fig.suptitle(title, fontsize=10, x=0.01, ha="left")
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    plt.close(fig)
+    return Path(path)

@@ -1,0 +1,775 @@
+"""Scan DNA for motif matches with exact FIMO p-values, both strands, all motifs at once.
+
+>>> from seqconv.scan import scan, score_matrix
+>>> hits = scan("peaks.fa", "jaspar", threshold=1e-4)          # doctest: +SKIP
+
+Definitions (MEME suite FIMO, Grant et al. 2011)
+------------------------------------------------
+* each motif gets a MEME pseudocount (``p' = (p n + pc bg) / (n + pc)``, ``n`` =
+  nsites, 20 if unknown) and its log-odds matrix ``log2(p' / bg)`` in bits;
+  the minus strand is scanned with the reverse-complement motif;
+* the log-odds are put on an integer grid, ``round(w / bin_size)`` (default
+  0.1 bit, as memelite), and the window score's distribution under the
+  zero-order background is computed *exactly* by dynamic programming: the
+  p-value of a window is ``P(S_int >= s_int)``;
+* a window is a hit when ``p <= threshold``; windows holding N (or any non-ACGT
+  letter) are not scored; soft-masked (lower-case) bases count as upper case;
+* ``score`` is the window's exact log-odds in bits (float64 sum of the unrounded
+  matrix); ``q_value`` is Benjamini-Hochberg over every test of the run (motif x
+  strand x window without N), the minimum over reported hits.
+
+``method="memelite"`` reproduces ``memelite.fimo`` instead (float score compared
+with the bin threshold, p-value of the truncated bin, strict ``p < threshold``),
+for hit-for-hit comparison in ``benchmarks/scan.py``.
+
+Engine
+------
+Sequences are packed into one stream of base codes (records separated by an N)
+and cut into blocks overlapping by the widest motif minus one, so memory is
+bounded and hits at block borders are exact.  Per block and per group of motifs
+of similar width, the windows are unfolded into a one-hot matrix and multiplied
+with every motif-strand's integer matrix at once (bfloat16 on CPU, float16 on
+CUDA: integers up to 256/2048 are exact in those types and the products are
+accumulated in float32, exactly).  The threshold is folded in as a bias, so the
+sign of the product says "possible hit"; only those windows are materialised
+(``torch.nonzero``) and rescored exactly (integer score, float64 score, N check,
+p-value from the table).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+import torch
+
+from seqconv.errors import InputError
+from seqconv.fileio import atomic_path
+from seqconv.motifs.core import Motif, check_background
+from seqconv.motifs.io import read_motifs
+
+COLUMNS = ["motif_id", "motif_name", "sequence_id", "start", "end", "strand", "score",
+           "p_value", "q_value", "matched_sequence"]
+
+#: Base codes: A C G T -> 0..3, anything else (N, IUPAC, gaps) -> 4.
+_CODE = np.full(256, 4, dtype=np.uint8)
+for _i, _c in enumerate("ACGT"):
+    _CODE[ord(_c)] = _i
+    _CODE[ord(_c.lower())] = _i
+_LETTER = np.frombuffer(b"ACGTN", dtype=np.uint8)
+_COMP_LETTER = np.frombuffer(b"TGCAN", dtype=np.uint8)
+
+DEFAULT_BLOCK = 4096
+
+
+# ============================================================ p-values
+
+def score_distribution(int_matrix, background) -> tuple[int, np.ndarray]:
+    """Exact distribution of a window's integer score under a zero-order background.
+
+    Parameters
+    ----------
+    int_matrix : (L, 4) int array
+        Integer-scaled log-odds.
+    background : (4,) float
+
+    Returns
+    -------
+    smin : int
+        Lowest possible score.
+    pmf : (smax - smin + 1,) float64
+        ``pmf[k] = P(S = smin + k)``.
+    """
+    m = np.asarray(int_matrix, dtype=np.int64)
+    bg = np.asarray(background, dtype=np.float64)
+    lo = m.min(axis=1)
+    shifted = m - lo[:, None]
+    pmf = np.ones(1)
+    for row in shifted:
+        new = np.zeros(len(pmf) + int(row.max()))
+        for b in range(4):
+            new[row[b]:row[b] + len(pmf)] += pmf * bg[b]
+        pmf = new
+    return int(lo.sum()), pmf
+
+
+def survival(pmf: np.ndarray) -> np.ndarray:
+    """``sf[k] = P(S >= smin + k)`` from a pmf, summed from the top (accurate small p)."""
+    return np.minimum(np.cumsum(pmf[::-1])[::-1], 1.0)
+
+
+# ============================================================ motifs -> scan tables
+
+@dataclass
+class _Strand:
+    motif: int          # index into the motif list
+    strand: str         # "+" or "-"
+    width: int
+    lo: np.ndarray      # (W, 4) float64 log-odds (bits)
+    ints: np.ndarray    # (W, 4) int64 integer-scaled log-odds
+    filt: np.ndarray    # (W, 4) int64 filter matrix (ints, or ceil for memelite)
+    smin: int
+    sf: np.ndarray      # survival table on the integer grid
+    thr: float          # integer filter threshold (inf if unreachable)
+    thr_float: float    # memelite: float score threshold
+
+
+class _Bank:
+    """Every motif-strand's matrices, p-value tables and thresholds."""
+
+    def __init__(self, motifs: list[Motif], *, threshold, strands, background, pseudocount,
+                 bin_size, method):
+        self.motifs = motifs
+        self.method = method
+        self.strands: list[_Strand] = []
+        wanted = {"both": ("+", "-"), "+": ("+",), "-": ("-",)}[strands]
+        for k, motif in enumerate(motifs):
+            bg = motif.background if isinstance(background, str) else background
+            for s in wanted:
+                m = motif if s == "+" else motif.reverse_complement()
+                lo = m.log_odds(pseudocount, bg)
+                scaled = lo / bin_size
+                ints = np.round(scaled).astype(np.int64)
+                smin, pmf = score_distribution(ints, bg)
+                sf = survival(pmf)
+                ok = np.flatnonzero(sf < threshold if method == "memelite" else sf <= threshold)
+                thr_int = smin + int(ok[0]) if ok.size else math.inf
+                thr_float = float(np.float32(thr_int * bin_size)) if ok.size else math.inf
+                # memelite compares the float score: ceil() keeps the filter an upper bound
+                filt = np.ceil(scaled - 1e-9).astype(np.int64) if method == "memelite" else ints
+                self.strands.append(_Strand(k, s, m.width, lo, ints, filt, smin, sf, thr_int, thr_float))
+        self.max_width = max(st.width for st in self.strands)
+        J, W = len(self.strands), self.max_width
+        # rescoring tables (J, W, 5): column 4 (N) and positions past the width are 0
+        self.int_table = np.zeros((J, W, 5), dtype=np.int64)
+        self.float_table = np.zeros((J, W, 5), dtype=np.float64)
+        for j, st in enumerate(self.strands):
+            self.int_table[j, :st.width, :4] = st.ints
+            self.float_table[j, :st.width, :4] = st.lo
+        self.widths = np.array([st.width for st in self.strands], dtype=np.int64)
+        self.strand_of = np.array([st.strand for st in self.strands], dtype=object)
+        self.motif_of = np.array([st.motif for st in self.strands], dtype=np.int64)
+        self.motif_ids = np.array([m.id for m in motifs], dtype=object)
+        self.motif_names = np.array([m.name for m in motifs], dtype=object)
+        self.thr = np.array([st.thr for st in self.strands], dtype=np.float64)
+        self.thr_float = np.array([st.thr_float for st in self.strands], dtype=np.float64)
+        self.smin = np.array([st.smin for st in self.strands], dtype=np.int64)
+        self.sf_off = np.concatenate([[0], np.cumsum([len(st.sf) for st in self.strands])])
+        self.sf_flat = np.concatenate([st.sf for st in self.strands])
+
+    def groups(self, device, dtype_exact_limit: int):
+        """Motif-strands grouped by width, each with its filter weight matrix ``(4 W + 2, n)``."""
+        order = np.argsort(self.widths, kind="stable")
+        groups, cur = [], []
+        for j in order:
+            if cur and self.widths[j] > max(self.widths[cur[0]] * 1.3, self.widths[cur[0]] + 2):
+                groups.append(cur)
+                cur = []
+            if np.isfinite(self.thr[j]):
+                cur.append(int(j))
+        if cur:
+            groups.append(cur)
+        out = []
+        for g in groups:
+            if not g:
+                continue
+            W = int(self.widths[g].max())
+            n = -(-len(g) // 4) * 4  # a multiple of 4 columns: hits are found 4 int16 lanes at a time
+            # channels A, C, G, T and a constant 1 that carries minus the threshold, spread over
+            # the W positions in integer parts the filter dtype holds exactly
+            weights = np.zeros((W, 5, n), dtype=np.float64)
+            thr = np.full(n, float(W * dtype_exact_limit))  # padding columns: never reached
+            for c, j in enumerate(g):
+                st = self.strands[j]
+                weights[:st.width, :4, c] = st.filt
+                thr[c] = self.thr[j] - (1 if self.method == "memelite" else 0)
+            weights = np.maximum(weights, -dtype_exact_limit)  # raising a weight keeps an upper bound
+            q = -thr
+            weights[:, 4, :] = np.floor(q / W)
+            weights[: 1, 4, :] += q - np.floor(q / W) * W
+            exact = np.abs(weights).max() <= dtype_exact_limit
+            weights += 0.0  # no -0.0: an all-zero sum must stay +0.0 for the sign test
+            out.append((W, np.concatenate([np.asarray(g), np.full(n - len(g), -1)]).astype(np.int64),
+                        weights.reshape(W * 5, n), exact))
+        return out
+
+
+# ============================================================ sequences -> records
+
+def _encode(seq) -> np.ndarray:
+    if isinstance(seq, np.ndarray) and seq.dtype == np.uint8:
+        return seq
+    if isinstance(seq, str):
+        seq = seq.encode("ascii", "replace")
+    return _CODE[np.frombuffer(bytes(seq), dtype=np.uint8)]
+
+
+def _onehot_codes(X) -> np.ndarray:
+    """(N, 4, L) one-hot -> (N, L) codes; columns that are not exactly one-hot become N."""
+    if hasattr(X, "detach"):
+        X = X.detach().cpu().numpy()
+    X = np.asarray(X)
+    if X.ndim == 2:
+        X = X[None]
+    if X.ndim != 3 or X.shape[1] != 4:
+        raise InputError(f"one-hot input must be (N, 4, L), got shape {X.shape}")
+    arg = X.argmax(axis=1).astype(np.uint8)
+    ok = (X.sum(axis=1) == 1) & (X.max(axis=1) == 1)
+    return np.where(ok, arg, 4).astype(np.uint8)
+
+
+def _records(sequences, genome=None, ids=None) -> Iterator[tuple[str, np.ndarray]]:
+    """Yield ``(id, codes)`` for every input sequence (see :func:`scan` for accepted inputs)."""
+    from seqconv import genome as gmod
+
+    if genome is not None:
+        regions = gmod.read_bed(sequences) if isinstance(sequences, (str, Path)) else pd.DataFrame(sequences)
+        g = gmod.Genome(genome)
+        for row in regions.itertuples(index=False):
+            yield f"{row.chrom}:{row.start}-{row.end}", _encode(g.fetch(row.chrom, int(row.start), int(row.end)))
+        return
+    if isinstance(sequences, Path) or (isinstance(sequences, str) and os.path.isfile(sequences)):
+        for name, seq in gmod.iter_fasta(sequences):
+            yield name, _encode(seq)
+        return
+    if isinstance(sequences, (np.ndarray, torch.Tensor)) and getattr(sequences, "ndim", 0) in (2, 3) \
+            and (sequences.dtype != np.uint8 if isinstance(sequences, np.ndarray) else True):
+        codes = _onehot_codes(sequences)
+        names = ids if ids is not None else [f"seq{i}" for i in range(len(codes))]
+        for name, row in zip(names, codes):
+            yield str(name), row
+        return
+    if isinstance(sequences, str):
+        if set(sequences.upper()) - set("ACGTNRYSWKMBDHV"):
+            raise InputError(f"{sequences[:60]!r} is neither an existing FASTA file nor a DNA sequence")
+        sequences = [sequences]
+    if isinstance(sequences, dict):
+        items = list(sequences.items())
+    else:
+        items = []
+        for i, s in enumerate(sequences):
+            if isinstance(s, tuple) and len(s) == 2:
+                items.append((str(s[0]), s[1]))
+            elif hasattr(s, "seq") and hasattr(s, "id"):
+                items.append((str(s.id), str(s.seq)))
+            else:
+                items.append((str(ids[i]) if ids is not None else f"seq{i}", s))
+    for name, s in items:
+        yield str(name), _encode(str(s) if not isinstance(s, (bytes, bytearray, np.ndarray)) else s)
+
+
+class _Stream:
+    """Packs records into one code stream (records separated by one N) cut into overlapping blocks."""
+
+    def __init__(self, records, block: int, overlap: int):
+        self.records = records
+        self.block = max(block, 4 * overlap + 1)
+        self.overlap = overlap
+        self.ids: list[str] = []
+        self._starts = np.zeros(1024, dtype=np.int64)   # global start of each record (growable)
+        self._seen: set[str] = set()
+
+    def blocks(self) -> Iterator[tuple[int, np.ndarray, int]]:
+        """Yield ``(g0, codes, n_owned)``: block start, its ``n_owned + overlap`` codes, and the
+        number of window starts it owns (every block but the last owns ``block - overlap``)."""
+        data = np.zeros(0, dtype=np.uint8)   # codes from global position g0 on
+        g0 = 0
+        pos = 0
+        step = self.block - self.overlap
+        for name, codes in self.records:
+            if name in self._seen:
+                raise InputError(f"sequence id {name!r} is repeated")
+            if len(codes) == 0:
+                raise InputError(f"sequence {name!r} is empty")
+            self._seen.add(name)
+            if len(self.ids) == len(self._starts):
+                self._starts = np.concatenate([self._starts, np.zeros_like(self._starts)])
+            self._starts[len(self.ids)] = pos
+            self.ids.append(name)
+            pos += len(codes) + 1
+            data = np.concatenate([data, codes, np.array([4], dtype=np.uint8)])
+            o = 0
+            while len(data) - o >= self.block:
+                yield g0, data[o:o + self.block], step
+                g0 += step
+                o += step
+            data = data[o:]
+        if not self.ids:
+            raise InputError("no sequences to scan")
+        if len(data):
+            yield g0, np.concatenate([data, np.full(self.overlap, 4, dtype=np.uint8)]), len(data)
+
+    def locate(self, gpos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        starts = self._starts[:len(self.ids)]
+        idx = np.searchsorted(starts, gpos, side="right") - 1
+        return idx, gpos - starts[idx]
+
+
+# ============================================================ the engine
+
+def _device(device) -> torch.device:
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _check_threshold(threshold) -> float:
+    try:
+        t = float(threshold)
+    except (TypeError, ValueError):
+        raise InputError(f"threshold must be a number in (0, 1], got {threshold!r}") from None
+    if not (0 < t <= 1):
+        raise InputError(f"threshold must be in (0, 1], got {threshold!r}")
+    return t
+
+
+def _sequence_background(sequences, genome, ids) -> np.ndarray:
+    counts = np.zeros(5, dtype=np.int64)
+    for _, codes in _records(sequences, genome, ids):
+        counts += np.bincount(codes, minlength=5)[:5]
+    if counts[:4].sum() == 0:
+        raise InputError("cannot estimate a background: the sequences hold no A, C, G or T")
+    freq = counts[:4] / counts[:4].sum()
+    return check_background(np.maximum(freq, 1e-6) / np.maximum(freq, 1e-6).sum())
+
+
+def _iter_hits(sequences, motifs, *, threshold, strands, background, pseudocount, bin_size,
+               method, device, block, genome, ids, verbose, counter):
+    """Yield the rescored hits of each block (dicts of arrays, see :func:`_rescore`).
+
+    ``counter`` receives ``tests`` (windows x motif-strands tested, for q-values), ``bank`` and ``stream``.
+    """
+    counter["tests"] = 0
+    threshold = _check_threshold(threshold)
+    if strands not in ("both", "+", "-"):
+        raise InputError(f"strands must be 'both', '+' or '-', got {strands!r}")
+    if method not in ("fimo", "memelite"):
+        raise ValueError(f"method must be 'fimo' or 'memelite', got {method!r}")
+    if not bin_size > 0:
+        raise ValueError(f"bin_size must be > 0, got {bin_size}")
+    motif_list = read_motifs(motifs)
+    if not motif_list:
+        raise InputError("no motifs to scan")
+    if isinstance(background, str):
+        if background == "uniform":
+            background = None
+        elif background == "sequences":
+            background = _sequence_background(sequences, genome, ids)
+        elif background != "motif":
+            raise InputError(f"background must be 'uniform', 'sequences', 'motif' or 4 frequencies, "
+                             f"got {background!r}")
+    if not isinstance(background, str):
+        background = check_background(background)
+    if method == "memelite":
+        background = check_background(None)
+    bank = _Bank(motif_list, threshold=threshold, strands=strands, background=background,
+                 pseudocount=pseudocount, bin_size=bin_size, method=method)
+    dev = _device(device)
+    stream = _Stream(_records(sequences, genome, ids), block, bank.max_width - 1)
+    filt = _Filter(bank, dev, stream.block - stream.overlap)
+    counter["bank"], counter["stream"] = bank, stream
+    per_width = {int(w): int((bank.widths == w).sum()) for w in np.unique(bank.widths)}
+    # CPU: blocks run on a pool of single-threaded workers (coarse-grained parallelism: torch's
+    # intra-op threads would synchronise at every small op); torch's thread count is restored after.
+    n_workers = 1 if dev.type == "cuda" else max(1, torch.get_num_threads())
+    prev_threads = torch.get_num_threads()
+
+    from tqdm import tqdm
+    bar = tqdm(total=None, unit="bp", unit_scale=True, disable=not verbose, desc="scanning", file=sys.stderr)
+    pool = ThreadPoolExecutor(n_workers) if n_workers > 1 else None
+    try:
+        if dev.type == "cpu":
+            torch.set_num_threads(1)
+        pending: deque = deque()
+        blocks = stream.blocks()
+        while True:
+            while len(pending) < 2 * n_workers:
+                nxt = next(blocks, None)
+                if nxt is None:
+                    break
+                g0, codes_np, n_owned = nxt
+                counter["tests"] += _count_tests(codes_np, n_owned, per_width)
+                job = pool.submit(filt, codes_np, n_owned) if pool else _Done(filt(codes_np, n_owned))
+                pending.append((g0, codes_np, n_owned, job))
+            if not pending:
+                break
+            g0, codes_np, n_owned, job = pending.popleft()
+            pos, col = job.result()
+            bar.update(n_owned)
+            if len(pos):
+                hits = _rescore(bank, stream, g0, codes_np, pos, col, bin_size)
+                if hits is not None:
+                    yield hits
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        torch.set_num_threads(prev_threads)
+        bar.close()
+
+
+class _Done:
+    """A finished job, for the single-worker path."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+def _count_tests(codes_np: np.ndarray, n_owned: int, per_width: dict) -> int:
+    """Windows without N among the block's owned starts, times the motif-strands of each width."""
+    isn = np.concatenate([[0], np.cumsum(codes_np == 4)])
+    total = 0
+    for w, k in per_width.items():
+        n = max(0, min(n_owned, len(codes_np) - w + 1))
+        if n:
+            total += k * int((isn[w:w + n] == isn[:n]).sum())
+    return total
+
+
+class _Filter:
+    """Exact candidate filter: windows whose integer score reaches the threshold, per motif-strand.
+
+    Calling it on a block's codes returns ``(pos, col)`` numpy arrays (window start in the block,
+    motif-strand index).  Buffers are per thread and reused, so the big products never touch
+    fresh memory.
+    """
+
+    def __init__(self, bank: _Bank, dev: torch.device, rows: int):
+        self.dev, self.rows = dev, rows
+        fdtype = torch.float16 if dev.type == "cuda" else torch.bfloat16
+        limit = 2048 if fdtype == torch.float16 else 256
+        self.groups = []
+        for W, cols, mat, exact in bank.groups(dev, limit):
+            dt = fdtype if exact else torch.float32
+            self.groups.append((W, torch.as_tensor(cols, device=dev), torch.as_tensor(mat, dtype=dt, device=dev), dt))
+        base = torch.cat([torch.eye(4), torch.zeros(1, 4)], 0)
+        base = torch.cat([base, torch.ones(5, 1)], 1)                  # A C G T + constant 1; N = 0 0 0 0 1
+        self.onehots = {dt: base.to(dev, dt) for _, _, _, dt in self.groups}
+        self.sign_mask = torch.tensor(np.array([0x8000800080008000], dtype=np.uint64).view(np.int64), device=dev)
+        self.lane_shift = torch.tensor([15, 31, 47, 63], device=dev)
+        self._local = threading.local()
+
+    def _buffers(self):
+        bufs = getattr(self._local, "bufs", None)
+        if bufs is None:
+            bufs = []
+            for W, cols, mat, dt in self.groups:
+                n = mat.shape[1]
+                bufs.append((torch.empty(self.rows, 5 * W, dtype=dt, device=self.dev),
+                             torch.empty(self.rows, n, dtype=dt, device=self.dev),
+                             torch.empty(self.rows, n // 4, dtype=torch.int64, device=self.dev)
+                             if dt != torch.float32 else None))
+            self._local.bufs = bufs
+        return bufs
+
+    def __call__(self, codes_np: np.ndarray, n_win: int):
+        codes = torch.as_tensor(codes_np.astype(np.int64), device=self.dev)
+        x5 = {dt: t[codes] for dt, t in self.onehots.items()}          # (len, 5)
+        pos, col = [], []
+        for (W, cols, mat, dt), (A, out, packed) in zip(self.groups, self._buffers()):
+            A, out = A[:n_win], out[:n_win]
+            # window p's inputs are x5[p:p+W], contiguous in memory: one strided copy
+            A.copy_(x5[dt].view(-1).as_strided((n_win, 5 * W), (5, 1)))
+            torch.matmul(A, mat, out=out)                              # score - threshold, exact sign
+            if packed is None:
+                r, c = torch.nonzero(out >= 0, as_tuple=True)
+            else:
+                # sign bits of 4 int16 lanes at once: a lane >= 0 has its sign bit clear
+                packed = packed[:n_win]
+                torch.bitwise_not(out.view(torch.int16).view(torch.int64), out=packed)
+                packed.bitwise_and_(self.sign_mask)
+                r, c4 = torch.nonzero(packed, as_tuple=True)
+                if r.numel() == 0:
+                    continue
+                lanes = (packed[r, c4][:, None] >> self.lane_shift) & 1
+                k, lane = torch.nonzero(lanes, as_tuple=True)
+                r, c = r[k], c4[k] * 4 + lane
+            c = cols[c]
+            keep = c >= 0
+            pos.append(r[keep])
+            col.append(c[keep])
+        if not pos:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return torch.cat(pos).cpu().numpy(), torch.cat(col).cpu().numpy()
+
+
+def _rescore(bank: _Bank, stream: _Stream, g0: int, codes_np: np.ndarray, pos: np.ndarray, col: np.ndarray,
+             bin_size: float):
+    """Exact scores, N check, hit decision and p-values for the candidate windows of one block."""
+    W_all = bank.max_width
+    k = np.arange(W_all)
+    idx = np.minimum(pos[:, None] + k[None], len(codes_np) - 1)
+    wcodes = codes_np[idx].astype(np.int64)                            # (n, W_all)
+    inside = k[None] < bank.widths[col][:, None]
+    has_n = ((wcodes == 4) & inside).any(axis=1)
+    s_int = bank.int_table[col[:, None], k[None], wcodes].sum(axis=1)   # 0 past each width
+    s_float = bank.float_table[col[:, None], k[None], wcodes].sum(axis=1)
+    if bank.method == "memelite":
+        hit = ~has_n & (s_float > bank.thr_float[col])
+        bins = np.trunc(s_float / bin_size).astype(np.int64)
+    else:
+        hit = ~has_n & (s_int >= bank.thr[col])
+        bins = s_int
+    if not hit.any():
+        return None
+    pos, col, wcodes, bins, s_float = pos[hit], col[hit], wcodes[hit], bins[hit], s_float[hit]
+    kk = np.clip(bins - bank.smin[col], 0, np.diff(bank.sf_off)[col] - 1)
+    pv = bank.sf_flat[bank.sf_off[col] + kk]
+    seq_idx, local = stream.locate(g0 + pos)
+    return {"col": col, "seq": seq_idx, "start": local, "score": s_float, "p_value": pv,
+            "wcodes": wcodes.astype(np.uint8)}
+
+
+def _frame(bank: _Bank, stream: _Stream, parts: list[dict]) -> pd.DataFrame:
+    """One DataFrame (sorted by motif, sequence, start, strand; no q-values) from rescored blocks."""
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
+            COLUMNS, [object, object, object, np.int64, np.int64, object, float, float, float, object])})
+    h = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    col = h["col"]
+    motif_idx = bank.motif_of[col]
+    order = np.lexsort((bank.strand_of[col] == "-", h["start"], h["seq"], motif_idx))
+    col, motif_idx = col[order], motif_idx[order]
+    seq_idx, start, wcodes = h["seq"][order], h["start"][order], h["wcodes"][order]
+    widths = bank.widths[col]
+    strand = bank.strand_of[col]
+    minus = strand == "-"
+    matched = np.empty(len(col), dtype=object)
+    for w in np.unique(widths):
+        sel = np.flatnonzero(widths == w)
+        codes = wcodes[sel, :w]
+        m = minus[sel]
+        letters = np.where(m[:, None], _COMP_LETTER[codes[:, ::-1]], _LETTER[codes])
+        matched[sel] = np.ascontiguousarray(letters).view(f"S{w}").ravel().astype(str)
+    ids = stream.ids
+    return pd.DataFrame({
+        "motif_id": bank.motif_ids[motif_idx],
+        "motif_name": bank.motif_names[motif_idx],
+        "sequence_id": np.array([ids[i] for i in seq_idx], dtype=object),
+        "start": start.astype(np.int64),
+        "end": (start + widths).astype(np.int64),
+        "strand": strand,
+        "score": h["score"][order],
+        "p_value": h["p_value"][order],
+        "q_value": np.nan,
+        "matched_sequence": matched,
+    })
+
+
+def bh_qvalues(p_values, n_tests: int) -> np.ndarray:
+    """Benjamini-Hochberg q-values of ``p_values`` among ``n_tests`` tests (unreported p-values are larger)."""
+    p = np.asarray(p_values, dtype=np.float64)
+    if p.size == 0:
+        return p.copy()
+    n_tests = max(int(n_tests), p.size)
+    order = np.argsort(p, kind="stable")
+    ranked = p[order] * n_tests / np.arange(1, p.size + 1)
+    q = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty_like(q)
+    out[order] = np.minimum(q, 1.0)
+    return out
+
+
+def scan(sequences, motifs, threshold: float = 1e-4, strands: str = "both", background=None,
+         pseudocount: float = 0.1, *, bin_size: float = 0.1, method: str = "fimo", genome=None,
+         ids=None, device=None, block: int = DEFAULT_BLOCK, verbose: bool = False) -> pd.DataFrame:
+    """Find every motif match with ``p <= threshold`` (FIMO definitions, exact p-values).
+
+    Parameters
+    ----------
+    sequences : str, Path, list, dict, (N, 4, L) array, or BED
+        A FASTA path (gzip allowed); a DNA string or a list of them (ids ``seq0``,
+        ``seq1`` ... or ``ids=``); ``(id, sequence)`` pairs; a dict ``{id: seq}``;
+        Bio SeqRecords; one-hot ``X : (N, 4, L)`` (numpy or torch; a column that is
+        not one-hot counts as N); with ``genome=``, a BED path or a DataFrame with
+        chrom/start/end (ids ``chrom:start-end``, positions relative to the region).
+    motifs : str, Path, Motif or list of Motif
+        A MEME or JASPAR file, ``"jaspar"`` for the bundled JASPAR 2024 CORE
+        vertebrates collection, or :class:`seqconv.motifs.Motif` objects.
+    threshold : float in (0, 1]
+        Report windows with p-value ``<= threshold``.
+    strands : {"both", "+", "-"}
+    background : None, "uniform", "sequences", "motif" or (4,) array
+        Zero-order background for log-odds, pseudocounts and p-values; default uniform.
+    pseudocount : float
+        MEME motif pseudocount (FIMO ``--motif-pseudo``, default 0.1).
+    bin_size : float
+        Width in bits of the integer score grid (p-value resolution).
+    method : {"fimo", "memelite"}
+        See the module docstring.
+    genome : str or Path, optional
+        Genome FASTA for BED input.
+    device : str or torch.device, optional
+        Default: CUDA when available, else CPU.
+    block : int
+        Positions per block (memory per block ~ block x motif-strands x 2 bytes).
+    verbose : bool
+        Progress bar on stderr.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per hit: motif_id, motif_name, sequence_id, start, end (0-based,
+        half-open), strand, score (bits), p_value, q_value, matched_sequence (read
+        on the hit's strand), sorted by motif, sequence, start, strand.
+
+    Raises
+    ------
+    InputError
+        Threshold outside (0, 1], an unreadable motif file, a zero probability
+        after pseudocounts, an empty or repeated sequence id, bad sequence input.
+    """
+    counter = {}
+    parts = list(_iter_hits(sequences, motifs, threshold=threshold, strands=strands,
+                            background=background, pseudocount=pseudocount, bin_size=bin_size,
+                            method=method, device=device, block=block, genome=genome, ids=ids,
+                            verbose=verbose, counter=counter))
+    df = _frame(counter["bank"], counter["stream"], parts)
+    df["q_value"] = bh_qvalues(df["p_value"].to_numpy(), counter["tests"])
+    return df
+
+
+# ============================================================ writing results
+
+def _format_rows(df: pd.DataFrame, fmt: str) -> str:
+    if fmt == "tsv":
+        return df[COLUMNS].to_csv(sep="\t", index=False, header=False, float_format="%.6g")
+    if fmt == "bed":
+        score = np.minimum(1000, np.round(-10 * np.log10(np.maximum(df["p_value"].to_numpy(), 1e-300))))
+        out = pd.DataFrame({"chrom": df["sequence_id"], "start": df["start"], "end": df["end"],
+                            "name": df["motif_id"] + "_" + df["motif_name"], "score": score.astype(int),
+                            "strand": df["strand"]})
+        return out.to_csv(sep="\t", index=False, header=False)
+    if fmt == "gff":
+        attrs = ("Name=" + df["motif_id"] + "_" + df["sequence_id"] + df["strand"] + ";Alias=" + df["motif_name"]
+                 + ";pvalue=" + df["p_value"].map("{:.3g}".format) + ";qvalue="
+                 + df["q_value"].map("{:.3g}".format) + ";sequence=" + df["matched_sequence"])
+        out = pd.DataFrame({"seqid": df["sequence_id"], "source": "seqconv", "type": "nucleotide_motif",
+                            "start": df["start"] + 1, "end": df["end"], "score": df["score"].round(3),
+                            "strand": df["strand"], "phase": ".", "attributes": attrs})
+        return out.to_csv(sep="\t", index=False, header=False)
+    raise InputError(f"format must be tsv, bed or gff, got {fmt!r}")
+
+
+_HEADERS = {"tsv": "\t".join(COLUMNS) + "\n", "bed": "", "gff": "##gff-version 3\n"}
+
+
+def scan_to_file(sequences, motifs, out, *, format: str = "tsv", threshold: float = 1e-4,
+                 strands: str = "both", background=None, pseudocount: float = 0.1, **kwargs) -> int:
+    """Scan and write the hits to ``out`` (tsv, bed or gff), streaming, atomically.
+
+    Hits are written block by block to a temporary file (memory stays bounded
+    for genome-scale runs); q-values, which need every p-value of the run, are
+    added in a second pass over that file.  On any error nothing is left at ``out``.
+
+    Returns
+    -------
+    int
+        Number of hits written.
+    """
+    if format not in _HEADERS:
+        raise InputError(f"format must be tsv, bed or gff, got {format!r}")
+    counter: dict = {}
+    out = Path(out)
+    pvals = []
+
+    def flush(parts, fh):
+        df = _frame(counter["bank"], counter["stream"], parts)
+        fh.write(df.to_csv(sep="\t", index=False, header=False, float_format="%.17g"))
+        pvals.append(df["p_value"].to_numpy())
+        parts.clear()
+
+    with atomic_path(out) as final, atomic_path(out.with_name(out.name + ".part")) as raw:
+        with open(raw, "w") as fh:
+            parts: list[dict] = []
+            for hits in _iter_hits(sequences, motifs, threshold=threshold, strands=strands,
+                                   background=background, pseudocount=pseudocount,
+                                   counter=counter, **_engine_kwargs(kwargs)):
+                parts.append(hits)
+                if sum(len(p["col"]) for p in parts) >= 200_000:
+                    flush(parts, fh)
+            if parts:
+                flush(parts, fh)
+        p = np.concatenate(pvals) if pvals else np.zeros(0)
+        q = bh_qvalues(p, counter["tests"])
+        with open(final, "w") as dst:
+            dst.write(_HEADERS[format])
+            done = 0
+            if p.size:
+                for chunk in pd.read_csv(raw, sep="\t", header=None, names=COLUMNS, chunksize=200_000,
+                                         dtype={"motif_id": str, "motif_name": str, "sequence_id": str,
+                                                "matched_sequence": str}, keep_default_na=False):
+                    chunk["q_value"] = q[done:done + len(chunk)]
+                    done += len(chunk)
+                    dst.write(_format_rows(chunk, format))
+    out.with_name(out.name + ".part").unlink(missing_ok=True)
+    return int(p.size)
+
+
+def _engine_kwargs(kwargs: dict) -> dict:
+    base = dict(bin_size=0.1, method="fimo", device=None, block=DEFAULT_BLOCK, genome=None, ids=None,
+                verbose=False)
+    unknown = set(kwargs) - set(base)
+    if unknown:
+        raise TypeError(f"unexpected arguments {sorted(unknown)}")
+    base.update(kwargs)
+    return base
+
+
+# ============================================================ dense tracks
+
+def score_matrix(sequences, motifs, *, strands: str = "both", background=None, pseudocount: float = 0.1,
+                 ids=None, device=None) -> np.ndarray:
+    """Dense log-odds score of every motif at every position (max over strands).
+
+    Parameters
+    ----------
+    sequences : list of str of equal length, or one-hot ``X : (N, 4, L)``
+    motifs : motif file, ``"jaspar"``, Motif or list of Motif
+    strands : {"both", "+", "-"}
+
+    Returns
+    -------
+    S : (N, M, L) float32
+        ``S[n, m, i]`` = score (bits) of motif ``m`` on the window starting at
+        ``i`` of sequence ``n``; NaN where the window runs past the end or holds N.
+    """
+    motif_list = read_motifs(motifs)
+    if strands not in ("both", "+", "-"):
+        raise InputError(f"strands must be 'both', '+' or '-', got {strands!r}")
+    recs = list(_records(sequences, None, ids))
+    if not recs:
+        raise InputError("no sequences")
+    L = len(recs[0][1])
+    if any(len(c) != L for _, c in recs):
+        raise InputError("score_matrix needs sequences of equal length (pad or scan them one by one)")
+    bg = None if background in (None, "uniform") else background
+    dev = _device(device)
+    codes = torch.as_tensor(np.stack([c for _, c in recs]).astype(np.int64), device=dev)  # (N, L)
+    onehot = torch.cat([torch.eye(4), torch.zeros(1, 4)]).to(dev)[codes].permute(0, 2, 1)  # (N, 4, L)
+    isn = (codes == 4).to(torch.float32)[:, None]
+    out = torch.full((len(recs), len(motif_list), L), float("nan"), device=dev)
+    for k, m in enumerate(motif_list):
+        mats = []
+        if strands in ("both", "+"):
+            mats.append(m.log_odds(pseudocount, bg))
+        if strands in ("both", "-"):
+            mats.append(m.reverse_complement().log_odds(pseudocount, bg))
+        if m.width > L:
+            continue
+        w = torch.as_tensor(np.stack(mats).transpose(0, 2, 1), dtype=torch.float32, device=dev)
+        s = torch.nn.functional.conv1d(onehot, w).amax(dim=1)  # (N, L - W + 1)
+        nmask = torch.nn.functional.conv1d(isn, torch.ones(1, 1, m.width, device=dev))[:, 0] > 0
+        out[:, k, :s.shape[1]] = torch.where(nmask, float("nan"), s)
+    return out.cpu().numpy()

@@ -1,0 +1,101 @@
+"""Model files: safetensors + JSON card round trip, never unpickling, clear errors on bad files."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from seqconv import __version__
+from seqconv.errors import InputError
+from seqconv.modelfile import CARD, FORMAT_VERSION, WEIGHTS, load_model, read_card, save_model
+from seqconv.models import build_model, get_config
+
+
+@pytest.fixture
+def model():
+    m = build_model(get_config("basset", n_tasks=2, filters=[8, 8, 8], hidden=16), seed=0)
+    m.eval()(torch.zeros(2, 4, 101))
+    # give BatchNorm non-default running stats so they are checked too
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm1d):
+            mod.running_mean.uniform_(-1, 1, generator=torch.Generator().manual_seed(1))
+    return m.eval()
+
+
+def test_roundtrip_identical_predictions(tmp_path, model):
+    x = torch.rand(6, 4, 101)
+    save_model(model, tmp_path / "m", tasks=["CTCF", "REST"], strand="forward",
+               training={"dataset": "ds.parquet", "split": {"scheme": "chromosome", "test": ["chr8", "chr9"]},
+                         "train_chromosomes": ["chr1", "chr2"]}, metrics={"test": {"auroc": 0.9}})
+    m2, card = load_model(tmp_path / "m")
+    assert torch.equal(model(x), m2(x))
+    assert card.tasks == ("CTCF", "REST") and card.strand == "forward" and card.alphabet == "ACGT"
+    assert card.input_width == 101 and card.format_version == FORMAT_VERSION
+    assert card.seqconv_version == __version__
+    assert card.training["split"]["test"] == ["chr8", "chr9"]
+    raw = json.loads((tmp_path / "m" / CARD).read_text())
+    assert raw["architecture"]["arch"] == "basset" and raw["architecture"]["filters"] == [8, 8, 8]
+    assert set(load_file(str(tmp_path / "m" / WEIGHTS))) == set(model.state_dict())
+
+
+def test_float16_storage_is_smaller_and_close(tmp_path, model):
+    save_model(model, tmp_path / "a")
+    save_model(model, tmp_path / "b", dtype="float16")
+    a, b = (tmp_path / "a" / WEIGHTS).stat().st_size, (tmp_path / "b" / WEIGHTS).stat().st_size
+    assert b < 0.6 * a
+    m16, _ = load_model(tmp_path / "b")
+    assert next(m16.parameters()).dtype == torch.float32
+    x = torch.rand(4, 4, 101)
+    assert torch.allclose(model(x), m16(x), atol=2e-2)
+
+
+def test_truncated_weights(tmp_path, model):
+    save_model(model, tmp_path / "m")
+    w = tmp_path / "m" / WEIGHTS
+    w.write_bytes(w.read_bytes()[: w.stat().st_size // 2])
+    with pytest.raises(InputError, match="damaged or truncated"):
+        load_model(tmp_path / "m")
+
+
+def test_pickle_file_is_refused_not_unpickled(tmp_path, model):
+    save_model(model, tmp_path / "m")
+    torch.save(model.state_dict(), tmp_path / "m" / WEIGHTS)  # a pickle in disguise
+    with pytest.raises(InputError, match=str(WEIGHTS)):
+        load_model(tmp_path / "m")
+
+
+def test_newer_format_and_bad_json(tmp_path, model):
+    save_model(model, tmp_path / "m")
+    card = tmp_path / "m" / CARD
+    d = json.loads(card.read_text())
+    card.write_text(json.dumps({**d, "format_version": FORMAT_VERSION + 1}))
+    with pytest.raises(InputError, match="newer than this seqconv"):
+        load_model(tmp_path / "m")
+    card.write_text(json.dumps(d)[:-20])
+    with pytest.raises(InputError, match="not valid JSON"):
+        read_card(tmp_path / "m")
+
+
+def test_mismatched_architecture(tmp_path, model):
+    save_model(model, tmp_path / "m")
+    card = tmp_path / "m" / CARD
+    d = json.loads(card.read_text())
+    d["architecture"]["filters"] = [8, 8, 16]
+    card.write_text(json.dumps(d))
+    with pytest.raises(InputError, match="do not match"):
+        load_model(tmp_path / "m")
+    d["architecture"]["arch"] = "lstm"
+    card.write_text(json.dumps(d))
+    with pytest.raises(InputError, match="unknown architecture"):
+        load_model(tmp_path / "m")
+
+
+def test_missing_things(tmp_path, model):
+    with pytest.raises(InputError, match="no such model directory"):
+        load_model(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no model.json"):
+        load_model(tmp_path / "empty")
+    with pytest.raises(ValueError, match="task names"):
+        save_model(model, tmp_path / "x", tasks=["only_one"])

@@ -1,0 +1,137 @@
+"""seqconv.models: shapes, receptive fields, configs, first-layer access, describe, CLI."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from torch import nn
+
+from seqconv.cli import main
+from seqconv.errors import InputError
+from seqconv.models import (ARCHITECTURES, build_model, config_from_dict, describe, get_config)
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("n_tasks,length", [(1, 101), (3, 200)])
+def test_output_shape_and_trunk_head(arch, n_tasks, length):
+    m = build_model(get_config(arch, n_tasks=n_tasks, input_length=length), seed=0).eval()
+    x = torch.zeros(5, 4, length)
+    x[:, 0] = 1
+    out = m(x)
+    assert out.shape == (5, n_tasks)
+    assert torch.allclose(m.head(m.trunk(x)), out)
+    assert isinstance(m.trunk, nn.Module) and isinstance(m.head, nn.Module)
+
+
+def test_first_conv_is_plain_conv1d_and_feeds_trunk():
+    for arch in ("deepbind", "basset"):
+        m = build_model(get_config(arch), seed=0)
+        assert type(m.first_conv) is nn.Conv1d and m.first_conv.in_channels == 4
+        seen = []
+        h = m.first_conv.register_forward_hook(lambda mod, i, o: seen.append(o.shape))
+        m.eval()(torch.zeros(2, 4, 101))
+        h.remove()
+        assert seen == [torch.Size([2, m.first_conv.out_channels, 101])]
+    r = build_model(get_config("resnet", first_widths=[5, 9], first_filters=8), seed=0)
+    assert [c.kernel_size[0] for c in r.first_conv] == [5, 9]
+    assert all(type(c) is nn.Conv1d for c in r.first_convs)
+
+
+def test_seed_reproducible_init_and_global_rng_untouched():
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a = build_model(get_config("basset"), seed=7)
+    after = torch.rand(1)
+    b = build_model(get_config("basset"), seed=7)
+    c = build_model(get_config("basset"), seed=8)
+    assert before == after
+    sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not torch.equal(sa["trunk.layers.0.conv.weight"], sc["trunk.layers.0.conv.weight"])
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_config_json_roundtrip(arch):
+    cfg = get_config(arch, n_tasks=4, input_length=150)
+    d = json.loads(json.dumps(cfg.to_dict()))
+    assert d["arch"] == arch
+    assert config_from_dict(d) == cfg
+    m1, m2 = build_model(cfg, seed=1), build_model(d, seed=1)
+    assert sum(p.numel() for p in m1.parameters()) == sum(p.numel() for p in m2.parameters())
+
+
+def test_bad_names_and_options():
+    with pytest.raises(InputError, match="unknown architecture 'vgg'"):
+        get_config("vgg")
+    with pytest.raises(InputError, match="no option"):
+        get_config("basset", n_filters=3)
+    with pytest.raises(ValueError, match="same length"):
+        get_config("basset", filters=[8, 8], kernel_sizes=[5], pool_sizes=[2, 2])
+
+
+def test_first_pool_size_configurable():
+    small = build_model(get_config("basset", pool_sizes=[1, 4, 4]))
+    big = build_model(get_config("basset", pool_sizes=[10, 4, 4], input_length=400))
+    assert describe(small, 101)["output_length"].iloc[0] == 101
+    assert describe(big, 400)["output_length"].iloc[0] == 40
+    db = build_model(get_config("deepbind", pool_size=4))
+    assert describe(db, 101)["output_length"].iloc[0] == 25
+
+
+def test_describe_receptive_fields_match_hand_computation():
+    cfg = get_config("basset", filters=[8, 8, 8], kernel_sizes=[5, 3, 3], pool_sizes=[2, 2, 2], input_length=64)
+    t = describe(build_model(cfg), 64)
+    # conv5: 5, pool2: 6 (jump 2); conv3: 6+2*2=10, pool2: 12 (jump 4); conv3: 12+2*4=20, pool2: 24
+    assert t["receptive_field_bp"].tolist()[:3] == [6, 12, 24]
+    assert t["output_length"].tolist()[:3] == [32, 16, 8]
+    total = t[t["layer"] == "total"]["params"].item()
+    assert total == sum(p.numel() for p in build_model(cfg).parameters())
+    assert total == t[t["layer"] != "total"]["params"].sum()
+
+
+def test_receptive_field_matches_gradient_support():
+    """Empirical check: the input positions with non-zero gradient of one output position."""
+    cfg = get_config("resnet", first_widths=[3, 5], first_filters=4, pool_size=1, dilations=[1, 2],
+                     kernel_size=3, input_length=64)
+    m = build_model(cfg, seed=0).eval()
+    t = describe(m, 64)
+    rf = t[t["layer"] == "trunk.layers.2"]["receptive_field_bp"].item()
+    x = torch.randn(16, 4, 64, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    feat = nn.Sequential(*list(m.trunk.layers)[:3])(x)
+    feat[:, :, 32].sum().backward()  # union over 16 inputs: a dead ReLU cannot hide a position
+    support = np.flatnonzero(x.grad.abs().sum((0, 1)).numpy() > 0)
+    assert support.max() - support.min() + 1 == rf
+
+
+def test_describe_cli():
+    r = CliRunner().invoke(main, ["describe", "deepbind", "--length", "101", "--tsv"])
+    assert r.exit_code == 0, r.output
+    lines = r.output.strip().split("\n")
+    assert lines[0].split("\t") == ["layer", "type", "output_shape", "output_length", "receptive_field_bp",
+                                    "params"]
+    assert lines[1].split("\t")[4] == "23"  # one 23-bp conv
+    r = CliRunner().invoke(main, ["describe", "transformer"])
+    assert r.exit_code == 2 and "no model directory or bundled model" in r.output
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_inference_copy_folds_batchnorm_same_outputs(arch):
+    from seqconv.models import inference_copy
+
+    m = build_model(get_config(arch, n_tasks=2), seed=0)
+    g = torch.Generator().manual_seed(0)
+    for mod in m.modules():  # non-trivial running statistics and affine parameters
+        if isinstance(mod, nn.BatchNorm1d):
+            mod.running_mean.copy_(torch.rand(mod.num_features, generator=g) - 0.5)
+            mod.running_var.copy_(torch.rand(mod.num_features, generator=g) + 0.5)
+            mod.weight.data.copy_(torch.rand(mod.num_features, generator=g) + 0.5)
+    m.eval()
+    fused = inference_copy(m)
+    x = torch.randint(0, 2, (6, 4, 101), generator=g).float()
+    assert torch.allclose(m(x), fused(x), atol=1e-5)
+    n_bn = sum(isinstance(q, nn.BatchNorm1d) for q in fused.modules())
+    assert n_bn < sum(isinstance(q, nn.BatchNorm1d) for q in m.modules())
+    assert any(isinstance(q, nn.BatchNorm1d) for q in m.modules())  # the original is untouched

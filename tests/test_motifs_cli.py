@@ -1,0 +1,125 @@
+"""``seqconv motifs`` end to end on real peaks (the bundled janggu Oct4/MafK excerpt in data/)."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from click.testing import CliRunner
+
+from _oct4_mafk import EXAMPLE_FA, write_oct4_mafk
+from seqconv.cli import main
+from seqconv.models import build_model, get_config
+from seqconv.motifs import read_meme
+from seqconv.motifs.compare import MATCH_COLUMNS
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A small deepbind trained for a few seconds on 140 real Oct4 / MafK peaks."""
+    from seqconv.train import TrainConfig, fit
+
+    torch.set_num_threads(2)
+    d = tmp_path_factory.mktemp("motifs_cli")
+    data = write_oct4_mafk(d / "oct4_mafk.parquet")
+    model = build_model(get_config("deepbind", n_tasks=1, input_length=200, filters=8, kernel_size=15,
+                                   hidden=0), seed=0)
+    fit(model, data, config=TrainConfig(epochs=3, batch_size=32, seed=0), out_dir=d / "model", verbose=False)
+    return d / "model", data
+
+
+def _run(args):
+    return CliRunner().invoke(main, ["motifs", "--quiet", *args], catch_exceptions=False)
+
+
+def test_cli_on_dataset_writes_every_output(trained, tmp_path):
+    model, data = trained
+    out = tmp_path / "out"
+    res = _run(["--model", str(model), "--data", str(data), "--out", str(out), "--min-sites", "3",
+                "--threads", "2"])
+    assert res.exit_code == 0, res.output
+    motifs = read_meme(out / "motifs.meme")
+    assert 1 <= len(motifs) <= 8 and all(m.id.startswith("filter") and m.n_sites >= 3 for m in motifs)
+    matches = pd.read_csv(out / "matches.tsv", sep="\t")
+    assert list(matches.columns) == list(MATCH_COLUMNS)
+    assert set(matches["query_id"]) == {m.id for m in motifs}
+    assert matches.groupby("query_id")["rank"].max().max() == 3
+    assert matches["p_value"].between(0, 1).all() and (matches["q_value"] >= matches["p_value"] - 1e-12).all()
+    infl = pd.read_csv(out / "influence.tsv", sep="\t")
+    assert len(infl) == 8 and sorted(infl["rank"]) == list(range(1, 9))
+    assert "auroc_drop" in infl and infl["influence"].is_monotonic_decreasing
+    assert {p.stem for p in (out / "logos").glob("*.png")} == {m.id for m in motifs}
+    assert (out / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_on_fasta_and_weight_view(trained, tmp_path):
+    model, _ = trained
+    out = tmp_path / "fa"
+    res = _run(["--model", str(model), "--data", str(EXAMPLE_FA), "--out", str(out), "--method", "weights",
+                "--no-logos", "--trim", "0", "--top", "1"])
+    assert res.exit_code == 0, res.output
+    motifs = read_meme(out / "motifs.meme")
+    assert len(motifs) == 8 and all(m.width == 15 for m in motifs)
+    infl = pd.read_csv(out / "influence.tsv", sep="\t")
+    assert "auroc_drop" not in infl and np.isfinite(infl["output_drop"]).all()  # no labels in a FASTA
+    assert not (out / "logos").exists()
+
+
+def test_cli_bad_inputs_exit_2_without_outputs(trained, tmp_path):
+    model, data = trained
+    out = tmp_path / "bad"
+    runner = CliRunner()
+    res = runner.invoke(main, ["motifs", "--model", str(model), "--data", str(tmp_path / "missing.fa"),
+                               "--out", str(out)])
+    assert res.exit_code == 2 and "missing.fa" in res.output
+    bad_db = tmp_path / "db.txt"
+    bad_db.write_text("not a motif file\n")
+    res = runner.invoke(main, ["motifs", "--model", str(model), "--data", str(data), "--db", str(bad_db),
+                               "--out", str(out)])
+    assert res.exit_code == 2 and "db.txt" in res.output and "unrecognised motif file" in res.output
+    neg = tmp_path / "neg.meme"
+    neg.write_text("MEME version 4\n\nALPHABET= ACGT\n\nMOTIF m1 bad\nletter-probability matrix: alength= 4 w= 2\n"
+                   "0.5 0.5 0.5 -0.5\n0.25 0.25 0.25 0.25\n")
+    res = runner.invoke(main, ["motifs", "--model", str(model), "--data", str(data), "--db", str(neg),
+                               "--out", str(out)])
+    assert res.exit_code == 2 and "neg.meme" in res.output and "m1" in res.output
+    res = runner.invoke(main, ["motifs", "--model", str(model), "--data", str(data), "--threshold", "2",
+                               "--out", str(out)])
+    assert res.exit_code == 2
+    assert not out.exists()
+    # a dataset whose width does not fit the model
+    from seqconv.dataset import read_dataset, write_dataset
+
+    ds = read_dataset(data)
+    ds.table["sequence"] = ds.table["sequence"].str[:100]
+    ds.meta["width"] = 100
+    write_dataset(ds, tmp_path / "short.parquet")
+    res = runner.invoke(main, ["motifs", "--model", str(model), "--data", str(tmp_path / "short.parquet"),
+                               "--out", str(out)])
+    assert res.exit_code == 2 and "100 bp" in res.output and not out.exists()
+
+
+def test_help_has_example():
+    res = CliRunner().invoke(main, ["motifs", "--help"])
+    assert res.exit_code == 0 and "Example:" in res.output and "seqconv motifs --model" in res.output
+
+
+def test_bundled_oct4_model_finds_its_motif(tmp_path):
+    """The bundled Oct4/MafK model: a filter matches POU5F1 / Pou5f1::Sox2 or MAFK with q < 0.05."""
+    from seqconv.pretrained import list_models
+
+    names = list_models()["name"].tolist()
+    name = next((n for n in names if "oct4" in n.lower()), None)
+    if name is None:
+        pytest.skip("no bundled Oct4/MafK model")
+    out = tmp_path / "oct4"
+    res = _run(["--model", name, "--data", str(EXAMPLE_FA), "--out", str(out), "--no-logos", "--no-influence",
+                "--min-sites", "5"])
+    assert res.exit_code == 0, res.output
+    m = pd.read_csv(out / "matches.tsv", sep="\t")
+    hit = m[(m["q_value"] < 0.05) & m["target_name"].str.upper().str.contains("POU5F1|MAFK|POU2F1::SOX2")]
+    assert len(hit) >= 1
+    shutil.rmtree(out)

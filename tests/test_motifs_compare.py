@@ -1,0 +1,102 @@
+"""Tomtom-like motif comparison against the bundled JASPAR 2024 CORE vertebrates collection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from seqconv.errors import InputError
+from seqconv.motifs import Motif, jaspar_collection
+from seqconv.motifs.compare import MATCH_COLUMNS, MotifComparer, bh_qvalues, column_scores, compare
+
+
+@pytest.fixture(scope="module")
+def db():
+    return jaspar_collection()
+
+
+@pytest.fixture(scope="module")
+def comparer(db):
+    return MotifComparer(db)
+
+
+def _get(db, name):
+    return next(m for m in db if m.name == name)
+
+
+@pytest.mark.parametrize("name", ["CTCF", "MAFK", "Pou5f1::Sox2", "POU5F1", "SRF"])
+def test_database_motif_ranks_itself_first(comparer, db, name):
+    m = _get(db, name)
+    table = comparer.compare([m], top=3)
+    assert list(table.columns) == list(MATCH_COLUMNS)
+    best = table.iloc[0]
+    assert best.target_id == m.id and best.target_name == name
+    assert best.p_value < 1e-10 and best.q_value < 1e-7
+    assert best.offset == 0 and best.orientation == "+" and best.overlap == m.width
+    assert table["p_value"].is_monotonic_increasing
+
+
+@pytest.mark.parametrize("name,seed", [("CTCF", 0), ("Pou5f1::Sox2", 1), ("MAFK", 2), ("Yy1", 3)])
+def test_shuffled_columns_do_not_match(comparer, db, name, seed):
+    m = _get(db, name)
+    rng = np.random.default_rng(seed)
+    shuffled = Motif("shuffled", m.probabilities[rng.permutation(m.width)])
+    best = comparer.compare([shuffled], top=1).iloc[0]
+    assert best.q_value >= 0.05, best
+
+
+def test_reverse_complement_and_sub_motif_alignment(comparer, db):
+    ctcf = _get(db, "CTCF")
+    rc = comparer.compare([ctcf.reverse_complement()], top=1).iloc[0]
+    assert (rc.target_id, rc.orientation, rc.offset) == (ctcf.id, "-", 0)
+    core = Motif("core", ctcf.probabilities[3:13])
+    sub = comparer.compare([core], top=1).iloc[0]
+    assert (sub.target_name, sub.orientation, sub.offset, sub.overlap) == ("CTCF", "+", 3, 10)
+    assert sub.q_value < 1e-4
+
+
+def test_random_motifs_are_calibrated(comparer):
+    """Random Dirichlet motifs: p-values are not anti-conservative (few small p among 879 targets)."""
+    rng = np.random.default_rng(7)
+    ps = np.concatenate([comparer.search(rng.dirichlet(np.ones(4), size=int(w))).p_value
+                         for w in rng.integers(6, 16, size=12)])
+    assert 0.0 < (ps < 0.05).mean() < 0.08
+    assert (ps < 0.001).mean() < 0.004
+
+
+def test_flat_target_columns_are_not_evidence(db):
+    """A weak query must not match a spacer-rich motif through flat columns (flat_bits guard)."""
+    rng = np.random.default_rng(0)
+    weak = Motif("weak", rng.dirichlet(np.full(4, 30.0), size=12))  # ~0.05 bits per column
+    guarded = MotifComparer(db).compare([weak], top=1).iloc[0]
+    assert guarded.q_value > 0.5
+    naive = MotifComparer(db, flat_bits=0).compare([weak], top=1).iloc[0]
+    assert naive.q_value < guarded.q_value
+
+
+def test_column_scores_and_qvalues():
+    Q = np.array([[1, 0, 0, 0], [0.25, 0.25, 0.25, 0.25]], dtype=float)
+    C = np.array([[1, 0, 0, 0], [0, 1, 0, 0]], dtype=float)
+    ed = column_scores(Q, C, "euclidean")
+    assert ed[0, 0] == 0 and ed[0, 1] == pytest.approx(-np.sqrt(2))
+    pc = column_scores(Q, C, "pearson")
+    assert pc[0, 0] == pytest.approx(1.0) and pc[1, 0] == 0.0  # flat column -> 0
+    q = bh_qvalues(np.array([0.01, 0.04, 0.03, 0.2]))
+    np.testing.assert_allclose(q, [0.04, 0.04 * 4 / 3, 0.04 * 4 / 3, 0.2])
+
+
+def test_pearson_metric_and_file_inputs(tmp_path, db):
+    from seqconv.motifs import write_meme
+
+    path = tmp_path / "q.meme"
+    write_meme([_get(db, "SRF")], path)
+    table = compare(path, db[:300] + [_get(db, "SRF")], metric="pearson", top=2)
+    assert table.iloc[0].target_name == "SRF" and table.iloc[0].q_value < 1e-3
+    bad = tmp_path / "bad.txt"
+    bad.write_text("hello\nworld\n")
+    with pytest.raises(InputError, match="bad.txt"):
+        compare(bad, db)
+    with pytest.raises(InputError):
+        MotifComparer(db).search(np.zeros((0, 4)))
+    with pytest.raises(ValueError, match="metric"):
+        MotifComparer(db, metric="cosine")

@@ -1,0 +1,305 @@
+"""seqconv.scan: exact p-values, hits equal to a slow reference scan, inputs, chunking, CLI."""
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from click.testing import CliRunner
+
+from seqconv.cli import main
+from seqconv.encode import one_hot, reverse_complement
+from seqconv.errors import InputError
+from seqconv.genome import iter_fasta
+from seqconv.motifs import Motif, jaspar_collection, write_meme
+from seqconv.scan import bh_qvalues, scan, scan_to_file, score_distribution, score_matrix, survival
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+EXAMPLE_FA = DATA / "example_oct4_mafk_test.fa"          # 200 real 200-bp peaks (Oct4 / MafK)
+YEAST = DATA / "yeast" / "sacCer3_chr1_3_6_7_8_9.fa.gz"
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def motifs():
+    """30 real JASPAR motifs spanning widths 5 to 30 (every 29th of the collection + CTCF)."""
+    allm = jaspar_collection()
+    pick = allm[::29] + [m for m in allm if m.id == "MA0139.2"]
+    return pick
+
+
+@pytest.fixture(scope="module")
+def peaks():
+    return list(iter_fasta(EXAMPLE_FA))
+
+
+def _codes(seq: str) -> np.ndarray:
+    lut = {c: i for i, c in enumerate("ACGT")}
+    return np.array([lut.get(c, 4) for c in seq.upper()], dtype=np.int64)
+
+
+def reference_scan(records, motif_list, threshold, *, pseudocount=0.1, bin_size=0.1, bg=None):
+    """Slow, independent scan: every window of every record, both strands, in plain numpy."""
+    bg = np.full(4, 0.25) if bg is None else np.asarray(bg)
+    rows = []
+    for m in motif_list:
+        for strand, mm in (("+", m), ("-", m.reverse_complement())):
+            lo = mm.log_odds(pseudocount, bg)
+            ints = np.round(lo / bin_size).astype(np.int64)
+            smin, pmf = score_distribution(ints, bg)
+            sf = survival(pmf)
+            W = m.width
+            for name, seq in records:
+                c = _codes(seq)
+                for i in range(len(c) - W + 1):
+                    w = c[i:i + W]
+                    if (w == 4).any():
+                        continue
+                    s = int(ints[np.arange(W), w].sum())
+                    p = sf[s - smin]
+                    if p <= threshold:
+                        site = seq[i:i + W].upper()
+                        rows.append((m.id, name, i, i + W, strand, float(lo[np.arange(W), w].sum()), p,
+                                     site if strand == "+" else reverse_complement(site)))
+    return pd.DataFrame(rows, columns=["motif_id", "sequence_id", "start", "end", "strand", "score", "p_value",
+                                       "matched_sequence"])
+
+
+def _key(df):
+    return df.sort_values(["motif_id", "sequence_id", "start", "strand"]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- p-values
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pvalues_equal_exact_enumeration(seed):
+    """P(S >= s) from the DP equals brute-force enumeration of all 4^W sites."""
+    rng = np.random.default_rng(seed)
+    W = 1 + seed % 6
+    ints = rng.integers(-40, 25, size=(W, 4))
+    bg = rng.dirichlet(np.ones(4) * 2)
+    smin, pmf = score_distribution(ints, bg)
+    sf = survival(pmf)
+    scores = np.zeros(4 ** W, dtype=np.int64)
+    probs = np.ones(4 ** W)
+    for k, site in enumerate(itertools.product(range(4), repeat=W)):
+        scores[k] = ints[np.arange(W), site].sum()
+        probs[k] = np.prod(bg[list(site)])
+    assert pmf.sum() == pytest.approx(1.0, abs=1e-12)
+    for s in np.unique(scores):
+        exact = probs[scores >= s].sum()
+        assert sf[s - smin] == pytest.approx(exact, rel=1e-12, abs=0)
+    assert sf[0] == pytest.approx(1.0)
+
+
+def test_hit_pvalue_matches_enumeration_for_a_real_short_motif():
+    m = next(x for x in jaspar_collection() if x.width == 6)
+    seqs = ["".join(s) for s in itertools.product("ACGT", repeat=6)]  # every 6-mer once
+    hits = scan(seqs, [m], threshold=1e-2, strands="+")
+    ints = np.round(m.log_odds(0.1) / 0.1).astype(int)
+    all_scores = np.array([ints[np.arange(6), _codes(s)].sum() for s in seqs])
+    for row in hits.itertuples():
+        s = ints[np.arange(6), _codes(row.matched_sequence)].sum()
+        assert row.p_value == pytest.approx((all_scores >= s).mean(), rel=1e-12)
+    expected = {s for s, sc in zip(seqs, all_scores) if (all_scores >= sc).mean() <= 1e-2}
+    assert set(hits.matched_sequence) == expected and len(expected) > 0
+
+
+# ---------------------------------------------------------------- hits vs reference
+
+def test_hits_equal_slow_reference_on_real_peaks(motifs, peaks):
+    got = scan(peaks, motifs, threshold=1e-3)
+    ref = reference_scan(peaks, motifs, 1e-3)
+    assert len(ref) > 500
+    got, ref = _key(got), _key(ref)
+    pd.testing.assert_frame_equal(got[["motif_id", "sequence_id", "start", "end", "strand", "matched_sequence"]],
+                                  ref[["motif_id", "sequence_id", "start", "end", "strand", "matched_sequence"]],
+                                  check_dtype=False)
+    np.testing.assert_allclose(got.p_value, ref.p_value, rtol=1e-12)
+    np.testing.assert_allclose(got.score, ref.score, rtol=0, atol=1e-9)
+    names = {m.id: m.name for m in motifs}
+    assert (got.motif_name == got.motif_id.map(names)).all()
+
+
+def test_background_from_sequences_and_given(motifs, peaks):
+    bg = [0.3, 0.2, 0.2, 0.3]
+    got = _key(scan(peaks[:40], motifs[:10], threshold=1e-3, background=bg))
+    ref = _key(reference_scan(peaks[:40], motifs[:10], 1e-3, bg=np.array(bg)))
+    assert list(zip(got.motif_id, got.start, got.strand)) == list(zip(ref.motif_id, ref.start, ref.strand))
+    np.testing.assert_allclose(got.p_value, ref.p_value, rtol=1e-12)
+    seqbg = scan(peaks[:40], motifs[:10], threshold=1e-3, background="sequences")
+    assert len(seqbg) > 0 and not seqbg.equals(got)
+
+
+def test_chunk_borders_are_exact_on_a_long_sequence(motifs):
+    name, seq = next(iter_fasta(YEAST))
+    seq = seq[:30_000]
+    big = scan({name: seq}, motifs, threshold=1e-4)
+    small = scan({name: seq}, motifs, threshold=1e-4, block=257)  # ~120 blocks, borders everywhere
+    pd.testing.assert_frame_equal(big, small)
+    ref = _key(reference_scan([(name, seq[:6000])], motifs, 1e-4))
+    head = _key(small[small.end <= 6000])
+    assert list(zip(head.motif_id, head.start, head.strand)) == list(zip(ref.motif_id, ref.start, ref.strand))
+
+
+def test_windows_with_n_get_no_hit_and_strands(motifs):
+    ctcf = [m for m in motifs if m.id == "MA0139.2"]
+    site = ctcf[0].consensus()
+    seq = "TTTT" + site + "AAAA" + site[:7] + "N" + site[8:] + "CCCC"
+    hits = scan([seq], ctcf, threshold=1e-5)
+    assert list(hits.start) == [4] and hits.strand.tolist() == ["+"]
+    rc = scan([reverse_complement(seq)], ctcf, threshold=1e-5)
+    assert rc.strand.tolist() == ["-"] and rc.start.tolist() == [len(seq) - 4 - len(site)]
+    assert rc.matched_sequence.tolist() == [site]  # read on the hit's strand
+    assert rc.p_value.tolist() == hits.p_value.tolist()
+    assert len(scan([seq], ctcf, threshold=1e-5, strands="-")) == 0
+
+
+def test_inputs_agree_strings_fasta_onehot_bed(tmp_path, motifs, peaks):
+    recs = peaks[:30]
+    by_str = scan(recs, motifs, threshold=1e-3)
+    fa = tmp_path / "x.fa"
+    fa.write_text("".join(f">{n}\n{s}\n" for n, s in recs))
+    pd.testing.assert_frame_equal(by_str, scan(str(fa), motifs, threshold=1e-3))
+    X = one_hot([s for _, s in recs])
+    by_x = scan(X, motifs, threshold=1e-3, ids=[n for n, _ in recs])
+    pd.testing.assert_frame_equal(by_str, by_x)
+    pd.testing.assert_frame_equal(by_str, scan(torch.as_tensor(X), motifs, threshold=1e-3,
+                                               ids=[n for n, _ in recs]))
+    # BED regions on a genome made of the same sequences
+    genome = tmp_path / "g.fa"
+    genome.write_text(">chrA\n" + "".join(s for _, s in recs) + "\n")
+    bed = tmp_path / "r.bed"
+    bed.write_text("".join(f"chrA\t{200 * i}\t{200 * i + 200}\n" for i in range(len(recs))))
+    by_bed = scan(str(bed), motifs, threshold=1e-3, genome=str(genome))
+    ids = {f"chrA:{200 * i}-{200 * i + 200}": n for i, (n, _) in enumerate(recs)}
+    by_bed["sequence_id"] = by_bed.sequence_id.map(ids)
+    a, b = _key(by_str), _key(by_bed)
+    pd.testing.assert_frame_equal(a.drop(columns="q_value"), b.drop(columns="q_value"))
+
+
+def test_qvalues_are_benjamini_hochberg():
+    p = np.array([0.01, 0.0001, 0.03, 0.0001])
+    q = bh_qvalues(p, 100)
+    # sorted p: 1e-4, 1e-4, 0.01, 0.03 -> p*m/rank = 5e-3, 5e-3, 0.333, 0.75
+    np.testing.assert_allclose(q, [1 / 3, 5e-3, 0.75, 5e-3])
+    assert (bh_qvalues(np.array([0.5]), 10) == 1).all()
+
+
+def test_q_values_count_every_window(motifs, peaks):
+    hits = scan(peaks[:20], motifs[:5], threshold=1e-3)
+    n_tests = sum(2 * (len(s) - m.width + 1) for _, s in peaks[:20] for m in motifs[:5])
+    np.testing.assert_allclose(hits.q_value, bh_qvalues(hits.p_value.to_numpy(), n_tests))
+
+
+def test_memelite_method_uses_float_threshold(motifs, peaks):
+    fimo = scan(peaks[:50], motifs, threshold=1e-3)
+    ml = scan(peaks[:50], motifs, threshold=1e-3, method="memelite")
+    assert len(ml) > 0
+    # memelite: p-value of the truncated float score's bin; same windows mostly
+    a = set(zip(fimo.motif_id, fimo.sequence_id, fimo.start, fimo.strand))
+    b = set(zip(ml.motif_id, ml.sequence_id, ml.start, ml.strand))
+    assert len(a & b) / len(a | b) > 0.9
+    assert (ml.p_value < 1e-3).all()
+
+
+def test_score_matrix_matches_reference(motifs, peaks):
+    seqs = [s for _, s in peaks[:3]]
+    seqs[0] = seqs[0][:50] + "N" + seqs[0][51:]
+    S = score_matrix(seqs, motifs[:4])
+    assert S.shape == (3, 4, 200) and S.dtype == np.float32
+    for k, m in enumerate(motifs[:4]):
+        lo, lo_rc = m.log_odds(0.1), m.reverse_complement().log_odds(0.1)
+        for n, seq in enumerate(seqs):
+            c = _codes(seq)
+            for i in range(0, 200 - m.width + 1, 7):
+                w = c[i:i + m.width]
+                if (w == 4).any():
+                    assert np.isnan(S[n, k, i])
+                    continue
+                best = max(lo[np.arange(m.width), w].sum(), lo_rc[np.arange(m.width), w].sum())
+                assert S[n, k, i] == pytest.approx(best, abs=1e-4)
+            assert np.isnan(S[n, k, 200 - m.width + 1:]).all()
+
+
+# ---------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("threshold", [0, -1e-4, 1.5, float("nan"), "abc"])
+def test_threshold_outside_unit_interval(threshold, motifs):
+    with pytest.raises(InputError, match=r"threshold must be .*\(0, 1\]"):
+        scan(["ACGTACGTACGT"], motifs[:1], threshold=threshold)
+
+
+def test_bad_sequences(motifs):
+    with pytest.raises(InputError, match="sequence 'b' is empty"):
+        scan({"a": "ACGTAGCTAGCTAG", "b": ""}, motifs[:1])
+    with pytest.raises(InputError, match="sequence id 'x' is repeated"):
+        scan([("x", "ACGTACGATCGAT"), ("x", "ACGATCGATCGA")], motifs[:1])
+    with pytest.raises(InputError, match="neither an existing FASTA file nor a DNA sequence"):
+        scan("no/such/file.fa", motifs[:1])
+
+
+def test_zero_row_after_pseudocount(tmp_path):
+    m = Motif.from_probabilities("Z1", [[1, 0, 0, 0], [0, 1, 0, 0]], source="z.meme")
+    with pytest.raises(InputError, match="z.meme: motif Z1: probability of C at row 1 is zero after pseudocount 0"):
+        scan(["ACGTACGT"], [m], pseudocount=0)
+
+
+def test_scan_to_file_formats_and_no_partial_output(tmp_path, motifs, peaks):
+    fa = tmp_path / "p.fa"
+    fa.write_text("".join(f">{n}\n{s}\n" for n, s in peaks[:40]))
+    hits = scan(str(fa), motifs, threshold=1e-3)
+    out = tmp_path / "h.tsv"
+    assert scan_to_file(str(fa), motifs, out, threshold=1e-3, block=1000) == len(hits)
+    back = pd.read_csv(out, sep="\t")
+    assert list(back.columns) == list(hits.columns)
+    np.testing.assert_allclose(np.sort(back.q_value), np.sort(hits.q_value), rtol=1e-5)
+    bed = tmp_path / "h.bed"
+    scan_to_file(str(fa), motifs, bed, format="bed", threshold=1e-3)
+    first = bed.read_text().splitlines()[0].split("\t")
+    assert len(first) == 6 and first[5] in "+-"
+    gff = tmp_path / "h.gff"
+    scan_to_file(str(fa), motifs, gff, format="gff", threshold=1e-3)
+    assert gff.read_text().startswith("##gff-version 3\n")
+    # a repeated id late in the input: nothing is left behind
+    bad = tmp_path / "bad.fa"
+    bad.write_text(fa.read_text() + f">{peaks[0][0]}\nACGTACGTAGCTAGCTAGCATCGAC\n")
+    target = tmp_path / "never.tsv"
+    with pytest.raises(InputError, match="repeated"):
+        scan_to_file(str(bad), motifs, target, threshold=1e-3, block=1000)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["p.fa", "h.tsv", "h.bed", "h.gff", "bad.fa"])
+
+
+def test_cli_scan_and_errors(tmp_path, motifs, peaks):
+    fa = tmp_path / "p.fa"
+    fa.write_text("".join(f">{n}\n{s}\n" for n, s in peaks[:20]))
+    meme = tmp_path / "m.meme"
+    write_meme(motifs, meme)
+    runner = CliRunner()
+    res = runner.invoke(main, ["scan", "--motifs", str(meme), "--fasta", str(fa), "--thresh", "1e-3", "-q"])
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert lines[0].split("\t")[:3] == ["motif_id", "motif_name", "sequence_id"]
+    assert len(lines) - 1 == len(scan(str(fa), motifs, threshold=1e-3))
+    out = tmp_path / "o.bed"
+    for args, message in [
+        (["--thresh", "0"], "threshold must be"),
+        (["--thresh", "2"], "threshold must be"),
+        (["--motifs", str(tmp_path / "missing.meme")], "motif file not found"),
+    ]:
+        base = {"--motifs": str(meme), "--fasta": str(fa), "--out": str(out), "--thresh": "1e-3"}
+        for k, v in zip(args[::2], args[1::2]):
+            base[k] = v
+        res = runner.invoke(main, ["scan", *itertools.chain(*base.items()), "-q"])
+        assert res.exit_code == 2, res.output
+        assert message in res.output and "Traceback" not in res.output
+        assert not out.exists()
+    dup = tmp_path / "dup.fa"
+    dup.write_text(">a\nACGTTGCA\n>a\nACGTTTGCA\n")
+    res = runner.invoke(main, ["scan", "--motifs", str(meme), "--fasta", str(dup), "--out", str(out), "-q"])
+    assert res.exit_code == 2 and "repeated" in res.output and not out.exists()
+    res = runner.invoke(main, ["scan", "--help"])
+    assert "Example" in res.output
