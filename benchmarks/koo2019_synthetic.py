@@ -16,7 +16,7 @@ Koo & Eddy used 30,000 sequences; on 2 shared CPU cores we default to fewer (``-
 
 Usage::
 
-    python benchmarks/koo2019_synthetic.py --n 12000 --seed 33 --out benchmarks/work/koo2019.parquet
+    python benchmarks/koo2019_synthetic.py --n 20000 --seed 33 --out benchmarks/work/koo2019.parquet
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def as_dataset(table: pd.DataFrame, *, seed: int = 33, valid: float = 0.1, test:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=12000, help="number of sequences (Koo & Eddy: 30000)")
+    ap.add_argument("--n", type=int, default=20000, help="number of sequences (Koo & Eddy: 30000)")
     ap.add_argument("--length", type=int, default=200)
     ap.add_argument("--seed", type=int, default=33)
     ap.add_argument("--out", required=True, help="output Parquet dataset")

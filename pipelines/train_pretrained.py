@@ -139,11 +139,11 @@ def load_yeast(root, tfs=YEAST_TFS, *, width: int = 101, seed: int = 0, work=Non
 # name -> (loader, kwargs, architecture options, training options, description)
 MODELS = {}
 for _t in GUE_TASKS:
-    MODELS[f"gue_{_t}"] = ("gue", {"task": _t}, ("basset", {}), {"epochs": 15, "patience": 4},
+    MODELS[f"gue_{_t}"] = ("gue", {"task": _t}, ("basset", {}), {"epochs": 10, "patience": 3},
                            f"GUE human TF task {_t} (DNABERT-2 benchmark; ENCODE ChIP-seq, GC-matched background)")
 for _tf in DEEPBIND_TFS:
-    MODELS[f"deepbind_{_tf}"] = ("deepbind", {"tf": _tf}, ("deepbind", {"filters": 32, "kernel_size": 19, "hidden": 16}),
-                                 {"epochs": 10, "patience": 3},
+    MODELS[f"deepbind_{_tf}"] = ("deepbind", {"tf": _tf, "max_train": 12000}, ("deepbind", {"filters": 32, "kernel_size": 19, "hidden": 16}),
+                                 {"epochs": 8, "patience": 3},
                                  f"{_tf} ENCODE ChIP-seq peaks vs dinucleotide shuffles (DeepBind data)")
 MODELS["oct4_mafk"] = ("janggu", {}, ("basset", {"filters": [64, 64, 64], "hidden": 64}), {"epochs": 15, "patience": 4},
                        "Oct4 (1) vs MafK (0) ChIP-seq peaks, 200 bp (janggu sample data)")
@@ -215,7 +215,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "seqconv" / "pretrained"))
     ap.add_argument("--only", nargs="*", default=None, help=f"model names (default all): {', '.join(MODELS)}")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)

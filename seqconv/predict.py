@@ -150,7 +150,7 @@ def _tile_starts(n: int, width: int, stride: int) -> np.ndarray:
 
 def _tiles(name: str, chrom: str, offset: int, length: int, fetch, width: int, stride: int, strict: bool,
            chunk: int = 1 << 20):
-    """Yield ``(id, chrom, start, end, window_bytes)`` along ``[offset, offset + length)``; ``fetch(s, e)`` reads."""
+    """Yield ``(id, chrom, start, end, window_sequence)`` along ``[offset, offset + length)``; ``fetch(s, e)`` reads."""
     if length < width:
         seq = _centre(fetch(offset, offset + length), width, name, strict)
         yield f"{chrom}:{offset}-{offset + length}", chrom, offset, offset + length, seq

@@ -46,7 +46,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -69,6 +69,7 @@ _LETTER = np.frombuffer(b"ACGTN", dtype=np.uint8)
 _COMP_LETTER = np.frombuffer(b"TGCAN", dtype=np.uint8)
 
 DEFAULT_BLOCK = 4096
+_R = 32  # windows per run in the filter's max-reduction
 
 
 # ============================================================ p-values
@@ -134,13 +135,19 @@ class _Bank:
         wanted = {"both": ("+", "-"), "+": ("+",), "-": ("-",)}[strands]
         for k, motif in enumerate(motifs):
             bg = motif.background if isinstance(background, str) else background
+            bgv = np.asarray(bg, dtype=np.float64)
+            # a strand-symmetric background gives the reverse complement the same score distribution
+            symmetric = bgv[0] == bgv[3] and bgv[1] == bgv[2]
+            dist = None
             for s in wanted:
                 m = motif if s == "+" else motif.reverse_complement()
                 lo = m.log_odds(pseudocount, bg)
                 scaled = lo / bin_size
                 ints = np.round(scaled).astype(np.int64)
-                smin, pmf = score_distribution(ints, bg)
-                sf = survival(pmf)
+                if dist is None or not symmetric:
+                    smin, pmf = score_distribution(ints, bg)
+                    dist = smin, survival(pmf)
+                smin, sf = dist
                 ok = np.flatnonzero(sf < threshold if method == "memelite" else sf <= threshold)
                 thr_int = smin + int(ok[0]) if ok.size else math.inf
                 thr_float = float(np.float32(thr_int * bin_size)) if ok.size else math.inf
@@ -166,8 +173,11 @@ class _Bank:
         self.sf_off = np.concatenate([[0], np.cumsum([len(st.sf) for st in self.strands])])
         self.sf_flat = np.concatenate([st.sf for st in self.strands])
 
-    def groups(self, device, dtype_exact_limit: int):
-        """Motif-strands grouped by width, each with its filter weight matrix ``(4 W + 2, n)``."""
+    def groups(self, dtype_exact_limit: int):
+        """Motif-strands grouped by width: ``(W, columns, weights (5 W, n), exact)`` per group.
+
+        Strands whose threshold cannot be reached are left out; ``columns`` is -1 for padding.
+        """
         order = np.argsort(self.widths, kind="stable")
         groups, cur = [], []
         for j in order:
@@ -183,7 +193,7 @@ class _Bank:
             if not g:
                 continue
             W = int(self.widths[g].max())
-            n = -(-len(g) // 4) * 4  # a multiple of 4 columns: hits are found 4 int16 lanes at a time
+            n = -(-len(g) // 8) * 8  # padded to a multiple of 8 columns (aligned rows)
             # channels A, C, G, T and a constant 1 that carries minus the threshold, spread over
             # the W positions in integer parts the filter dtype holds exactly
             weights = np.zeros((W, 5, n), dtype=np.float64)
@@ -241,8 +251,7 @@ def _records(sequences, genome=None, ids=None) -> Iterator[tuple[str, np.ndarray
         for name, seq in gmod.iter_fasta(sequences):
             yield name, _encode(seq)
         return
-    if isinstance(sequences, (np.ndarray, torch.Tensor)) and getattr(sequences, "ndim", 0) in (2, 3) \
-            and (sequences.dtype != np.uint8 if isinstance(sequences, np.ndarray) else True):
+    if isinstance(sequences, (np.ndarray, torch.Tensor)) and sequences.ndim == 3:
         codes = _onehot_codes(sequences)
         names = ids if ids is not None else [f"seq{i}" for i in range(len(codes))]
         for name, row in zip(names, codes):
@@ -446,18 +455,16 @@ class _Filter:
     """
 
     def __init__(self, bank: _Bank, dev: torch.device, rows: int):
-        self.dev, self.rows = dev, rows
+        self.dev, self.rows = dev, -(-rows // _R) * _R
         fdtype = torch.float16 if dev.type == "cuda" else torch.bfloat16
         limit = 2048 if fdtype == torch.float16 else 256
         self.groups = []
-        for W, cols, mat, exact in bank.groups(dev, limit):
+        for W, cols, mat, exact in bank.groups(limit):
             dt = fdtype if exact else torch.float32
             self.groups.append((W, torch.as_tensor(cols, device=dev), torch.as_tensor(mat, dtype=dt, device=dev), dt))
         base = torch.cat([torch.eye(4), torch.zeros(1, 4)], 0)
         base = torch.cat([base, torch.ones(5, 1)], 1)                  # A C G T + constant 1; N = 0 0 0 0 1
         self.onehots = {dt: base.to(dev, dt) for _, _, _, dt in self.groups}
-        self.sign_mask = torch.tensor(np.array([0x8000800080008000], dtype=np.uint64).view(np.int64), device=dev)
-        self.lane_shift = torch.tensor([15, 31, 47, 63], device=dev)
         self._local = threading.local()
 
     def _buffers(self):
@@ -466,37 +473,38 @@ class _Filter:
             bufs = []
             for W, cols, mat, dt in self.groups:
                 n = mat.shape[1]
+                ints = torch.int32 if dt == torch.float32 else torch.int16
                 bufs.append((torch.empty(self.rows, 5 * W, dtype=dt, device=self.dev),
                              torch.empty(self.rows, n, dtype=dt, device=self.dev),
-                             torch.empty(self.rows, n // 4, dtype=torch.int64, device=self.dev)
-                             if dt != torch.float32 else None))
+                             torch.empty(self.rows // _R, n, dtype=ints, device=self.dev)))
             self._local.bufs = bufs
         return bufs
 
     def __call__(self, codes_np: np.ndarray, n_win: int):
+        n_pad = -(-n_win // _R) * _R
+        need = n_pad + (len(codes_np) - n_win)
+        if len(codes_np) < need:
+            codes_np = np.concatenate([codes_np, np.full(need - len(codes_np), 4, dtype=np.uint8)])
         codes = torch.as_tensor(codes_np.astype(np.int64), device=self.dev)
         x5 = {dt: t[codes] for dt, t in self.onehots.items()}          # (len, 5)
+        ar = torch.arange(_R, device=self.dev)
         pos, col = [], []
-        for (W, cols, mat, dt), (A, out, packed) in zip(self.groups, self._buffers()):
-            A, out = A[:n_win], out[:n_win]
+        for (W, cols, mat, dt), (A, out, red) in zip(self.groups, self._buffers()):
+            A, out, red = A[:n_pad], out[:n_pad], red[:n_pad // _R]
             # window p's inputs are x5[p:p+W], contiguous in memory: one strided copy
-            A.copy_(x5[dt].view(-1).as_strided((n_win, 5 * W), (5, 1)))
+            A.copy_(x5[dt].view(-1).as_strided((n_pad, 5 * W), (5, 1)))
             torch.matmul(A, mat, out=out)                              # score - threshold, exact sign
-            if packed is None:
-                r, c = torch.nonzero(out >= 0, as_tuple=True)
-            else:
-                # sign bits of 4 int16 lanes at once: a lane >= 0 has its sign bit clear
-                packed = packed[:n_win]
-                torch.bitwise_not(out.view(torch.int16).view(torch.int64), out=packed)
-                packed.bitwise_and_(self.sign_mask)
-                r, c4 = torch.nonzero(packed, as_tuple=True)
-                if r.numel() == 0:
-                    continue
-                lanes = (packed[r, c4][:, None] >> self.lane_shift) & 1
-                k, lane = torch.nonzero(lanes, as_tuple=True)
-                r, c = r[k], c4[k] * 4 + lane
-            c = cols[c]
-            keep = c >= 0
+            # a float is >= 0 iff its integer view is (no -0.0 here, see _Bank.groups): take the
+            # max over runs of _R windows, then look inside the few runs that reach 0
+            signed = out.view(red.dtype)
+            torch.amax(signed.view(n_pad // _R, _R, -1), dim=1, out=red)
+            b, c = torch.nonzero(red >= 0, as_tuple=True)
+            if b.numel() == 0:
+                continue
+            rows = b[:, None] * _R + ar[None]
+            k, lane = torch.nonzero(signed[rows, c[:, None]] >= 0, as_tuple=True)
+            r, c = rows[k, lane], cols[c[k]]
+            keep = (r < n_win) & (c >= 0)
             pos.append(r[keep])
             col.append(c[keep])
         if not pos:
@@ -607,7 +615,7 @@ def scan(sequences, motifs, threshold: float = 1e-4, strands: str = "both", back
     bin_size : float
         Width in bits of the integer score grid (p-value resolution).
     method : {"fimo", "memelite"}
-        See the module docstring.
+        See the module docstring; ``"memelite"`` always uses the uniform background.
     genome : str or Path, optional
         Genome FASTA for BED input.
     device : str or torch.device, optional
@@ -669,51 +677,52 @@ def scan_to_file(sequences, motifs, out, *, format: str = "tsv", threshold: floa
                  strands: str = "both", background=None, pseudocount: float = 0.1, **kwargs) -> int:
     """Scan and write the hits to ``out`` (tsv, bed or gff), streaming, atomically.
 
-    Hits are written block by block to a temporary file (memory stays bounded
-    for genome-scale runs); q-values, which need every p-value of the run, are
-    added in a second pass over that file.  On any error nothing is left at ``out``.
+    Hits are kept in Parquet pieces of ~200,000 rows in a temporary folder next to
+    ``out`` (memory stays bounded for genome-scale runs); q-values, which need every
+    p-value of the run, are added when the pieces are written out as text.  On any
+    error nothing is left at ``out``.  Rows come in input order, by motif within a piece.
 
     Returns
     -------
     int
         Number of hits written.
     """
+    import tempfile
+
     if format not in _HEADERS:
         raise InputError(f"format must be tsv, bed or gff, got {format!r}")
     counter: dict = {}
     out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     pvals = []
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmp, atomic_path(out) as final:
+        pieces: list[Path] = []
 
-    def flush(parts, fh):
-        df = _frame(counter["bank"], counter["stream"], parts)
-        fh.write(df.to_csv(sep="\t", index=False, header=False, float_format="%.17g"))
-        pvals.append(df["p_value"].to_numpy())
-        parts.clear()
+        def flush(parts):
+            df = _frame(counter["bank"], counter["stream"], parts)
+            pieces.append(Path(tmp) / f"{len(pieces):06d}.parquet")
+            df.drop(columns="q_value").to_parquet(pieces[-1], index=False)
+            pvals.append(df["p_value"].to_numpy())
+            parts.clear()
 
-    with atomic_path(out) as final, atomic_path(out.with_name(out.name + ".part")) as raw:
-        with open(raw, "w") as fh:
-            parts: list[dict] = []
-            for hits in _iter_hits(sequences, motifs, threshold=threshold, strands=strands,
-                                   background=background, pseudocount=pseudocount,
-                                   counter=counter, **_engine_kwargs(kwargs)):
-                parts.append(hits)
-                if sum(len(p["col"]) for p in parts) >= 200_000:
-                    flush(parts, fh)
-            if parts:
-                flush(parts, fh)
+        parts: list[dict] = []
+        for hits in _iter_hits(sequences, motifs, threshold=threshold, strands=strands, background=background,
+                               pseudocount=pseudocount, counter=counter, **_engine_kwargs(kwargs)):
+            parts.append(hits)
+            if sum(len(p["col"]) for p in parts) >= 200_000:
+                flush(parts)
+        if parts:
+            flush(parts)
         p = np.concatenate(pvals) if pvals else np.zeros(0)
         q = bh_qvalues(p, counter["tests"])
         with open(final, "w") as dst:
             dst.write(_HEADERS[format])
             done = 0
-            if p.size:
-                for chunk in pd.read_csv(raw, sep="\t", header=None, names=COLUMNS, chunksize=200_000,
-                                         dtype={"motif_id": str, "motif_name": str, "sequence_id": str,
-                                                "matched_sequence": str}, keep_default_na=False):
-                    chunk["q_value"] = q[done:done + len(chunk)]
-                    done += len(chunk)
-                    dst.write(_format_rows(chunk, format))
-    out.with_name(out.name + ".part").unlink(missing_ok=True)
+            for piece in pieces:
+                chunk = pd.read_parquet(piece)
+                chunk.insert(COLUMNS.index("q_value"), "q_value", q[done:done + len(chunk)])
+                done += len(chunk)
+                dst.write(_format_rows(chunk, format))
     return int(p.size)
 
 
@@ -754,7 +763,9 @@ def score_matrix(sequences, motifs, *, strands: str = "both", background=None, p
     L = len(recs[0][1])
     if any(len(c) != L for _, c in recs):
         raise InputError("score_matrix needs sequences of equal length (pad or scan them one by one)")
-    bg = None if background in (None, "uniform") else background
+    if isinstance(background, str) and background != "uniform":
+        raise InputError(f"score_matrix takes background=None, 'uniform' or 4 frequencies, got {background!r}")
+    bg = None if background is None or isinstance(background, str) else check_background(background)
     dev = _device(device)
     codes = torch.as_tensor(np.stack([c for _, c in recs]).astype(np.int64), device=dev)  # (N, L)
     onehot = torch.cat([torch.eye(4), torch.zeros(1, 4)]).to(dev)[codes].permute(0, 2, 1)  # (N, 4, L)

@@ -229,6 +229,9 @@ def fit(model, dataset, *, config: TrainConfig | None = None, out_dir=None, resu
     out = Path(out_dir) if out_dir is not None else None
     training_info = {"dataset": str(dataset) if not isinstance(dataset, Dataset) else ds.meta.get("name", ""),
                      "dataset_meta": {k: ds.meta.get(k) for k in ("name", "split", "sources", "seed") if k in ds.meta},
+                     "split": ds.meta.get("split"),
+                     "train_chromosomes": (ds.meta.get("split") or {}).get("train")
+                     or sorted(c for c in set(ds.subset("train").table["chrom"]) if c),
                      "n_train": int(len(Xtr)), "n_valid": int(len(Xva)), "config": cfg.to_dict(),
                      **(card_extra or {})}
     start, best, best_epoch, bad, history = 0, -1.0, -1, 0, []

@@ -19,13 +19,13 @@ from seqconv.motifs.compare import MATCH_COLUMNS
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A small deepbind trained for a few seconds on 140 real Oct4 / MafK peaks."""
+    """A small deepbind (4 filters) trained for a few seconds on 140 real Oct4 / MafK peaks."""
     from seqconv.train import TrainConfig, fit
 
     torch.set_num_threads(2)
     d = tmp_path_factory.mktemp("motifs_cli")
     data = write_oct4_mafk(d / "oct4_mafk.parquet")
-    model = build_model(get_config("deepbind", n_tasks=1, input_length=200, filters=8, kernel_size=15,
+    model = build_model(get_config("deepbind", n_tasks=1, input_length=200, filters=4, kernel_size=15,
                                    hidden=0), seed=0)
     fit(model, data, config=TrainConfig(epochs=3, batch_size=32, seed=0), out_dir=d / "model", verbose=False)
     return d / "model", data
@@ -42,14 +42,14 @@ def test_cli_on_dataset_writes_every_output(trained, tmp_path):
                 "--threads", "2"])
     assert res.exit_code == 0, res.output
     motifs = read_meme(out / "motifs.meme")
-    assert 1 <= len(motifs) <= 8 and all(m.id.startswith("filter") and m.n_sites >= 3 for m in motifs)
+    assert 1 <= len(motifs) <= 4 and all(m.id.startswith("filter") and m.n_sites >= 3 for m in motifs)
     matches = pd.read_csv(out / "matches.tsv", sep="\t")
     assert list(matches.columns) == list(MATCH_COLUMNS)
     assert set(matches["query_id"]) == {m.id for m in motifs}
     assert matches.groupby("query_id")["rank"].max().max() == 3
     assert matches["p_value"].between(0, 1).all() and (matches["q_value"] >= matches["p_value"] - 1e-12).all()
     infl = pd.read_csv(out / "influence.tsv", sep="\t")
-    assert len(infl) == 8 and sorted(infl["rank"]) == list(range(1, 9))
+    assert len(infl) == 4 and sorted(infl["rank"]) == list(range(1, 5))
     assert "auroc_drop" in infl and infl["influence"].is_monotonic_decreasing
     assert {p.stem for p in (out / "logos").glob("*.png")} == {m.id for m in motifs}
     assert (out / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -62,7 +62,7 @@ def test_cli_on_fasta_and_weight_view(trained, tmp_path):
                 "--no-logos", "--trim", "0", "--top", "1"])
     assert res.exit_code == 0, res.output
     motifs = read_meme(out / "motifs.meme")
-    assert len(motifs) == 8 and all(m.width == 15 for m in motifs)
+    assert len(motifs) == 4 and all(m.width == 15 for m in motifs)
     infl = pd.read_csv(out / "influence.tsv", sep="\t")
     assert "auroc_drop" not in infl and np.isfinite(infl["output_drop"]).all()  # no labels in a FASTA
     assert not (out / "logos").exists()

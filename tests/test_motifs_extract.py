@@ -120,11 +120,12 @@ def test_influence_ranks_the_used_filter_first(ctcf):
 
 def test_basset_and_resnet_first_layers():
     for arch, n in (("basset", 8), ("resnet", 3 * 4)):
-        over = {"filters": (8, 8, 8)} if arch == "basset" else {"first_filters": 4}
+        over = {"filters": (8, 8, 8), "hidden": 8} if arch == "basset" else \
+            {"first_filters": 4, "dilations": (1,), "hidden": 8}
         model = build_model(get_config(arch, n_tasks=2, input_length=L, **over), seed=0).eval()
         layer = first_layer(model)
         assert layer.n_filters == n
-        X, _, _ = _planted(jaspar_collection()[0], n=40)
+        X, _, _ = _planted(jaspar_collection()[0], n=20)
         motifs = activation_motifs(model, X, min_sites=1)
         assert motifs and all(m.width == w for m in motifs
                               for w in [layer.widths[int(m.id[6:])]])

@@ -158,3 +158,39 @@ def test_cli_errors_exit_2_no_output(model_dir, records, tmp_path, args, msg):
     assert msg in r.output
     assert "Traceback" not in r.output
     assert not out.exists() and list(tmp_path.glob(".o.tsv*")) == []
+
+
+def _bundled():
+    from seqconv.pretrained import list_models
+
+    return list_models()
+
+
+def test_bundled_models_load_and_are_small():
+    from seqconv.pretrained import ROOT, load_pretrained
+
+    table = _bundled()
+    if table.empty:
+        pytest.skip("no bundled models in this checkout")
+    total = 0
+    for name in table["name"]:
+        model, card = load_pretrained(name)
+        assert card.input_width == model.input_length and len(card.tasks) == model.n_tasks
+        assert card.strand == "both" and card.training["split"] and card.metrics["test"]
+        total += sum(p.stat().st_size for p in (ROOT / name).iterdir())
+    assert total < 5 * 2 ** 20
+    r = CliRunner().invoke(main, ["models", "--tsv"])
+    assert r.exit_code == 0 and r.output.split("\n")[0].startswith("name\tarch\twidth\ttasks")
+    assert len(r.output.strip().split("\n")) == len(table) + 1
+
+
+def test_bundled_oct4_mafk_on_bundled_real_input():
+    if "oct4_mafk" not in set(_bundled()["name"]):
+        pytest.skip("bundled model oct4_mafk absent")
+    from sklearn.metrics import roc_auc_score
+
+    r = CliRunner().invoke(main, ["predict", "--model", "oct4_mafk", str(EXAMPLE_FA), "-q"])
+    assert r.exit_code == 0, r.output
+    df = pd.read_csv(io.StringIO(r.output), sep="\t")
+    # janggu's held-out test peaks: Oct4 records must outscore MafK records
+    assert roc_auc_score(df["id"].str.startswith("oct4"), df["probability"]) > 0.95

@@ -167,6 +167,8 @@ def test_inputs_agree_strings_fasta_onehot_bed(tmp_path, motifs, peaks):
     X = one_hot([s for _, s in recs])
     by_x = scan(X, motifs, threshold=1e-3, ids=[n for n, _ in recs])
     pd.testing.assert_frame_equal(by_str, by_x)
+    X8 = one_hot([s for _, s in recs], dtype="uint8")  # the at-rest dtype of seqconv datasets
+    pd.testing.assert_frame_equal(by_str, scan(X8, motifs, threshold=1e-3, ids=[n for n, _ in recs]))
     pd.testing.assert_frame_equal(by_str, scan(torch.as_tensor(X), motifs, threshold=1e-3,
                                                ids=[n for n, _ in recs]))
     # BED regions on a genome made of the same sequences
@@ -179,6 +181,20 @@ def test_inputs_agree_strings_fasta_onehot_bed(tmp_path, motifs, peaks):
     by_bed["sequence_id"] = by_bed.sequence_id.map(ids)
     a, b = _key(by_str), _key(by_bed)
     pd.testing.assert_frame_equal(a.drop(columns="q_value"), b.drop(columns="q_value"))
+
+
+def test_threshold_one_reports_every_window(motifs):
+    """p <= 1 holds everywhere: every window without N, both strands, ends of blocks included."""
+    seqs = {"a": "ACGTTGCAAGGCTTACGATCGATTTACG" * 5, "b": "GGGCCCAAATTT" + "N" + "ACGTACGTACGTAC"}
+    m = motifs[:3]
+    hits = scan(seqs, m, threshold=1.0, block=40)
+    expected = 0
+    for s in seqs.values():
+        c = _codes(s)
+        for mm in m:
+            expected += 2 * sum(1 for i in range(len(c) - mm.width + 1) if (c[i:i + mm.width] < 4).all())
+    assert len(hits) == expected
+    assert (hits.p_value <= 1).all() and not hits.duplicated(["motif_id", "sequence_id", "start", "strand"]).any()
 
 
 def test_qvalues_are_benjamini_hochberg():

@@ -59,6 +59,9 @@ def read_sequences(path, width: int, *, split: str | None = None):
               help="Column similarity of the Tomtom-like comparison.")
 @click.option("--top", default=3, show_default=True, type=int, help="Matches reported per filter.")
 @click.option("--no-influence", is_flag=True, help="Skip the filter-zeroing influence (faster).")
+@click.option("--influence-seqs", default=2000, show_default=True, type=int,
+              help="Influence on a random subset of this many of the sequences (0 = all): it runs the model "
+                   "once per filter.")
 @click.option("--no-logos", is_flag=True, help="Skip the per-filter PNG logos (the summary sheet is still drawn).")
 @click.option("--strand", type=click.Choice(["both", "forward"]), default=None,
               help="Override the model's strand handling.")
@@ -69,7 +72,7 @@ def read_sequences(path, width: int, *, split: str | None = None):
 @quiet_option
 @user_errors
 def motifs(model, data, out, split, max_seqs, method, threshold, min_sites, trim, db, metric, top, no_influence,
-           no_logos, strand, seed, batch_size, device, threads, quiet):
+           influence_seqs, no_logos, strand, seed, batch_size, device, threads, quiet):
     """Turn a model's first-layer filters into motifs and name them against JASPAR.
 
     Writes to OUT: motifs.meme (one motif per filter, flanks trimmed),
@@ -129,8 +132,14 @@ def motifs(model, data, out, split, max_seqs, method, threshold, min_sites, trim
         if y is not None and not all(0 < y[:, t].sum() < len(y) for t in range(y.shape[1])):
             log("labels lack a class for some task: influence is the drop in mean output", quiet=quiet)
             y = None
-        influence = filter_influence(net, X, y, tasks=tasks, strand=strand, batch_size=batch_size, device=device,
-                                     verbose=not quiet)
+        Xi, yi = X, y
+        if influence_seqs and len(X) > influence_seqs:
+            idx = np.sort(np.random.default_rng(seed + 1).choice(len(X), size=influence_seqs, replace=False))
+            Xi, yi = X[idx], (None if y is None else y[idx])
+            if yi is not None and not all(0 < yi[:, t].sum() < len(yi) for t in range(yi.shape[1])):
+                yi = None
+        influence = filter_influence(net, Xi, yi, tasks=tasks, strand=strand, batch_size=batch_size,
+                                     device=device, verbose=not quiet)
         best = matches[matches["rank"] == 1].set_index("query_id")
         influence = influence.assign(
             best_match=[best["target_name"].get(i, "") for i in influence["id"]],

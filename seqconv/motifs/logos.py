@@ -127,8 +127,8 @@ def summary_sheet(motifs, matches: pd.DataFrame | None, path, *, influence: pd.D
         {r.query_id: r for r in matches[matches["rank"] == 1].itertuples(index=False)}
     infl = {} if influence is None else {r.id: r for r in influence.itertuples(index=False)}
     n = len(motifs)
-    fig, axes = plt.subplots(n, 2, figsize=(11, 1.25 * n + (0.5 if title else 0.2)), squeeze=False,
-                             gridspec_kw={"width_ratios": [1, 1]})
+    height = 1.25 * n + (0.6 if title else 0.2)
+    fig, axes = plt.subplots(n, 2, figsize=(11, height), squeeze=False, gridspec_kw={"width_ratios": [1, 1]})
     for row, m in enumerate(motifs):
         r = best.get(m.id)
         lo, hi = 0, m.width
@@ -156,7 +156,9 @@ def summary_sheet(motifs, matches: pd.DataFrame | None, path, *, influence: pd.D
             axes[row, 1].text(0.02, 0.5, "no match", fontsize=8, transform=axes[row, 1].transAxes)
     if title:
         fig.suptitle(title, fontsize=10, x=0.01, ha="left")
-    fig.tight_layout()
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / height))
+    else:
+        fig.tight_layout()
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=dpi, format="png")
     plt.close(fig)

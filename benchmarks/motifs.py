@@ -1,0 +1,406 @@
+"""Validation of seqconv.motifs: filters of real and synthetic models named against JASPAR, and memelite agreement.
+
+Run (memelite lives in its own venv with the system torch; see benchmarks/README or below)::
+
+    python -m venv --system-site-packages benchmarks/.venv-motifs
+    benchmarks/.venv-motifs/bin/pip install memelite
+    python benchmarks/koo2019_synthetic.py --n 20000 --seed 33 --out benchmarks/work/koo2019.parquet
+    python benchmarks/motifs_train_koo.py --data benchmarks/work/koo2019.parquet --out benchmarks/work/koo_models
+    benchmarks/.venv-motifs/bin/python benchmarks/motifs.py
+
+Sections (all in one run):
+
+1. bundled models (``seqconv.pretrained``): ``oct4_mafk`` (janggu Oct4 vs MafK peaks) — does a
+   filter match POU5F1 / Pou5f1::Sox2 and MAFK with q < 0.05?  GUE tasks — the top JASPAR matches of
+   the most influential filters.  Renders the Oct4 summary sheet into benchmarks/results/.
+2. Koo & Eddy 2019 synthetic set: how many of the 12 embedded motifs are recovered by at least one
+   filter (q < 0.05 against JASPAR 2016, the paper's database), per architecture / first-layer pool.
+3. agreement of seqconv's comparison with memelite's tomtom on the same filter motifs and JASPAR 2024,
+   with both timed (memelite warmed up first; numba compile excluded).
+
+Writes benchmarks/results/motifs.md and benchmarks/results/motifs.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+SHARED = REPO.parent / "shared" / "data"
+RESULTS = HERE / "results"
+sys.path.insert(0, str(HERE))
+
+OCT4_NAMES = {"POU5F1", "POU5F1::SOX2", "POU5F1B", "POU2F1::SOX2"}
+MAFK_NAMES = {"MAFK", "BACH1::MAFK"}
+
+
+def _fmt_q(q):
+    return "-" if q is None or not np.isfinite(q) else f"{q:.2g}"
+
+
+def filter_report(model, X, y, tasks, comparer, *, strand="both", trim=0.3, max_seqs=4000, seed=0,
+                  influence=True, threshold=0.5):
+    """Motifs (trimmed), matches (top 3) and influence of one model on one set of sequences."""
+    from seqconv.errors import InputError
+    from seqconv.motifs.extract import activation_motifs, filter_influence
+
+    if len(X) > max_seqs:
+        idx = np.sort(np.random.default_rng(seed).choice(len(X), max_seqs, replace=False))
+        X, y = X[idx], (None if y is None else y[idx])
+    t0 = time.time()
+    motifs = activation_motifs(model, X, strand=strand, threshold=threshold)
+    kept = []
+    for m in motifs:
+        try:
+            kept.append(m.trim(trim))
+        except InputError:
+            pass
+    t_extract = time.time() - t0
+    t0 = time.time()
+    matches = comparer.compare(kept, top=3)
+    t_compare = time.time() - t0
+    infl = None
+    t_infl = 0.0
+    if influence:
+        t0 = time.time()
+        n_i = min(len(X), 2000)  # influence runs the model once per filter: a 2000-sequence subset
+        idx = np.sort(np.random.default_rng(seed + 1).choice(len(X), n_i, replace=False))
+        infl = filter_influence(model, X[idx], None if y is None else y[idx], tasks=tasks, strand=strand)
+        t_infl = time.time() - t0
+    return dict(motifs=kept, matches=matches, influence=infl, n_seqs=len(X), n_filters=len(motifs),
+                seconds={"extract": t_extract, "compare": t_compare, "influence": t_infl})
+
+
+def best_hit(matches, names):
+    """Best (lowest q) match among rows whose target name is in ``names`` (upper-case)."""
+    sel = matches[matches["target_name"].str.upper().isin(names)]
+    if sel.empty:
+        return None
+    r = sel.sort_values("q_value").iloc[0]
+    return {"filter": r.query_id, "target": f"{r.target_name} {r.target_id}", "rank": int(r["rank"]),
+            "p": float(r.p_value), "q": float(r.q_value)}
+
+
+# ---------------------------------------------------------------- 1. bundled models
+
+def janggu_data(n_each=2000, seed=0):
+    from seqconv.encode import one_hot
+    from seqconv.genome import iter_fasta
+
+    d = SHARED / "janggu_oct4_mafk"
+    rng = np.random.default_rng(seed)
+    seqs, labels = [], []
+    for fname, lab in (("sample.fa.gz", 1), ("sample2.fa.gz", 0)):
+        recs = [s.upper() for _, s in iter_fasta(d / fname)]
+        pick = rng.choice(len(recs), size=min(n_each, len(recs)), replace=False)
+        seqs += [recs[i] for i in pick]
+        labels += [lab] * len(pick)
+    return one_hot(seqs, dtype="uint8", length=200), np.array(labels, dtype=np.float32)[:, None]
+
+
+def gue_data(task, width):
+    from seqconv.encode import one_hot
+
+    frames = [pd.read_csv(SHARED / "gue_tf" / task / f"{s}.csv.gz") for s in ("test", "dev")]
+    df = pd.concat(frames, ignore_index=True)
+    return one_hot(df["sequence"].tolist(), dtype="uint8", length=width), df["label"].to_numpy(np.float32)[:, None]
+
+
+def section_bundled(comparer, args, out):
+    from seqconv.motifs.logos import summary_sheet
+    from seqconv.pretrained import list_models, load_pretrained
+
+    names = list_models()["name"].tolist()
+    res = {"models": names, "oct4_mafk": None, "gue": {}}
+    if "oct4_mafk" in names:
+        model, card = load_pretrained("oct4_mafk")
+        X, y = janggu_data(seed=args.seed)
+        r = filter_report(model, X, y, list(card.tasks), comparer, strand=card.strand, max_seqs=args.max_seqs)
+        inf = r["influence"].set_index("id")
+        res["oct4_mafk"] = {
+            "n_seqs": r["n_seqs"], "n_filters": r["n_filters"], "n_motifs": len(r["motifs"]),
+            "oct4": best_hit(r["matches"], OCT4_NAMES), "mafk": best_hit(r["matches"], MAFK_NAMES),
+            "n_filters_q05": int((r["matches"].query("rank == 1")["q_value"] < 0.05).sum()),
+            "top": _top_influential(r, 8), "seconds": r["seconds"],
+        }
+        order = sorted(r["motifs"], key=lambda m: inf.loc[m.id, "rank"])
+        sheet = RESULTS / "motifs_oct4_mafk_summary.png"
+        summary_sheet(order, r["matches"], sheet, influence=r["influence"], collection=comparer.targets, dpi=70,
+                      title="bundled oct4_mafk model: first-layer filters (activation alignment, 2000 Oct4 + "
+                            "2000 MafK peaks) vs JASPAR 2024, most influential first")
+        res["oct4_mafk"]["sheet"] = str(sheet.relative_to(REPO))
+        r["matches"].to_csv(RESULTS / "motifs_oct4_mafk_matches.tsv", sep="\t", index=False, float_format="%.4g")
+        print(f"oct4_mafk: Oct4 hit {res['oct4_mafk']['oct4']}, MafK hit {res['oct4_mafk']['mafk']}", flush=True)
+    for name in names:
+        if not name.startswith("gue_"):
+            continue
+        task = name[len("gue_"):]
+        if not (SHARED / "gue_tf" / task).is_dir():
+            continue
+        model, card = load_pretrained(name)
+        X, y = gue_data(task, card.input_width)
+        r = filter_report(model, X, y, list(card.tasks), comparer, strand=card.strand, max_seqs=args.max_seqs)
+        res["gue"][name] = {"n_seqs": r["n_seqs"], "top": _top_influential(r, 5), "seconds": r["seconds"]}
+        print(f"{name}: " + "; ".join(f"{t['filter']}->{t['match']} (q {_fmt_q(t['q'])})"
+                                      for t in res["gue"][name]["top"]), flush=True)
+    return res
+
+
+def _top_influential(r, k):
+    best = r["matches"].query("rank == 1").set_index("query_id")
+    rows = []
+    for row in r["influence"].sort_values("rank").itertuples():
+        if row.id not in best.index:
+            continue
+        b = best.loc[row.id]
+        alt = r["matches"][(r["matches"]["query_id"] == row.id) & (r["matches"]["rank"] > 1)]
+        rows.append({"filter": row.id, "influence": float(row.influence), "match": f"{b.target_name}",
+                     "match_id": b.target_id, "q": float(b.q_value),
+                     "next": ", ".join(f"{a.target_name}" for a in alt.itertuples())})
+        if len(rows) == k:
+            break
+    return rows
+
+
+# ---------------------------------------------------------------- 2. Koo & Eddy 2019 synthetic
+
+def section_koo(args):
+    from koo2019_synthetic import MEME_FILE, MOTIF_NAMES
+
+    from seqconv.dataset import read_dataset
+    from seqconv.evaluate import auroc
+    from seqconv.modelfile import load_model
+    from seqconv.motifs.compare import MotifComparer
+    from seqconv.predict import predict
+
+    root = Path(args.koo_models)
+    if not root.is_dir() or not Path(args.koo_data).exists():
+        print(f"skipping the Koo 2019 section: {root} or {args.koo_data} missing", flush=True)
+        return None
+    ds = read_dataset(args.koo_data)
+    db2016 = MotifComparer(MEME_FILE)
+    sub = ds.table[ds.table["split"].isin(["test", "valid"])]
+    X = ds.X("test")
+    y = ds.y("test")
+    Xs = np.concatenate([ds.X("valid"), X])
+    wanted = {n.upper() for n in MOTIF_NAMES}
+    out = {"n_sequences": len(ds.table), "n_scan": len(sub), "models": {}}
+    for mdir in sorted(p for p in root.iterdir() if (p / "model.json").exists()):
+        model, card = load_model(mdir)
+        logits = predict(model, X, strand=card.strand)
+        test_auc = float(np.mean([auroc(y[:, t], logits[:, t]) for t in range(y.shape[1])]))
+        r = filter_report(model, Xs, None, None, db2016, strand=card.strand, max_seqs=len(Xs), influence=False)
+        m = r["matches"]
+        sig = m[m["q_value"] < 0.05]
+        top1 = sig[sig["rank"] == 1]
+        rec1 = sorted({n for n in top1["target_name"].str.upper() if n in wanted})
+        rec3 = sorted({n for n in sig["target_name"].str.upper() if n in wanted})
+        frac = float(top1["target_name"].str.upper().isin(wanted).sum() / max(1, r["n_filters"]))
+        cfg = card.architecture
+        pool = cfg.get("pool_sizes", [cfg.get("pool_size")])[0]
+        out["models"][mdir.name] = {
+            "arch": cfg["arch"], "first_pool": pool, "filters": r["n_filters"], "test_auroc": test_auc,
+            "recovered_top1": rec1, "recovered_top3": rec3, "missed_top3": sorted(wanted - set(rec3)),
+            "filters_matching_an_embedded_motif": frac, "seconds": r["seconds"]}
+        print(f"koo {mdir.name}: auROC {test_auc:.3f}, recovered top1 {len(rec1)}/12, top3 {len(rec3)}/12, "
+              f"missed {sorted(wanted - set(rec3))}", flush=True)
+        out["models"][mdir.name]["_motifs"] = r["motifs"]
+    return out
+
+
+# ---------------------------------------------------------------- 3. memelite agreement
+
+def section_memelite(queries, comparer, args):
+    try:
+        from memelite import tomtom
+    except ImportError:
+        print("memelite not importable: run this script with benchmarks/.venv-motifs/bin/python", flush=True)
+        return None
+    from seqconv.motifs.compare import bh_qvalues
+
+    Qs = [np.ascontiguousarray(q.probabilities.T) for q in queries]
+    Ts = [np.ascontiguousarray(t.probabilities.T) for t in comparer.targets]
+    tomtom(Qs[:2], Ts, n_jobs=args.threads)  # numba compile, not timed
+    t0 = time.time()
+    p_mm = tomtom(Qs, Ts, n_jobs=args.threads)[0]
+    t_mm = time.time() - t0
+    t0 = time.time()
+    p_sc = np.stack([comparer.search(q).p_value for q in queries])
+    t_sc = time.time() - t0
+    top_mm = p_mm.argmin(1)
+    top_sc = p_sc.argmin(1)
+    rank_sc = np.argsort(np.argsort(p_sc, axis=1, kind="stable"), axis=1)
+    rank_mm = np.argsort(np.argsort(p_mm, axis=1, kind="stable"), axis=1)
+    q_mm = np.stack([bh_qvalues(np.clip(r, 0, 1)) for r in p_mm])
+    q_sc = np.stack([bh_qvalues(r) for r in p_sc])
+    sig_sc, sig_mm = q_sc < 0.05, q_mm < 0.05
+    any_sc, any_mm = sig_sc.any(1), sig_mm.any(1)
+    from scipy.stats import spearmanr  # scikit-learn's dependency
+
+    rhos = [spearmanr(-np.log10(np.maximum(a, 1e-300)), -np.log10(np.maximum(b, 1e-300)))[0]
+            for a, b in zip(p_sc, p_mm)]
+    both = sig_sc & sig_mm
+    res = {
+        "n_queries": len(queries), "n_targets": len(Ts),
+        "top1_same": float((top_mm == top_sc).mean()),
+        "memelite_top1_in_seqconv_top5": float(np.mean([rank_sc[i, top_mm[i]] < 5 for i in range(len(queries))])),
+        "seqconv_top1_in_memelite_top5": float(np.mean([rank_mm[i, top_sc[i]] < 5 for i in range(len(queries))])),
+        "top1_same_when_both_significant": float((top_mm == top_sc)[any_sc & any_mm].mean())
+        if (any_sc & any_mm).any() else None,
+        "queries_with_a_match_q05": {"seqconv": int(any_sc.sum()), "memelite": int(any_mm.sum()),
+                                     "both": int((any_sc & any_mm).sum())},
+        "pairs_q05_jaccard": float(both.sum() / max(1, (sig_sc | sig_mm).sum())),
+        "median_spearman_log_p": float(np.nanmedian(rhos)),
+        "seconds": {"seqconv": t_sc, "memelite": t_mm}, "threads_memelite": args.threads,
+    }
+    print(f"memelite agreement: {json.dumps(res)}", flush=True)
+    return res
+
+
+# ---------------------------------------------------------------- report
+
+def write_markdown(res, args, path):
+    lines = ["# seqconv.motifs validation", "",
+             f"Generated by `{res['command']}` in {res['seconds_total']:.0f} s on {res['machine']} "
+             f"(torch threads {args.threads}). Comparison: seqconv's Tomtom-like `compare` (Euclidean column "
+             "score, 100 bins, min overlap 5, flat target columns < 0.25 bits as gaps, Sidak-corrected minimum "
+             "over offsets x strands, BH q over the collection).", ""]
+    b = res.get("bundled") or {}
+    o = b.get("oct4_mafk")
+    lines += ["## 1. Bundled models (real ChIP-seq peaks)", ""]
+    if o:
+        lines += [f"`oct4_mafk` ({o['n_seqs']} sequences: 2000 Oct4 + 2000 MafK training peaks of janggu, "
+                  f"{o['n_filters']} filters, {o['n_motifs']} informative; {o['n_filters_q05']} match a "
+                  "JASPAR 2024 motif with q < 0.05):", "",
+                  "| TF | best filter | JASPAR match | match rank | p | q | q < 0.05 |", "|---|---|---|---|---|---|---|"]
+        for tf, h in (("Oct4 (POU5F1 / Pou5f1::Sox2)", o["oct4"]), ("MafK (MAFK)", o["mafk"])):
+            if h:
+                lines.append(f"| {tf} | {h['filter']} | {h['target']} | {h['rank']} | {h['p']:.2g} | {h['q']:.2g} "
+                             f"| {'yes' if h['q'] < 0.05 else 'NO'} |")
+            else:
+                lines.append(f"| {tf} | - | not in any filter's top 3 | - | - | - | NO |")
+        lines += ["", "Most influential filters (drop in auROC when zeroed):", "",
+                  "| filter | influence | best match | q | next matches |", "|---|---|---|---|---|"]
+        lines += [f"| {t['filter']} | {t['influence']:.4f} | {t['match']} ({t['match_id']}) | {_fmt_q(t['q'])} | "
+                  f"{t['next']} |" for t in o["top"]]
+        lines += ["", f"Summary sheet: `{o['sheet']}` (all filters, most influential first).", ""]
+    else:
+        lines += [f"No bundled `oct4_mafk` model found (bundled: {b.get('models')}).", ""]
+    if b.get("gue"):
+        lines += ["GUE TF tasks (TF not named in the data): top-5 influential filters and their best JASPAR "
+                  "match (q):", "", "| model | filters by influence: best match (q) |", "|---|---|"]
+        for name, g in b["gue"].items():
+            lines.append(f"| {name} | " + "; ".join(f"{t['filter']}: {t['match']} ({_fmt_q(t['q'])})"
+                                                     for t in g["top"]) + " |")
+        lines.append("")
+    k = res.get("koo")
+    lines += ["## 2. Koo & Eddy 2019 synthetic set (12 embedded JASPAR motifs)", ""]
+    if k:
+        lines += [f"{k['n_sequences']} sequences x 200 bp (paper: 30,000), generated by "
+                  "`benchmarks/koo2019_synthetic.py --n 20000 --seed 33`; models by "
+                  "`benchmarks/motifs_train_koo.py` (seqconv.train.fit, 25 epochs max, 2 CPU threads). "
+                  f"Motifs from the {k['n_scan']} valid+test sequences (activation alignment, threshold 0.5, "
+                  "both strands), compared with JASPAR 2016 vertebrates (the paper's Tomtom database). "
+                  "Recovered = some filter matches the motif's JASPAR name with q < 0.05 "
+                  "(top-1: as its best match; top-3: among its 3 best).", "",
+                  "| model | arch | first-layer pool | test auROC | recovered (top-1) | recovered (top-3) | "
+                  "missed (top-3) | filters whose best match is an embedded motif |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for name, mm in k["models"].items():
+            lines.append(f"| {name} | {mm['arch']} | {mm['first_pool']} | {mm['test_auroc']:.3f} | "
+                         f"{len(mm['recovered_top1'])}/12 | {len(mm['recovered_top3'])}/12 | "
+                         f"{', '.join(mm['missed_top3']) or '-'} | {mm['filters_matching_an_embedded_motif']:.0%} |")
+        lines.append("")
+    else:
+        lines += ["(skipped: models or data missing)", ""]
+    mm = res.get("memelite")
+    lines += ["## 3. Agreement with memelite's tomtom (same queries, JASPAR 2024 CORE vertebrates)", ""]
+    if mm:
+        s = mm["seconds"]
+        lines += [f"{mm['n_queries']} filter motifs (section 1 and 2) x {mm['n_targets']} targets; memelite "
+                  f"0.5.0 `tomtom` (Euclidean, complete scores) with n_jobs={mm['threads_memelite']}.", "",
+                  "| measure | value |", "|---|---|",
+                  f"| same best target | {mm['top1_same']:.0%} |",
+                  f"| same best target, queries significant (q < 0.05) in both | "
+                  f"{'-' if mm['top1_same_when_both_significant'] is None else format(mm['top1_same_when_both_significant'], '.0%')} |",
+                  f"| memelite's best target within seqconv's top 5 | {mm['memelite_top1_in_seqconv_top5']:.0%} |",
+                  f"| seqconv's best target within memelite's top 5 | {mm['seqconv_top1_in_memelite_top5']:.0%} |",
+                  f"| queries with a q < 0.05 match: seqconv / memelite / both | "
+                  f"{mm['queries_with_a_match_q05']['seqconv']} / {mm['queries_with_a_match_q05']['memelite']} / "
+                  f"{mm['queries_with_a_match_q05']['both']} |",
+                  f"| Jaccard of significant (query, target) pairs | {mm['pairs_q05_jaccard']:.2f} |",
+                  f"| median Spearman of -log10 p over targets | {mm['median_spearman_log_p']:.2f} |",
+                  f"| time: seqconv / memelite (s) | {s['seqconv']:.2f} / {s['memelite']:.2f} "
+                  f"(ratio {s['seqconv'] / max(s['memelite'], 1e-9):.1f}x) |", ""]
+    else:
+        lines += ["(skipped: memelite not importable; run with benchmarks/.venv-motifs/bin/python)", ""]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--koo-models", default=str(HERE / "work" / "koo_models"))
+    ap.add_argument("--koo-data", default=str(HERE / "work" / "koo2019.parquet"))
+    ap.add_argument("--max-seqs", type=int, default=4000)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--skip", nargs="*", default=[], choices=["bundled", "koo", "memelite"])
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    import platform
+
+    from seqconv.motifs.compare import MotifComparer
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    t_start = time.time()
+    comparer = MotifComparer("jaspar")
+    res = {"command": "benchmarks/.venv-motifs/bin/python benchmarks/motifs.py" + (f" {' '.join(argv)}" if argv else
+                                                                                  " " + " ".join(sys.argv[1:])),
+           "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads"}
+    queries = []
+    if "bundled" not in args.skip:
+        res["bundled"] = section_bundled(comparer, args, res)
+    if "koo" not in args.skip:
+        res["koo"] = section_koo(args)
+        if res["koo"]:
+            for mm in res["koo"]["models"].values():
+                queries += mm.pop("_motifs")
+    if "memelite" not in args.skip:
+        qs = queries + _oct4_queries(comparer, args) if "bundled" not in args.skip else queries
+        res["memelite"] = section_memelite(qs, comparer, args) if qs else None
+    res["seconds_total"] = time.time() - t_start
+    write_markdown(res, args, RESULTS / "motifs.md")
+    (RESULTS / "motifs.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+    print(f"wrote {RESULTS / 'motifs.md'}")
+
+
+def _oct4_queries(comparer, args):
+    """The Oct4 model's filter motifs (recomputed cheaply: extraction only)."""
+    from seqconv.errors import InputError
+    from seqconv.motifs.extract import activation_motifs
+    from seqconv.pretrained import list_models, load_pretrained
+
+    if "oct4_mafk" not in list_models()["name"].tolist():
+        return []
+    model, card = load_pretrained("oct4_mafk")
+    X, _ = janggu_data(seed=args.seed)
+    out = []
+    for m in activation_motifs(model, X, strand=card.strand):
+        try:
+            out.append(m.trim(0.3))
+        except InputError:
+            pass
+    return out
+
+
+if __name__ == "__main__":
+    main()
