@@ -65,6 +65,8 @@ def run_one(task: str, arch: str, seed: int, data: Path) -> dict:
     return {"task": task, "arch": arch, "seed": seed, "mcc": mcc(y_test, s_test), "mcc_dev_thr": mcc(y_test, s_test, thr),
             "auroc": auroc(y_test, s_test), "auprc": auprc(y_test, s_test), "best_epoch": res.best_epoch,
             "epochs_run": len(res.history), "seconds": round(secs, 1),
+            "epoch_seconds": [round(h["seconds"], 1) for h in res.history],
+            "valid_auroc": [round(h["valid_auroc"], 4) for h in res.history], "threads": torch.get_num_threads(),
             "params": sum(p.numel() for p in res.model.parameters())}
 
 

@@ -22,9 +22,9 @@ CONFIGS = {
     # deepbind: global max pool after the first layer, so a first-layer max-pool changes nothing
     # (max of maxima); only pool_size=0 is trained.
     "deepbind": ("deepbind", dict(filters=32, kernel_size=19, pool_size=0, hidden=64)),
-    "basset_pool2": ("basset", dict(filters=(32, 32, 64), kernel_sizes=(19, 7, 5), pool_sizes=(2, 5, 4), hidden=128)),
-    "basset_pool4": ("basset", dict(filters=(32, 32, 64), kernel_sizes=(19, 7, 5), pool_sizes=(4, 5, 2), hidden=128)),
     "basset_pool25": ("basset", dict(filters=(32, 32, 64), kernel_sizes=(19, 7, 5), pool_sizes=(25, 2, 1), hidden=128)),
+    "basset_pool4": ("basset", dict(filters=(32, 32, 64), kernel_sizes=(19, 7, 5), pool_sizes=(4, 5, 2), hidden=128)),
+    "basset_pool2": ("basset", dict(filters=(32, 32, 64), kernel_sizes=(19, 7, 5), pool_sizes=(2, 5, 4), hidden=128)),
 }
 
 
@@ -36,7 +36,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--epochs", type=int, default=25)
+    ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only", nargs="*", default=None)
     a = ap.parse_args(argv)
@@ -46,14 +46,15 @@ def main(argv=None):
         if a.only and name not in a.only:
             continue
         out = Path(a.out) / name
-        if (out / "model.json").exists() and not (out / "checkpoint" / "last.json").exists():
-            print(f"{name}: exists, skipped")
+        if (out / "DONE").exists():
+            print(f"{name}: done, skipped")
             continue
         resume = (out / "checkpoint" / "last.json").exists()
         model = build_model(get_config(arch, n_tasks=len(ds.tasks), input_length=ds.width, **over), seed=0)
         t0 = time.time()
         res = fit(model, ds, config=TrainConfig(epochs=a.epochs, patience=4, seed=0), out_dir=out,
                   resume=resume, verbose=False)
+        (out / "DONE").write_text(f"{time.time() - t0:.0f} s\n")
         print(f"{name}: best epoch {res.best_epoch}, valid auROC {res.best_metrics['valid_auroc']:.4f} "
               f"auPRC {res.best_metrics['valid_auprc']:.4f}, {time.time() - t0:.0f} s", flush=True)
 
