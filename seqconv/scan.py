@@ -446,6 +446,11 @@ def _count_tests(codes_np: np.ndarray, n_owned: int, per_width: dict) -> int:
     return total
 
 
+def _filter_dtype(dev: torch.device):
+    """The filter's product dtype and the largest integer it holds exactly (float32 accumulation)."""
+    return (torch.float16, 2048) if dev.type == "cuda" else (torch.bfloat16, 256)
+
+
 class _Filter:
     """Exact candidate filter: windows whose integer score reaches the threshold, per motif-strand.
 
@@ -456,8 +461,7 @@ class _Filter:
 
     def __init__(self, bank: _Bank, dev: torch.device, rows: int):
         self.dev, self.rows = dev, -(-rows // _R) * _R
-        fdtype = torch.float16 if dev.type == "cuda" else torch.bfloat16
-        limit = 2048 if fdtype == torch.float16 else 256
+        fdtype, limit = _filter_dtype(dev)
         self.groups = []
         for W, cols, mat, exact in bank.groups(limit):
             dt = fdtype if exact else torch.float32
@@ -576,16 +580,25 @@ def _frame(bank: _Bank, stream: _Stream, parts: list[dict]) -> pd.DataFrame:
 
 
 def bh_qvalues(p_values, n_tests: int) -> np.ndarray:
-    """Benjamini-Hochberg q-values of ``p_values`` among ``n_tests`` tests (unreported p-values are larger)."""
+    """Benjamini-Hochberg q-values of ``p_values`` among ``n_tests`` tests (unreported p-values are larger).
+
+    ``q_i = min over k >= rank_i of p_(k) * n_tests / k``, capped at 1; computed in place
+    (about 32 bytes per hit) so that genome-scale runs stay lean.
+    """
     p = np.asarray(p_values, dtype=np.float64)
     if p.size == 0:
         return p.copy()
     n_tests = max(int(n_tests), p.size)
     order = np.argsort(p, kind="stable")
-    ranked = p[order] * n_tests / np.arange(1, p.size + 1)
-    q = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty_like(q)
-    out[order] = np.minimum(q, 1.0)
+    ranked = p[order]
+    ranked *= n_tests
+    for a in range(0, ranked.size, 1 << 20):                       # / rank, in slices
+        ranked[a:a + (1 << 20)] /= np.arange(a + 1, min(a + (1 << 20), ranked.size) + 1)
+    rev = ranked[::-1]
+    np.minimum.accumulate(rev, out=rev)
+    np.minimum(ranked, 1.0, out=ranked)
+    out = np.empty_like(ranked)
+    out[order] = ranked
     return out
 
 
@@ -714,7 +727,10 @@ def scan_to_file(sequences, motifs, out, *, format: str = "tsv", threshold: floa
         if parts:
             flush(parts)
         p = np.concatenate(pvals) if pvals else np.zeros(0)
+        pvals.clear()
         q = bh_qvalues(p, counter["tests"])
+        n_hits = int(p.size)
+        del p
         with open(final, "w") as dst:
             dst.write(_HEADERS[format])
             done = 0
@@ -723,7 +739,7 @@ def scan_to_file(sequences, motifs, out, *, format: str = "tsv", threshold: floa
                 chunk.insert(COLUMNS.index("q_value"), "q_value", q[done:done + len(chunk)])
                 done += len(chunk)
                 dst.write(_format_rows(chunk, format))
-    return int(p.size)
+    return n_hits
 
 
 def _engine_kwargs(kwargs: dict) -> dict:

@@ -131,3 +131,17 @@ def test_bundled_oct4_model_finds_its_motifs(shared_data):
     sig = table[table["q_value"] < 0.05]["target_name"].str.upper()
     assert sig.isin(["POU5F1", "POU5F1::SOX2"]).any()
     assert sig.isin(["MAFK"]).any()
+
+
+def test_logo_heights_and_png(tmp_path):
+    """Letter heights are p x information (bits, uniform background); logos are written as PNG files."""
+    from seqconv.motifs import Motif
+    from seqconv.motifs.logos import information_matrix, save_logos
+
+    m = Motif("m", np.array([[1.0, 0, 0, 0], [0.25, 0.25, 0.25, 0.25], [0.5, 0.5, 0, 0]]))
+    h = information_matrix(m)
+    np.testing.assert_allclose(h.sum(axis=1), m.information_content(), atol=1e-12)
+    np.testing.assert_allclose(h.iloc[0], [2, 0, 0, 0])
+    np.testing.assert_allclose(h.iloc[2], [0.5, 0.5, 0, 0])
+    (path,) = save_logos([m], tmp_path / "logos")
+    assert path.name == "m.png" and path.read_bytes()[:4] == b"\x89PNG"

@@ -77,6 +77,8 @@ def test_activation_alignment_recovers_planted_pwm(ctcf, db):
     m0 = motifs[ids.index("filter0")]
     assert m0.width == ctcf.width and m0.has_counts
     assert 0.5 * n_planted <= m0.n_sites <= 1.2 * n_planted  # weak sampled sites fall below 0.5 x max
+    sharper = {m.id: m for m in activation_motifs(model, X, threshold=0.8)}["filter0"]
+    assert sharper.n_sites < m0.n_sites and sharper.information_content().sum() > m0.information_content().sum()
     assert np.abs(m0.probabilities - ctcf.probabilities).max() < 0.2
     assert _same_strong_letters(m0, ctcf)
     best = MotifComparer(db).compare([m0], top=1).iloc[0]
@@ -86,8 +88,8 @@ def test_activation_alignment_recovers_planted_pwm(ctcf, db):
 def test_both_strands_as_the_model_sees_them(ctcf):
     X, _, n_planted = _planted(ctcf, strands="reverse", seed=1)
     model = _pwm_model(ctcf)
-    both = {m.id: m for m in activation_motifs(model, X, strand="both", min_sites=1)}
-    fwd = {m.id: m for m in activation_motifs(model, X, strand="forward", min_sites=1)}
+    both = {m.id: m for m in activation_motifs(model, X, strand="both", threshold=0.5, min_sites=1)}
+    fwd = {m.id: m for m in activation_motifs(model, X, strand="forward", threshold=0.5, min_sites=1)}
     assert both["filter0"].n_sites >= 0.5 * n_planted
     assert _same_strong_letters(both["filter0"], ctcf)  # reverse-strand sites counted in filter orientation
     assert fwd.get("filter0") is None or fwd["filter0"].n_sites < 0.2 * n_planted

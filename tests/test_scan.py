@@ -124,6 +124,16 @@ def test_hits_equal_slow_reference_on_real_peaks(motifs, peaks):
     assert (got.motif_name == got.motif_id.map(names)).all()
 
 
+@pytest.mark.parametrize("dtype, limit", [(torch.float16, 2048), (torch.float32, 2 ** 24)])
+def test_filter_dtypes_give_the_same_hits(monkeypatch, motifs, peaks, dtype, limit):
+    """float16 is the CUDA filter dtype, float32 the fallback: both must give the bfloat16 hits."""
+    import seqconv.scan as sc
+
+    ref = scan(peaks[:40], motifs, threshold=1e-3)
+    monkeypatch.setattr(sc, "_filter_dtype", lambda dev: (dtype, limit))
+    pd.testing.assert_frame_equal(scan(peaks[:40], motifs, threshold=1e-3), ref)
+
+
 def test_background_from_sequences_and_given(motifs, peaks):
     bg = [0.3, 0.2, 0.2, 0.3]
     got = _key(scan(peaks[:40], motifs[:10], threshold=1e-3, background=bg))

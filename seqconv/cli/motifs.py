@@ -48,7 +48,7 @@ def read_sequences(path, width: int, *, split: str | None = None):
               help="Use a random subset of this many sequences (0 = all).")
 @click.option("--method", type=click.Choice(["activation", "weights"]), default="activation", show_default=True,
               help="Activation alignment (counts of activating windows) or the direct weight view.")
-@click.option("--threshold", default=0.5, show_default=True, type=float,
+@click.option("--threshold", default=0.7, show_default=True, type=float,
               help="Activation alignment: fraction of each filter's maximum activation.")
 @click.option("--min-sites", default=10, show_default=True, type=int, help="Filters with fewer sites are dropped.")
 @click.option("--trim", default=0.3, show_default=True, type=float,

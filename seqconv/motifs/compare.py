@@ -264,7 +264,7 @@ class MotifComparer:
         from seqconv.motifs.core import Motif, as_motif_list
 
         if isinstance(queries, np.ndarray):
-            queries = [Motif(f"query{0}", queries)]
+            queries = [Motif("query", queries)]
         queries = as_motif_list(queries)
         rows = []
         for q in tqdm(queries, disable=not verbose, unit="motif", leave=False):

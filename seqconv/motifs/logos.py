@@ -155,7 +155,7 @@ def summary_sheet(motifs, matches: pd.DataFrame | None, path, *, influence: pd.D
             axes[row, 1].axis("off")
             axes[row, 1].text(0.02, 0.5, "no match", fontsize=8, transform=axes[row, 1].transAxes)
     if title:
-        fig.suptitle(title, fontsize=10, x=0.01, ha="left")
+        fig.suptitle(title, fontsize=10, x=0.01, y=1 - 0.12 / height, ha="left", va="top")
         fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / height))
     else:
         fig.tight_layout()
