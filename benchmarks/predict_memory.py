@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import resource
 import subprocess
 import sys
 import time
@@ -35,14 +34,18 @@ def build(path: Path, mb: int, genome: Path) -> None:
             out.write(big[i:i + 60] + "\n")
 
 
-def run(cmd: list[str]) -> tuple[float, float, int]:
+def run(cmd: list[str]) -> tuple[float, float]:
+    """Run ``cmd`` under a fresh wrapper process and return (wall s, peak RSS GiB of ``cmd`` alone)."""
+    wrapper = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+               "sys.stderr.write(p.stderr[-2000:]); "
+               "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     t = time.time()
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    p = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True)
     wall = time.time() - t
-    if p.returncode != 0:
-        raise SystemExit(f"failed: {' '.join(cmd)}\n{p.stderr[-2000:]}")
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, peak_kb / 1024 ** 2, p.returncode
+    rc, peak_kb = (int(v) for v in p.stdout.split())
+    if rc != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{p.stderr}")
+    return wall, peak_kb / 1024 ** 2
 
 
 def main(argv=None) -> int:
@@ -62,7 +65,7 @@ def main(argv=None) -> int:
         out = HERE / "work" / "big_pred.tsv"
         cmd = base + ["--model", args.model, *extra, "--stride", str(args.stride), "--threads", str(args.threads),
                       "--batch-size", "512", "--out", str(out), "-q"]
-        wall, peak_gib, _ = run(cmd)
+        wall, peak_gib = run(cmd)
         n = sum(1 for _ in open(out)) - 1
         rows.append((label, wall, peak_gib, n))
         print(label, f"{wall:.0f} s", f"peak RSS {peak_gib:.2f} GiB", f"{n} rows", flush=True)
@@ -70,7 +73,7 @@ def main(argv=None) -> int:
              f"Command: `python benchmarks/predict_memory.py --mb {args.mb} --stride {args.stride} --model {args.model}`  ",
              f"Input: one {args.mb} Mb record (real sacCer3 genome repeated), windows every {args.stride} bp, both "
              f"strands, batch 512, {args.threads} threads, shared CPU.  Peak RSS = max resident memory of the child "
-             "process (getrusage; cumulative max over the runs so far).", "",
+             "process (getrusage of a fresh wrapper per run).", "",
              "| input mode | wall s | peak RSS GiB | output rows |", "|---|---|---|---|"]
     lines += [f"| {a} | {b:.0f} | {c:.2f} | {d:,} |" for a, b, c, d in rows]
     text = "\n".join(lines) + "\n"

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 import warnings
-from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np

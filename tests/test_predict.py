@@ -13,7 +13,6 @@ from seqconv.cli import main
 from seqconv.encode import one_hot, reverse_complement
 from seqconv.errors import InputError
 from seqconv.genome import iter_fasta
-from seqconv.modelfile import save_model
 from seqconv.models import build_model, get_config
 from seqconv.predict import (Scorer, ShortSequenceWarning, parse_region, predict, predict_bed, predict_fasta,
                              predict_region)
