@@ -12,11 +12,11 @@ their notebook is not copied):
   put on a random strand;
 * labels: one task per motif, 1 when the motif is embedded (12-task multi-label).
 
-Koo & Eddy used 30,000 sequences; on 2 shared CPU cores we default to fewer (``--n``).
+Koo & Eddy used 30,000 sequences (the default ``--n``).
 
 Usage::
 
-    python benchmarks/koo2019_synthetic.py --n 20000 --seed 33 --out benchmarks/work/koo2019.parquet
+    python benchmarks/koo2019_synthetic.py --n 30000 --seed 33 --out benchmarks/work/koo2019.parquet
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def as_dataset(table: pd.DataFrame, *, seed: int = 33, valid: float = 0.1, test:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=20000, help="number of sequences (Koo & Eddy: 30000)")
+    ap.add_argument("--n", type=int, default=30000, help="number of sequences (Koo & Eddy: 30000)")
     ap.add_argument("--length", type=int, default=200)
     ap.add_argument("--seed", type=int, default=33)
     ap.add_argument("--out", required=True, help="output Parquet dataset")

@@ -1,8 +1,8 @@
-"""Train the Koo & Eddy 2019 synthetic-set models used by benchmarks/motifs.py (2 CPU threads).
+"""Train the Koo & Eddy 2019 synthetic-set models used by benchmarks/motifs.py (1 CPU thread by default: the machine is shared).
 
 Usage::
 
-    python benchmarks/koo2019_synthetic.py --n 20000 --seed 33 --out benchmarks/work/koo2019.parquet
+    python benchmarks/koo2019_synthetic.py --n 30000 --seed 33 --out benchmarks/work/koo2019.parquet
     python benchmarks/motifs_train_koo.py --data benchmarks/work/koo2019.parquet --out benchmarks/work/koo_models
 
 Writes one seqconv model directory per configuration (skipped when it already exists).
@@ -17,14 +17,15 @@ from pathlib import Path
 import torch
 
 #: name -> (architecture, config overrides).  Koo & Eddy 2019 varied the first-layer max-pool
-#: (their CNN-1 / CNN-4 / CNN-25) keeping the total down-sampling roughly fixed.
+#: (their CNN-1 ... CNN-25 ...) keeping the total down-sampling fixed (here 100 = product of the three pools);
+#: first layer 32 filters x 19 bp (Koo: 30 x 19).
 CONFIGS = {
     # deepbind: global max pool after the first layer, so a first-layer max-pool changes nothing
     # (max of maxima); only pool_size=0 is trained.
     "deepbind": ("deepbind", dict(filters=32, kernel_size=19, pool_size=0, hidden=64)),
-    "basset_pool25": ("basset", dict(filters=(32, 32, 64), kernel_sizes=(19, 7, 5), pool_sizes=(25, 2, 1), hidden=128)),
-    "basset_pool4": ("basset", dict(filters=(32, 32, 64), kernel_sizes=(19, 7, 5), pool_sizes=(4, 5, 2), hidden=128)),
-    "basset_pool2": ("basset", dict(filters=(32, 32, 64), kernel_sizes=(19, 7, 5), pool_sizes=(2, 5, 4), hidden=128)),
+    "basset_pool1": ("basset", dict(filters=(32, 32, 64), kernel_sizes=(19, 7, 5), pool_sizes=(1, 10, 10), hidden=128)),
+    "basset_pool4": ("basset", dict(filters=(32, 32, 64), kernel_sizes=(19, 7, 5), pool_sizes=(4, 5, 5), hidden=128)),
+    "basset_pool25": ("basset", dict(filters=(32, 32, 64), kernel_sizes=(19, 7, 5), pool_sizes=(25, 2, 2), hidden=128)),
 }
 
 
@@ -36,8 +37,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=25)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--only", nargs="*", default=None)
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)

@@ -290,10 +290,12 @@ class _Stream:
     def blocks(self) -> Iterator[tuple[int, np.ndarray, int]]:
         """Yield ``(g0, codes, n_owned)``: block start, its ``n_owned + overlap`` codes, and the
         number of window starts it owns (every block but the last owns ``block - overlap``)."""
-        data = np.zeros(0, dtype=np.uint8)   # codes from global position g0 on
+        pieces: list[np.ndarray] = []   # codes from global position g0 on, joined when a block is full
+        held = 0
         g0 = 0
         pos = 0
         step = self.block - self.overlap
+        sep = np.array([4], dtype=np.uint8)
         for name, codes in self.records:
             if name in self._seen:
                 raise InputError(f"sequence id {name!r} is repeated")
@@ -305,17 +307,21 @@ class _Stream:
             self._starts[len(self.ids)] = pos
             self.ids.append(name)
             pos += len(codes) + 1
-            data = np.concatenate([data, codes, np.array([4], dtype=np.uint8)])
+            pieces += [codes, sep]
+            held += len(codes) + 1
+            if held < self.block:
+                continue
+            data = np.concatenate(pieces)
             o = 0
             while len(data) - o >= self.block:
                 yield g0, data[o:o + self.block], step
                 g0 += step
                 o += step
-            data = data[o:]
+            pieces, held = [data[o:]], len(data) - o
         if not self.ids:
             raise InputError("no sequences to scan")
-        if len(data):
-            yield g0, np.concatenate([data, np.full(self.overlap, 4, dtype=np.uint8)]), len(data)
+        if held:
+            yield g0, np.concatenate(pieces + [np.full(self.overlap, 4, dtype=np.uint8)]), held
 
     def locate(self, gpos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         starts = self._starts[:len(self.ids)]
@@ -516,6 +522,121 @@ class _Filter:
         return torch.cat(pos).cpu().numpy(), torch.cat(col).cpu().numpy()
 
 
+def _numba_available() -> bool:
+    try:
+        import seqconv._scan_kernels  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class _Lookahead:
+    """CPU engine: exact integer lookahead filtration with k-mer seeds (numba, see
+    :mod:`seqconv._scan_kernels`).  Calling it on a block returns the rescored hits (or None)."""
+
+    CHUNK = 16384          # seed positions per parallel task
+    DENSE_RATE = 0.15      # seeds passing more often than this are tested at every window
+
+    def __init__(self, bank: _Bank, threshold: float):
+        from seqconv import _scan_kernels as kern
+
+        self.kern = kern
+        self.bank = bank
+        k = kern.K
+        J = len(bank.strands)
+        widths = bank.widths.astype(np.int64)
+        offs = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
+        filt = np.concatenate([st.filt for st in bank.strands]).astype(np.int64)
+        if np.abs(filt).max() * max(1, int(widths.max())) >= 2 ** 29:
+            raise ValueError("integer scores too large for the int32 lookahead engine (use a larger bin_size)")
+        filt = filt.astype(np.int32)
+        reach = np.isfinite(bank.thr)
+        big = 2 ** 30
+        fthr = np.where(reach, np.nan_to_num(bank.thr, posinf=big) - (1 if bank.method == "memelite" else 0),
+                        big).astype(np.int64)
+        ow = np.zeros(J, dtype=np.int64)
+        need = np.zeros(J, dtype=np.int64)
+        rest_col, rest_val, rest_suf, rest_n = [], [], [], np.zeros(J, dtype=np.int64)
+        full_col, full_val, full_suf, full_n = [], [], [], np.zeros(J, dtype=np.int64)
+        for j, st in enumerate(bank.strands):
+            f = filt[offs[j]:offs[j + 1]].astype(np.int64)
+            W = st.width
+            cmax, crange = f.max(axis=1), f.max(axis=1) - f.min(axis=1)
+            gap = cmax - f.mean(axis=1)
+            if W > k:
+                ow[j] = int(np.argmax(np.convolve(gap, np.ones(k), mode="valid")))
+            seed = np.zeros(W, dtype=bool)
+            seed[ow[j]:ow[j] + k] = True
+            for cols, cl, vl, sl, nn in ((np.flatnonzero(~seed), rest_col, rest_val, rest_suf, rest_n),
+                                         (np.arange(W), full_col, full_val, full_suf, full_n)):
+                cols = cols[np.argsort(-crange[cols], kind="stable")]
+                cl.append(cols)
+                vl.append(f[cols].ravel())
+                suf = np.concatenate([np.cumsum(cmax[cols][::-1])[::-1][1:], [0]]) if len(cols) else cols
+                sl.append(suf)
+                nn[j] = len(cols)
+            need[j] = fthr[j] - cmax[~seed].sum()
+        cat = lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt)  # noqa: E731
+        self.ow = ow.astype(np.int64)
+        self.fthr = fthr.astype(np.int64)
+        self.rest_off = np.concatenate([[0], np.cumsum(rest_n)]).astype(np.int64)
+        self.rest_col, self.rest_val, self.rest_suf = (cat(rest_col, np.int64), cat(rest_val, np.int32),
+                                                       cat(rest_suf, np.int64))
+        self.full_off = np.concatenate([[0], np.cumsum(full_n)]).astype(np.int64)
+        self.full_col, self.full_val, self.full_suf = (cat(full_col, np.int64), cat(full_val, np.int32),
+                                                       cat(full_suf, np.int64))
+        self.widths = widths
+        live = np.flatnonzero(reach).astype(np.int64)
+        rates = kern.seed_rates(filt, offs, widths, self.ow, need, live, k)
+        dense_mask = rates > self.DENSE_RATE
+        self.dense = live[dense_mask]
+        inverted = live[~dense_mask]
+        self.dense_need = need[self.dense].astype(np.int64)
+        self.dtab = kern.build_dense_tables(filt, offs, widths, self.ow, self.dense, k)
+        self.lst_start, self.ent_m, self.ent_s = kern.build_index(filt, offs, widths, self.ow, need, inverted, k)
+        self.narrow = live[widths[live] < k]
+        self.max_ow = int(self.ow[live].max()) + 1 if live.size else 1
+        self.int_table = bank.int_table
+        self.float_table = bank.float_table
+        # expected windows passing per seed position, for the first size of the hit buffers
+        self.cap = int(min(1 << 16, 1024 + self.CHUNK * max(1, live.size) * min(1.0, 8 * threshold)))
+
+    def candidates(self, codes: np.ndarray, n_owned: int) -> tuple[np.ndarray, np.ndarray]:
+        kern = self.kern
+        k = kern.K
+        kc = kern.kmer_codes(codes, k)
+        n_chunks = -(-min(n_owned + self.max_ow, len(codes)) // self.CHUNK)
+        ids = np.arange(n_chunks, dtype=np.int64)
+        cap = self.cap
+        pos, col = [], []
+        while ids.size:
+            out_x = np.empty((ids.size, cap), dtype=np.int32)
+            out_m = np.empty((ids.size, cap), dtype=np.int32)
+            counts = np.zeros(ids.size, dtype=np.int64)
+            kern.scan_block(codes, kc, n_owned, self.CHUNK, ids, cap, k,
+                            self.ow, self.fthr, self.rest_off, self.rest_col, self.rest_val, self.rest_suf,
+                            self.lst_start, self.ent_m, self.ent_s, self.max_ow,
+                            self.dense, self.dense_need, self.dtab,
+                            self.narrow, self.widths, self.full_off, self.full_col, self.full_val, self.full_suf,
+                            out_x, out_m, counts)
+            ok = counts <= cap
+            mask = np.arange(cap)[None, :] < counts[ok, None]
+            pos.append(out_x[ok][mask])
+            col.append(out_m[ok][mask])
+            ids = ids[~ok]
+            if ids.size:
+                cap = int(counts[~ok].max())
+        return np.concatenate(pos).astype(np.int64), np.concatenate(col).astype(np.int64)
+
+    def __call__(self, stream: _Stream, g0: int, codes: np.ndarray, n_owned: int, bin_size: float):
+        pos, col = self.candidates(codes, n_owned)
+        if not pos.size:
+            return None
+        s_int, s_float, has_n, wcodes = self.kern.rescore(codes, pos, col, self.widths, self.int_table,
+                                                          self.float_table, self.bank.max_width)
+        return _decide(self.bank, stream, g0, pos, col, s_int, s_float, has_n, wcodes, bin_size)
+
+
 def _rescore(bank: _Bank, stream: _Stream, g0: int, codes_np: np.ndarray, pos: np.ndarray, col: np.ndarray,
              bin_size: float):
     """Exact scores, N check, hit decision and p-values for the candidate windows of one block."""
@@ -527,6 +648,11 @@ def _rescore(bank: _Bank, stream: _Stream, g0: int, codes_np: np.ndarray, pos: n
     has_n = ((wcodes == 4) & inside).any(axis=1)
     s_int = bank.int_table[col[:, None], k[None], wcodes].sum(axis=1)   # 0 past each width
     s_float = bank.float_table[col[:, None], k[None], wcodes].sum(axis=1)
+    return _decide(bank, stream, g0, pos, col, s_int, s_float, has_n, wcodes, bin_size)
+
+
+def _decide(bank: _Bank, stream: _Stream, g0: int, pos, col, s_int, s_float, has_n, wcodes, bin_size: float):
+    """Hit decision (FIMO: integer score >= threshold; memelite: float score > its threshold) and p-values."""
     if bank.method == "memelite":
         hit = ~has_n & (s_float > bank.thr_float[col])
         bins = np.trunc(s_float / bin_size).astype(np.int64)
