@@ -4,8 +4,8 @@ Run (memelite lives in its own venv with the system torch; see benchmarks/README
 
     python -m venv --system-site-packages benchmarks/.venv-motifs
     benchmarks/.venv-motifs/bin/pip install memelite
-    python benchmarks/koo2019_synthetic.py --n 20000 --seed 33 --out benchmarks/work/koo2019.parquet
-    python benchmarks/motifs_train_koo.py --data benchmarks/work/koo2019.parquet --out benchmarks/work/koo_models
+    python benchmarks/koo2019_synthetic.py --n 30000 --seed 33 --out benchmarks/work/koo2019.parquet
+    python benchmarks/motifs_train_koo.py --data benchmarks/work/koo2019.parquet --out benchmarks/work/koo_models --threads 1
     benchmarks/.venv-motifs/bin/python benchmarks/motifs.py
 
 Sections (all in one run):
@@ -48,8 +48,12 @@ def _fmt_q(q):
 
 
 def filter_report(model, X, y, tasks, comparer, *, strand="both", trim=0.3, max_seqs=4000, seed=0,
-                  influence=True, threshold=0.7, influence_seqs=2000):
-    """Motifs (trimmed), matches (top 3) and influence of one model on one set of sequences."""
+                  influence=True, threshold=0.7, influence_seqs=2000, influence_data=None):
+    """Motifs (trimmed), matches (top 3) and influence of one model on one set of sequences.
+
+    ``influence_data=(X, y)``: measure the influence on these (held-out) sequences instead of a
+    subset of ``X`` (on training sequences the auROC is saturated and no single filter moves it).
+    """
     from seqconv.errors import InputError
     from seqconv.motifs.extract import activation_motifs, filter_influence
 
@@ -72,34 +76,63 @@ def filter_report(model, X, y, tasks, comparer, *, strand="both", trim=0.3, max_
     t_infl = 0.0
     if influence:
         t0 = time.time()
-        n_i = min(len(X), influence_seqs)  # influence runs the model once per filter: a subset
-        idx = np.sort(np.random.default_rng(seed + 1).choice(len(X), n_i, replace=False))
-        infl = filter_influence(model, X[idx], None if y is None else y[idx], tasks=tasks, strand=strand)
+        Xi, yi = (X, y) if influence_data is None else influence_data
+        n_i = min(len(Xi), influence_seqs)  # influence runs the model once per filter: a subset
+        idx = np.sort(np.random.default_rng(seed + 1).choice(len(Xi), n_i, replace=False))
+        infl = filter_influence(model, Xi[idx], None if yi is None else yi[idx], tasks=tasks, strand=strand)
         t_infl = time.time() - t0
     return dict(motifs=kept, matches=matches, influence=infl, n_seqs=len(X), n_filters=len(motifs),
+                n_influence_seqs=0 if infl is None else n_i,
                 seconds={"extract": t_extract, "compare": t_compare, "influence": t_infl})
 
 
-def best_hit(matches, names):
-    """Best (lowest q) match among rows whose target name is in ``names`` (upper-case)."""
+def best_hit(matches, names, influence=None):
+    """Best (lowest q) match among rows whose target name is in ``names`` (upper-case), with that filter's
+    influence and the sign of its effect (``output_drop`` > 0: zeroing it lowers the output, i.e. evidence
+    *for* the positive class; < 0: evidence against it)."""
     sel = matches[matches["target_name"].str.upper().isin(names)]
     if sel.empty:
         return None
-    r = sel.sort_values("q_value").iloc[0]
-    return {"filter": r.query_id, "target": f"{r.target_name} {r.target_id}", "rank": int(r["rank"]),
-            "p": float(r.p_value), "q": float(r.q_value)}
+    r = sel.sort_values(["q_value", "rank"]).iloc[0]
+    out = {"filter": r.query_id, "target": f"{r.target_name} {r.target_id}", "rank": int(r["rank"]),
+           "p": float(r.p_value), "q": float(r.q_value),
+           "n_filters_q05": int(sel[sel["q_value"] < 0.05]["query_id"].nunique()),
+           "n_filters_top1_q05": int(sel[(sel["q_value"] < 0.05) & (sel["rank"] == 1)]["query_id"].nunique())}
+    if influence is not None:
+        inf = influence.set_index("id")
+        out.update(influence=float(inf.loc[r.query_id, "influence"]), influence_rank=int(inf.loc[r.query_id, "rank"]),
+                   output_drop=float(inf.loc[r.query_id, "output_drop"]))
+    return out
+
+
+def family_direction(matches, influence, families):
+    """Per motif family: the filters whose best match (q < 0.05) is in the family, and how many of them push the
+    output up (zeroing lowers the mean output) or down."""
+    top1 = matches[(matches["rank"] == 1) & (matches["q_value"] < 0.05)]
+    inf = influence.set_index("id")
+    out = {}
+    for fam, pat in families.items():
+        ids = top1[top1["target_name"].str.upper().str.contains(pat, regex=True)]["query_id"].tolist()
+        drops = inf.loc[ids, "output_drop"] if ids else pd.Series(dtype=float)
+        out[fam] = {"n": len(ids), "n_up": int((drops > 0).sum()), "n_down": int((drops < 0).sum()),
+                    "sum_influence": float(inf.loc[ids, "influence"].sum()) if ids else 0.0}
+    return out
 
 
 # ---------------------------------------------------------------- 1. bundled models
 
-def janggu_data(n_each=2000, seed=0):
+def janggu_data(n_each=2000, seed=0, split="train"):
+    """janggu Oct4 (label 1) and MafK (label 0) peaks: ``n_each`` random training peaks of each, or the
+    held-out test files (100 + 100) with ``split="test"``."""
     from seqconv.encode import one_hot
     from seqconv.genome import iter_fasta
 
     d = SHARED / "janggu_oct4_mafk"
     rng = np.random.default_rng(seed)
     seqs, labels = [], []
-    for fname, lab in (("sample.fa.gz", 1), ("sample2.fa.gz", 0)):
+    files = (("sample.fa.gz", 1), ("sample2.fa.gz", 0)) if split == "train" else \
+        (("sample_test.fa.gz", 1), ("sample2_test.fa.gz", 0))
+    for fname, lab in files:
         recs = [s.upper() for _, s in iter_fasta(d / fname)]
         pick = rng.choice(len(recs), size=min(n_each, len(recs)), replace=False)
         seqs += [recs[i] for i in pick]
@@ -107,16 +140,16 @@ def janggu_data(n_each=2000, seed=0):
     return one_hot(seqs, dtype="uint8", length=200), np.array(labels, dtype=np.float32)[:, None]
 
 
-def gue_data(task, width):
+def gue_data(task, width, splits=("test", "dev")):
     from seqconv.encode import one_hot
 
-    frames = [pd.read_csv(SHARED / "gue_tf" / task / f"{s}.csv.gz") for s in ("test", "dev")]
+    frames = [pd.read_csv(SHARED / "gue_tf" / task / f"{s}.csv.gz") for s in splits]
     df = pd.concat(frames, ignore_index=True)
     return one_hot(df["sequence"].tolist(), dtype="uint8", length=width), df["label"].to_numpy(np.float32)[:, None]
 
 
 def section_bundled(comparer, args, out):
-    from seqconv.motifs.logos import summary_sheet
+    from seqconv.motifs.logos import save_logos, summary_sheet
     from seqconv.pretrained import list_models, load_pretrained
 
     names = list_models()["name"].tolist()
@@ -124,20 +157,35 @@ def section_bundled(comparer, args, out):
     if "oct4_mafk" in names:
         model, card = load_pretrained("oct4_mafk")
         X, y = janggu_data(seed=args.seed)
-        r = filter_report(model, X, y, list(card.tasks), comparer, strand=card.strand, max_seqs=args.max_seqs)
+        Xt, yt = janggu_data(split="test")
+        r = filter_report(model, X, y, list(card.tasks), comparer, strand=card.strand, max_seqs=args.max_seqs,
+                          influence_data=(Xt, yt))
+        out["_oct4_motifs"] = r["motifs"]
         inf = r["influence"].set_index("id")
         res["oct4_mafk"] = {
-            "n_seqs": r["n_seqs"], "n_filters": r["n_filters"], "n_motifs": len(r["motifs"]),
-            "oct4": best_hit(r["matches"], OCT4_NAMES), "mafk": best_hit(r["matches"], MAFK_NAMES),
+            "n_seqs": r["n_seqs"], "n_influence_seqs": r["n_influence_seqs"], "n_filters": r["n_filters"],
+            "n_motifs": len(r["motifs"]),
+            "oct4": best_hit(r["matches"], OCT4_NAMES, r["influence"]),
+            "mafk": best_hit(r["matches"], MAFK_NAMES, r["influence"]),
+            "families": family_direction(r["matches"], r["influence"],
+                                         {"POU/SOX (Oct4 family)": r"POU|SOX", "MAF/NFE2/BACH (MafK family)":
+                                          r"^MAF|::MAF|NFE2|BACH"}),
             "n_filters_q05": int((r["matches"].query("rank == 1")["q_value"] < 0.05).sum()),
             "top": _top_influential(r, 8), "seconds": r["seconds"],
         }
         order = sorted(r["motifs"], key=lambda m: inf.loc[m.id, "rank"])
         sheet = RESULTS / "motifs_oct4_mafk_summary.png"
-        summary_sheet(order, r["matches"], sheet, influence=r["influence"], collection=comparer.targets, dpi=70,
-                      title="bundled oct4_mafk model: first-layer filters (activation alignment, 2000 Oct4 + "
-                            "2000 MafK peaks) vs JASPAR 2024, most influential first")
+        t0 = time.time()
+        summary_sheet(order, r["matches"], sheet, influence=r["influence"], collection=comparer.targets, dpi=60,
+                      columns=2,
+                      title="bundled oct4_mafk model (Oct4 = 1 vs MafK = 0): first-layer filters (activation "
+                            "alignment on 2000 Oct4 + 2000 MafK training peaks) beside their best JASPAR 2024 match; "
+                            "influence = drop in test auROC when zeroed, most influential first")
+        logo_dir = HERE / "work" / "oct4_mafk_logos"
+        save_logos(r["motifs"], logo_dir)
+        res["oct4_mafk"]["seconds"]["drawing"] = time.time() - t0
         res["oct4_mafk"]["sheet"] = str(sheet.relative_to(REPO))
+        res["oct4_mafk"]["logos"] = str(logo_dir.relative_to(REPO))
         r["matches"].to_csv(RESULTS / "motifs_oct4_mafk_matches.tsv", sep="\t", index=False, float_format="%.4g")
         print(f"oct4_mafk: Oct4 hit {res['oct4_mafk']['oct4']}, MafK hit {res['oct4_mafk']['mafk']}", flush=True)
     for name in names:
@@ -147,10 +195,12 @@ def section_bundled(comparer, args, out):
         if not (SHARED / "gue_tf" / task).is_dir():
             continue
         model, card = load_pretrained(name)
-        X, y = gue_data(task, card.input_width)
+        X, y = gue_data(task, card.input_width)  # motifs from test + dev (2002 sequences)
+        Xt, yt = gue_data(task, card.input_width, splits=("test",))  # influence on the test set
         r = filter_report(model, X, y, list(card.tasks), comparer, strand=card.strand, max_seqs=args.max_seqs,
-                          influence_seqs=1000)
-        res["gue"][name] = {"n_seqs": r["n_seqs"], "top": _top_influential(r, 5), "seconds": r["seconds"]}
+                          influence_seqs=len(Xt), influence_data=(Xt, yt))
+        res["gue"][name] = {"n_seqs": r["n_seqs"], "n_influence_seqs": r["n_influence_seqs"],
+                            "n_motifs": len(r["motifs"]), "top": _top_influential(r, 3), "seconds": r["seconds"]}
         print(f"{name}: " + "; ".join(f"{t['filter']}->{t['match']} (q {_fmt_q(t['q'])})"
                                       for t in res["gue"][name]["top"]), flush=True)
     return res
@@ -204,9 +254,9 @@ def _top_influential(r, k):
             continue
         b = best.loc[row.id]
         alt = r["matches"][(r["matches"]["query_id"] == row.id) & (r["matches"]["rank"] > 1)]
-        rows.append({"filter": row.id, "influence": float(row.influence), "match": f"{b.target_name}",
-                     "match_id": b.target_id, "q": float(b.q_value),
-                     "next": ", ".join(f"{a.target_name}" for a in alt.itertuples())})
+        rows.append({"filter": row.id, "influence": float(row.influence), "output_drop": float(row.output_drop),
+                     "match": f"{b.target_name}", "match_id": b.target_id, "q": float(b.q_value),
+                     "next": ", ".join(f"{a.target_name} ({_fmt_q(a.q_value)})" for a in alt.itertuples())})
         if len(rows) == k:
             break
     return rows
@@ -229,6 +279,10 @@ def koo_recovery(motifs, comparer, truth_ids):
                      "is_best_match_of": [motifs[i].id for i in top1]}
     n_match = sum(1 for i in range(len(motifs)) if comparer.targets[best[i]].id in truth_ids and Q[i, best[i]] < 0.05)
     return out, n_match / max(1, len(motifs))
+
+
+def _first_pool(cfg):
+    return cfg["pool_sizes"][0] if "pool_sizes" in cfg else cfg.get("pool_size", 0)
 
 
 def section_koo(args):
@@ -254,12 +308,17 @@ def section_koo(args):
     n_scan = min(len(Xall), args.koo_scan)
     Xs = Xall[np.sort(np.random.default_rng(args.seed).choice(len(Xall), n_scan, replace=False))]
     out = {"n_sequences": len(ds.table), "n_scan": n_scan, "models": {}, "thresholds": [0.7, 0.5]}
-    for mdir in sorted(p for p in root.iterdir() if (p / "model.json").exists()):
+    out["train_seconds_total"] = 0.0
+    mdirs = [p for p in root.iterdir() if (p / "model.json").exists()]
+    for mdir in sorted(mdirs, key=lambda p: (json.loads((p / "model.json").read_text())["architecture"]["arch"] != "deepbind",
+                                             _first_pool(json.loads((p / "model.json").read_text())["architecture"]))):
         model, card = load_model(mdir)
+        if (mdir / "DONE").exists():
+            out["train_seconds_total"] += float((mdir / "DONE").read_text().split()[0])
         logits = predict(model, X, strand=card.strand)
         per_task = {card.tasks[t]: float(auroc(y[:, t], logits[:, t])) for t in range(y.shape[1])}
         cfg = card.architecture
-        entry = {"arch": cfg["arch"], "first_pool": cfg.get("pool_sizes", [cfg.get("pool_size")])[0],
+        entry = {"arch": cfg["arch"], "first_pool": _first_pool(cfg), "pools": cfg.get("pool_sizes", cfg.get("pool_size")),
                  "test_auroc": float(np.mean(list(per_task.values()))), "test_auroc_per_task": per_task,
                  "epochs": len(pd.read_csv(mdir / "train_log.csv")), "done": (mdir / "DONE").exists()}
         for thr in out["thresholds"]:
@@ -289,6 +348,15 @@ def section_koo(args):
 
 # ---------------------------------------------------------------- 3. memelite agreement
 
+def _version(pkg):
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(pkg)
+    except PackageNotFoundError:
+        return "?"
+
+
 def section_memelite(queries, comparer, args):
     try:
         from memelite import tomtom
@@ -301,17 +369,23 @@ def section_memelite(queries, comparer, args):
     Ts = [np.ascontiguousarray(t.probabilities.T) for t in comparer.targets]
     tomtom(Qs[:2], Ts, n_jobs=args.threads)  # numba compile, not timed
     t0 = time.time()
-    p_mm = tomtom(Qs, Ts, n_jobs=args.threads)[0]
+    out_mm = tomtom(Qs, Ts, n_jobs=args.threads)
     t_mm = time.time() - t0
+    p_mm, s_mm = np.asarray(out_mm[0], dtype=np.float64), np.asarray(out_mm[1], dtype=np.float64)
     t0 = time.time()
-    p_sc = np.stack([comparer.search(q).p_value for q in queries])
+    res_sc = [comparer.search(q) for q in queries]
     t_sc = time.time() - t0
+    p_sc = np.stack([r.p_value for r in res_sc])
+    # ranking as each tool reports it: p-value, ties broken by the alignment score
+    ord_sc = np.stack([np.lexsort((-r.similarity, r.p_value)) for r in res_sc])
+    ord_mm = np.stack([np.lexsort((-s_mm[i], p_mm[i])) for i in range(len(queries))])
     from seqconv.motifs.compare import MotifComparer
 
     nogap = MotifComparer(comparer.targets, flat_bits=0)
     p_ng = np.stack([nogap.search(q).p_value for q in queries])
-    top_mm = p_mm.argmin(1)
-    top_sc = p_sc.argmin(1)
+    top_mm = ord_mm[:, 0]
+    top_sc = ord_sc[:, 0]
+    top3_overlap = np.array([len(set(ord_sc[i, :3]) & set(ord_mm[i, :3])) / 3 for i in range(len(queries))])
     rank_sc = np.argsort(np.argsort(p_sc, axis=1, kind="stable"), axis=1)
     rank_mm = np.argsort(np.argsort(p_mm, axis=1, kind="stable"), axis=1)
     q_mm = np.stack([bh_qvalues(np.clip(r, 0, 1)) for r in p_mm])
@@ -326,6 +400,10 @@ def section_memelite(queries, comparer, args):
     res = {
         "n_queries": len(queries), "n_targets": len(Ts),
         "top1_same": float((top_mm == top_sc).mean()),
+        "top3_overlap": float(top3_overlap.mean()),
+        "top3_overlap_dist": {k: int((np.round(top3_overlap * 3) == k).sum()) for k in range(4)},
+        "top1_same_name": float(np.mean([comparer.targets[a].name.upper() == comparer.targets[b].name.upper()
+                                         for a, b in zip(top_mm, top_sc)])),
         "memelite_top1_in_seqconv_top5": float(np.mean([rank_sc[i, top_mm[i]] < 5 for i in range(len(queries))])),
         "seqconv_top1_in_memelite_top5": float(np.mean([rank_mm[i, top_sc[i]] < 5 for i in range(len(queries))])),
         "top1_same_when_both_significant": float((top_mm == top_sc)[any_sc & any_mm].mean())
@@ -335,6 +413,7 @@ def section_memelite(queries, comparer, args):
         "pairs_q05_jaccard": float(both.sum() / max(1, (sig_sc | sig_mm).sum())),
         "median_spearman_log_p": float(np.nanmedian(rhos)),
         "seconds": {"seqconv": t_sc, "memelite": t_mm}, "threads_memelite": args.threads,
+        "memelite_version": _version("memelite"),
     }
     q_ng = np.stack([bh_qvalues(r) for r in p_ng])
     res["without_flat_gaps"] = {
@@ -363,29 +442,55 @@ def write_markdown(res, args, path):
     o = b.get("oct4_mafk")
     lines += ["## 1. Bundled models (real ChIP-seq peaks)", ""]
     if o:
-        lines += [f"`oct4_mafk` ({o['n_seqs']} sequences: 2000 Oct4 + 2000 MafK training peaks of janggu, "
-                  f"{o['n_filters']} filters, {o['n_motifs']} informative; {o['n_filters_q05']} match a "
-                  "JASPAR 2024 motif with q < 0.05):", "",
-                  "| TF | best filter | JASPAR match | match rank | p | q | q < 0.05 |", "|---|---|---|---|---|---|---|"]
+        lines += [f"`oct4_mafk` (bundled basset model, one output: Oct4 peak = 1 vs MafK peak = 0). Motifs from "
+                  f"{o['n_seqs']} sequences (2000 Oct4 + 2000 MafK janggu training peaks; {o['n_filters']} filters "
+                  f"with >= 10 sites, {o['n_motifs']} informative after trimming; {o['n_filters_q05']} have a best "
+                  "JASPAR 2024 match with q < 0.05). Influence = drop in auROC when the filter is zeroed, on the "
+                  f"{o.get('n_influence_seqs', '?')} held-out janggu test peaks (100 Oct4 + 100 MafK); *direction* = "
+                  "sign of the change of the mean predicted Oct4 probability when zeroed (up = the filter is "
+                  "evidence for Oct4, down = evidence against Oct4, i.e. for MafK).", "",
+                  "| TF | best filter | JASPAR match | match rank | p | q | q < 0.05 | filters with this TF in "
+                  "their top 3 (q < 0.05) / as best match | that filter's influence (rank) | direction |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for tf, h in (("Oct4 (POU5F1 / Pou5f1::Sox2)", o["oct4"]), ("MafK (MAFK)", o["mafk"])):
             if h:
-                lines.append(f"| {tf} | {h['filter']} | {h['target']} | {h['rank']} | {h['p']:.2g} | {h['q']:.2g} "
-                             f"| {'yes' if h['q'] < 0.05 else 'NO'} |")
+                lines.append(
+                    f"| {tf} | {h['filter']} | {h['target']} | {h['rank']} | {h['p']:.2g} | {h['q']:.2g} "
+                    f"| {'**yes**' if h['q'] < 0.05 else 'NO'} | {h.get('n_filters_q05', '-')} / "
+                    f"{h.get('n_filters_top1_q05', '-')} | "
+                    + (f"{h['influence']:.2g} ({h['influence_rank']}/{o['n_filters']})" if 'influence' in h else "-")
+                    + " | " + ("-" if 'output_drop' not in h else
+                               ("Oct4 up" if h['output_drop'] > 0 else "Oct4 down (MafK evidence)")) + " |")
             else:
-                lines.append(f"| {tf} | - | not in any filter's top 3 | - | - | - | NO |")
-        lines += ["", "Most influential filters (drop in auROC when zeroed):", "",
-                  "| filter | influence | best match | q | next matches |", "|---|---|---|---|---|"]
-        lines += [f"| {t['filter']} | {t['influence']:.4f} | {t['match']} ({t['match_id']}) | {_fmt_q(t['q'])} | "
-                  f"{t['next']} |" for t in o["top"]]
-        lines += ["", f"Summary sheet: `{o['sheet']}` (all filters, most influential first).", ""]
+                lines.append(f"| {tf} | - | not in any filter's top 3 | - | - | - | NO | 0 | - | - |")
+        if o.get("families"):
+            lines += ["", "Filters whose best match (q < 0.05) is in a motif family, and the direction of their "
+                      "effect (zeroing them moves the Oct4 output down = they were Oct4 evidence, up = MafK evidence):",
+                      "", "| family | filters | Oct4 evidence | MafK (negative) evidence | summed influence |",
+                      "|---|---|---|---|---|"]
+            lines += [f"| {fam} | {v['n']} | {v['n_up']} | {v['n_down']} | {v['sum_influence']:.2g} |"
+                      for fam, v in o["families"].items()]
+        lines += ["", "Most influential filters (drop in held-out auROC when zeroed):", "",
+                  "| filter | influence | direction | best match | q | next matches (q) |", "|---|---|---|---|---|---|"]
+        lines += [f"| {t['filter']} | {t['influence']:.2g} | "
+                  + ("-" if 'output_drop' not in t else ("Oct4" if t['output_drop'] > 0 else "MafK"))
+                  + f" | {t['match']} ({t['match_id']}) | {_fmt_q(t['q'])} | {t['next']} |" for t in o["top"]]
+        sec = o["seconds"]
+        lines += ["", f"Summary sheet: `{o['sheet']}` (all informative filters, most influential first, read left to "
+                  f"right); per-filter logos in `{o.get('logos', '-')}` (not committed). Time: extraction "
+                  f"{sec['extract']:.1f} s, comparison {sec['compare']:.1f} s, influence {sec['influence']:.1f} s, "
+                  f"drawing {sec.get('drawing', 0):.1f} s.", ""]
     else:
         lines += [f"No bundled `oct4_mafk` model found (bundled: {b.get('models')}).", ""]
     if b.get("gue"):
-        lines += ["GUE TF tasks (TF not named in the data): top-5 influential filters and their best JASPAR "
-                  "match (q):", "", "| model | filters by influence: best match (q) |", "|---|---|"]
+        lines += ["GUE TF tasks (bundled `gue_tf_*` basset models; the TF is not named in the data): the 3 most "
+                  "influential filters (drop in test-set auROC when zeroed, on the 1001 GUE test sequences; motifs "
+                  "from the 2002 test + dev sequences) and their top-3 JASPAR 2024 matches (q).", "",
+                  "| model | filter (influence) | best match (q) | next matches (q) |", "|---|---|---|---|"]
         for name, g in b["gue"].items():
-            lines.append(f"| {name} | " + "; ".join(f"{t['filter']}: {t['match']} ({_fmt_q(t['q'])})"
-                                                     for t in g["top"]) + " |")
+            for t in g["top"]:
+                lines.append(f"| {name} | {t['filter']} ({t['influence']:.3g}) | {t['match']} {t['match_id']} "
+                             f"({_fmt_q(t['q'])}) | {t['next']} |")
         lines.append("")
     d = res.get("deepbind")
     if d:
@@ -404,20 +509,26 @@ def write_markdown(res, args, path):
     k = res.get("koo")
     lines += ["## 2. Koo & Eddy 2019 synthetic set (12 embedded JASPAR motifs)", ""]
     if k:
-        lines += [f"{k['n_sequences']} sequences x 200 bp (paper: 30,000; fewer here for 2 shared CPU cores), "
-                  "generated by `benchmarks/koo2019_synthetic.py --n 20000 --seed 33`; models trained by "
-                  "`benchmarks/motifs_train_koo.py` (seqconv.train.fit, <= 20 epochs, early stopping, 2 CPU threads). "
+        lines += [f"{k['n_sequences']} sequences x 200 bp (paper: 30,000), 1-5 of the 12 motifs sampled from their "
+                  "JASPAR 2016 matrices and planted per sequence on a random strand, one task per motif; generated "
+                  f"by `python3 benchmarks/koo2019_synthetic.py --n {k['n_sequences']} --seed 33 --out "
+                  "benchmarks/work/koo2019.parquet`; models trained by `python3 benchmarks/motifs_train_koo.py "
+                  "--data benchmarks/work/koo2019.parquet --out benchmarks/work/koo_models --threads 1 --epochs 25` "
+                  "(seqconv.train.fit, AdamW + cosine, <= 25 epochs, early stopping on valid auPRC with patience 4, "
+                  "1 torch thread; first layer 32 filters x 19 bp; basset: total down-sampling 100 = product of "
+                  "the three max-pools, as Koo & Eddy kept it fixed; models cached in benchmarks/work/koo_models, "
+                  f"training time {k.get('train_seconds_total', 0):.0f} s in all). "
                   f"Filter motifs from {k['n_scan']} random sequences of the set (activation alignment, both "
                   "strands, flanks < 0.3 bits trimmed), compared with JASPAR 2016 vertebrates (the paper's Tomtom "
                   "database). **Recovered** = at least one filter matches the embedded motif's JASPAR 2016 matrix "
                   "with q < 0.05; *as best match* = it is also that filter's top hit.", "",
-                  "| model | arch | first-layer pool | epochs | test auROC (mean of 12) | threshold | recovered | "
+                  "| model | arch | first-layer pool (all pools) | epochs | test auROC (mean of 12) | threshold | recovered | "
                   "as best match | missed | filters whose best match is an embedded motif |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for name, mm_ in k["models"].items():
             for thr in k["thresholds"]:
                 e = mm_[f"thr{thr}"]
-                lines.append(f"| {name} | {mm_['arch']} | {mm_['first_pool']} | {mm_['epochs']}"
+                lines.append(f"| {name} | {mm_['arch']} | {mm_['first_pool']} ({mm_.get('pools')}) | {mm_['epochs']}"
                              f"{'' if mm_['done'] else ' (unfinished)'} | {mm_['test_auroc']:.3f} | {thr} | "
                              f"**{len(e['recovered'])}/12** | {len(e['recovered_as_best_match'])}/12 | "
                              f"{', '.join(e['missed']) or '-'} | {e['filters_matching_an_embedded_motif']:.0%} |")
@@ -435,10 +546,15 @@ def write_markdown(res, args, path):
     lines += ["## 3. Agreement with memelite's tomtom (same queries, JASPAR 2024 CORE vertebrates)", ""]
     if mm:
         s = mm["seconds"]
-        lines += [f"{mm['n_queries']} filter motifs (section 1 and 2) x {mm['n_targets']} targets; memelite "
-                  f"0.5.0 `tomtom` (Euclidean, complete scores) with n_jobs={mm['threads_memelite']}.", "",
+        lines += [f"{mm['n_queries']} filter motifs (the oct4_mafk filters of section 1 and the Koo-set filters of "
+                  f"section 2) x {mm['n_targets']} targets; memelite {mm.get('memelite_version', '?')} `tomtom` "
+                  f"(Euclidean, complete scores) with n_jobs={mm['threads_memelite']}. Both rank targets by p-value, "
+                  "ties broken by the alignment score.", "",
                   "| measure | value |", "|---|---|",
                   f"| same best target | {mm['top1_same']:.0%} |",
+                  f"| top-3 overlap (mean fraction of memelite's 3 best targets in seqconv's 3 best) | "
+                  f"{mm['top3_overlap']:.0%} (queries sharing 0/1/2/3 of 3: "
+                  f"{'/'.join(str(v) for v in mm['top3_overlap_dist'].values())}) |",
                   f"| same best target, queries significant (q < 0.05) in both | "
                   f"{'-' if mm['top1_same_when_both_significant'] is None else format(mm['top1_same_when_both_significant'], '.0%')} |",
                   f"| memelite's best target within seqconv's top 5 | {mm['memelite_top1_in_seqconv_top5']:.0%} |",
@@ -500,8 +616,9 @@ def main(argv=None):
     if res.get("koo") and "koo" not in args.skip:
         for mm in res["koo"]["models"].values():
             queries += mm.pop("_motifs", [])
+    oct4_q = res.pop("_oct4_motifs", None)
     if "memelite" not in args.skip:
-        qs = queries + _oct4_queries(comparer, args)
+        qs = queries + (oct4_q if oct4_q is not None else _oct4_queries(comparer, args))
         res["memelite"] = section_memelite(qs, comparer, args) if qs else None
     elif "memelite" in previous:
         res["memelite"] = previous["memelite"]

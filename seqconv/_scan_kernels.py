@@ -41,29 +41,34 @@ _NEG = -(1 << 30)
 
 @nb.njit(parallel=True, cache=True, nogil=True)
 def kmer_codes(codes, k):
-    """``out[p]`` = code of ``codes[p:p+k]`` (first base most significant), ``4**k`` if it holds
-    a non-ACGT code or runs past the end."""
+    """``kc[p]`` = code of ``codes[p:p+k]`` (2 bits a base, first base most significant),
+    ``4**k`` if it holds a non-ACGT code or runs past the end; ``k4[p]`` the same for 4 bases
+    (``256`` when invalid)."""
     n = len(codes)
     inval = 4 ** k
-    out = np.empty(n, dtype=np.int32)
+    kc = np.empty(n, dtype=np.int32)
+    k4 = np.empty(n, dtype=np.uint16)
     n_chunks = (n + 65535) // 65536
     for ci in nb.prange(n_chunks):
         a = ci * 65536
         b = min(a + 65536, n)
         for p in range(a, b):
-            if p + k > n:
-                out[p] = inval
-                continue
             c = 0
-            bad = False
+            good = 0          # ACGT bases in a row from p (up to k)
             for i in range(k):
+                if p + i >= n:
+                    break
                 v = codes[p + i]
                 if v > 3:
-                    bad = True
                     break
                 c = c * 4 + v
-            out[p] = inval if bad else c
-    return out
+                good += 1
+            kc[p] = c if good == k else inval
+            if good >= 4:
+                k4[p] = c >> (2 * (good - 4))
+            else:
+                k4[p] = 256
+    return kc, k4
 
 
 @nb.njit(cache=True)
@@ -141,22 +146,36 @@ def build_dense_tables(filt, offs, widths, ow, dense, k):
 
 
 @nb.njit(inline="always")
-def _rest_ok(codes, x, s, fthr, r0, r1, rest_col, rest_val, rest_suf):
+def _blocks_ok(k4, x, s, fthr, b0, b1, blk_col, blk_tab, blk_suf):
+    """Add the 4-column blocks ``b0 .. b1-1`` of a window at ``x`` to ``s``, dropping it as soon as
+    the best it can still reach is below ``fthr`` (or a block holds an N)."""
+    for b in range(b0, b1):
+        c = k4[x + blk_col[b]]
+        if c > 255:
+            return False
+        s += blk_tab[b * 256 + c]
+        if s + blk_suf[b] < fthr:
+            return False
+    return True
+
+
+@nb.njit(inline="always")
+def _cols_ok(codes, x, s, fthr, r0, r1, col, val, suf):
     for i in range(r0, r1):
-        b = codes[x + rest_col[i]]
+        b = codes[x + col[i]]
         if b > 3:
             return False
-        s += rest_val[4 * i + b]
-        if s + rest_suf[i] < fthr:
+        s += val[4 * i + b]
+        if s + suf[i] < fthr:
             return False
     return True
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def scan_block(codes, kc, n_owned, chunk, chunk_ids, cap, k,
-               ow, fthr, rest_off, rest_col, rest_val, rest_suf,
+def scan_block(codes, kc, k4, n_owned, chunk, chunk_ids, cap, k,
+               ow, fthr, blk_off, blk_col, blk_tab, blk_suf,
                lst_start, ent_m, ent_s, max_ow,
-               dense, dense_need, dtab,
+               dense, dense_need, dtab, ow2, dtab2,
                narrow, widths, full_off, full_col, full_val, full_suf,
                out_x, out_m, counts):
     """Windows ``x < n_owned`` of ``codes`` (which holds ``n_owned + overlap`` codes) whose filter
@@ -182,8 +201,7 @@ def scan_block(codes, kc, n_owned, chunk, chunk_ids, cap, k,
                 x = p - ow[j]
                 if x < 0 or x >= n_owned:
                     continue
-                if _rest_ok(codes, x, ent_s[e], fthr[j], rest_off[j], rest_off[j + 1],
-                            rest_col, rest_val, rest_suf):
+                if _blocks_ok(k4, x, ent_s[e], fthr[j], blk_off[j], blk_off[j + 1], blk_col, blk_tab, blk_suf):
                     if cnt < cap:
                         out_x[ci, cnt] = x
                         out_m[ci, cnt] = j
@@ -192,15 +210,16 @@ def scan_block(codes, kc, n_owned, chunk, chunk_ids, cap, k,
         for d in range(len(dense)):
             j = dense[d]
             o = ow[j]
+            o2 = ow2[j]
             nd = dense_need[d]
             f = fthr[j]
-            r0 = rest_off[j]
-            r1 = rest_off[j + 1]
+            b0 = blk_off[j]
+            b1 = blk_off[j + 1]
             for x in range(p0, x1):
-                s = dtab[d, kc[x + o]]
+                s = dtab[d, kc[x + o]] + dtab2[d, kc[x + o2]]
                 if s < nd:
                     continue
-                if _rest_ok(codes, x, s, f, r0, r1, rest_col, rest_val, rest_suf):
+                if _blocks_ok(k4, x, s, f, b0, b1, blk_col, blk_tab, blk_suf):
                     if cnt < cap:
                         out_x[ci, cnt] = x
                         out_m[ci, cnt] = j
@@ -214,7 +233,7 @@ def scan_block(codes, kc, n_owned, chunk, chunk_ids, cap, k,
                     j = narrow[t]
                     if x + widths[j] > n:
                         continue
-                    if _rest_ok(codes, x, 0, fthr[j], full_off[j], full_off[j + 1],
+                    if _cols_ok(codes, x, 0, fthr[j], full_off[j], full_off[j + 1],
                                 full_col, full_val, full_suf):
                         if cnt < cap:
                             out_x[ci, cnt] = x

@@ -68,7 +68,8 @@ for _i, _c in enumerate("ACGT"):
 _LETTER = np.frombuffer(b"ACGTN", dtype=np.uint8)
 _COMP_LETTER = np.frombuffer(b"TGCAN", dtype=np.uint8)
 
-DEFAULT_BLOCK = 4096
+DEFAULT_BLOCK = 4096          # torch engine
+DEFAULT_BLOCK_NUMBA = 1 << 20  # numba engine
 _R = 32  # windows per run in the filter's max-reduction
 
 
@@ -358,7 +359,7 @@ def _sequence_background(sequences, genome, ids) -> np.ndarray:
 
 
 def _iter_hits(sequences, motifs, *, threshold, strands, background, pseudocount, bin_size,
-               method, device, block, genome, ids, verbose, counter):
+               method, device, block, genome, ids, verbose, counter, engine="auto"):
     """Yield the rescored hits of each block (dicts of arrays, see :func:`_rescore`).
 
     ``counter`` receives ``tests`` (windows x motif-strands tested, for q-values), ``bank`` and ``stream``.
@@ -389,9 +390,15 @@ def _iter_hits(sequences, motifs, *, threshold, strands, background, pseudocount
     bank = _Bank(motif_list, threshold=threshold, strands=strands, background=background,
                  pseudocount=pseudocount, bin_size=bin_size, method=method)
     dev = _device(device)
+    engine = _pick_engine(engine, dev)
+    if block is None:
+        block = DEFAULT_BLOCK if engine == "torch" else DEFAULT_BLOCK_NUMBA
     stream = _Stream(_records(sequences, genome, ids), block, bank.max_width - 1)
-    filt = _Filter(bank, dev, stream.block - stream.overlap)
     counter["bank"], counter["stream"] = bank, stream
+    if engine == "numba":
+        yield from _iter_hits_numba(bank, stream, threshold, bin_size, verbose, counter)
+        return
+    filt = _Filter(bank, dev, stream.block - stream.overlap)
     per_width = {int(w): int((bank.widths == w).sum()) for w in np.unique(bank.widths)}
     # CPU: blocks run on a pool of single-threaded workers (coarse-grained parallelism: torch's
     # intra-op threads would synchronise at every small op); torch's thread count is restored after.
@@ -428,6 +435,76 @@ def _iter_hits(sequences, motifs, *, threshold, strands, background, pseudocount
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         torch.set_num_threads(prev_threads)
+        bar.close()
+
+
+def _pick_engine(engine, dev: torch.device) -> str:
+    if engine not in ("auto", "numba", "torch"):
+        raise ValueError(f"engine must be 'auto', 'numba' or 'torch', got {engine!r}")
+    if engine == "auto":
+        return "torch" if dev.type != "cpu" or not _numba_available() else "numba"
+    if engine == "numba":
+        if dev.type != "cpu":
+            raise ValueError(f"engine='numba' runs on the CPU, not on {dev}")
+        if not _numba_available():
+            raise ImportError("engine='numba' needs numba (pip install numba)")
+    return engine
+
+
+def _iter_hits_numba(bank: _Bank, stream: _Stream, threshold: float, bin_size: float, verbose: bool,
+                     counter: dict):
+    """The CPU engine's block loop: blocks are read by a helper thread while the kernel (which
+    releases the GIL) scans the previous one."""
+    import queue
+
+    from tqdm import tqdm
+
+    from seqconv import _scan_kernels as kern
+
+    engine = _Lookahead(bank, threshold)
+    width_counts = np.bincount(bank.widths, minlength=bank.max_width + 1).astype(np.int64)
+    q: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for item in stream.blocks():
+                while not stop.is_set():
+                    try:
+                        q.put(("block", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            q.put(("error", exc))
+
+    reader = threading.Thread(target=produce, daemon=True)
+    bar = tqdm(total=None, unit="bp", unit_scale=True, disable=not verbose, desc="scanning", file=sys.stderr)
+    reader.start()
+    try:
+        while True:
+            kind, item = q.get()
+            if kind == "end":
+                break
+            if kind == "error":
+                raise item
+            g0, codes_np, n_owned = item
+            counter["tests"] += int(kern.count_tests(codes_np, n_owned, width_counts))
+            hits = engine(stream, g0, codes_np, n_owned, bin_size)
+            bar.update(n_owned)
+            if hits is not None:
+                yield hits
+    finally:
+        stop.set()
+        while reader.is_alive():
+            try:
+                q.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        reader.join()
         bar.close()
 
 
@@ -554,48 +631,97 @@ class _Lookahead:
         big = 2 ** 30
         fthr = np.where(reach, np.nan_to_num(bank.thr, posinf=big) - (1 if bank.method == "memelite" else 0),
                         big).astype(np.int64)
-        ow = np.zeros(J, dtype=np.int64)
-        need = np.zeros(J, dtype=np.int64)
-        rest_col, rest_val, rest_suf, rest_n = [], [], [], np.zeros(J, dtype=np.int64)
+        live = np.flatnonzero(reach).astype(np.int64)
+        mats = [filt[offs[j]:offs[j + 1]].astype(np.int64) for j in range(J)]
+        cmaxs = [f.max(axis=1) for f in mats]
+        gaps = [c - f.mean(axis=1) for c, f in zip(cmaxs, mats)]
+        # seed: the k consecutive columns with the largest summed (max - mean)
+        ow = np.array([int(np.argmax(np.convolve(g, np.ones(k), mode="valid"))) if len(g) > k else 0
+                       for g in gaps], dtype=np.int64)
+        need = np.array([fthr[j] - cmaxs[j].sum() + cmaxs[j][ow[j]:ow[j] + k].sum() for j in range(J)],
+                        dtype=np.int64)
+        rates = kern.seed_rates(filt, offs, widths, ow, need, live, k)
+        dense_mask = rates > self.DENSE_RATE
+        self.dense = live[dense_mask]
+        inverted = live[~dense_mask]
+        # dense motif-strands wide enough get a second seed (disjoint, next best k columns)
+        ow2 = ow.copy()
+        for j in self.dense:
+            W = widths[j]
+            if W < 2 * k:
+                continue
+            cs = np.convolve(gaps[j], np.ones(k), mode="valid")
+            best, pair = -np.inf, (ow[j], ow[j])
+            for o1 in range(len(cs)):
+                for o2 in range(o1 + k, len(cs)):
+                    if cs[o1] + cs[o2] > best:
+                        best, pair = cs[o1] + cs[o2], (o1, o2)
+            ow[j], ow2[j] = pair
+        digits = (np.arange(256)[:, None] >> (2 * (3 - np.arange(4)))[None, :]) & 3   # (256, 4)
+        blk_n, blk_col, blk_tab, blk_suf = np.zeros(J, dtype=np.int64), [], [], []
         full_col, full_val, full_suf, full_n = [], [], [], np.zeros(J, dtype=np.int64)
         for j, st in enumerate(bank.strands):
-            f = filt[offs[j]:offs[j + 1]].astype(np.int64)
-            W = st.width
-            cmax, crange = f.max(axis=1), f.max(axis=1) - f.min(axis=1)
-            gap = cmax - f.mean(axis=1)
-            if W > k:
-                ow[j] = int(np.argmax(np.convolve(gap, np.ones(k), mode="valid")))
-            seed = np.zeros(W, dtype=bool)
-            seed[ow[j]:ow[j] + k] = True
-            for cols, cl, vl, sl, nn in ((np.flatnonzero(~seed), rest_col, rest_val, rest_suf, rest_n),
-                                         (np.arange(W), full_col, full_val, full_suf, full_n)):
-                cols = cols[np.argsort(-crange[cols], kind="stable")]
-                cl.append(cols)
-                vl.append(f[cols].ravel())
-                suf = np.concatenate([np.cumsum(cmax[cols][::-1])[::-1][1:], [0]]) if len(cols) else cols
-                sl.append(suf)
-                nn[j] = len(cols)
-            need[j] = fthr[j] - cmax[~seed].sum()
+            f, cmax, W = mats[j], cmaxs[j], st.width
+            crange = cmax - f.min(axis=1)
+            # full column order (narrow motif-strands' direct scoring), most informative first
+            cols = np.argsort(-crange, kind="stable")
+            full_col.append(cols)
+            full_val.append(f[cols].ravel())
+            full_suf.append(np.concatenate([np.cumsum(cmax[cols][::-1])[::-1][1:], [0]]))
+            full_n[j] = W
+            if W <= k:       # the seed is the whole motif (plus zero-weight columns past it)
+                need[j] = fthr[j]
+                continue
+            seeded = np.zeros(W + 1, dtype=bool)
+            seeded[ow[j]:ow[j] + k] = True
+            seeded[ow2[j]:ow2[j] + k] = True
+            seeded[W] = True
+            # the other columns in runs of <= 4 consecutive columns, each read as the 4-mer of a
+            # 4-column block inside the window (columns of the block outside the run weigh 0)
+            runs, a0 = [], None
+            for c in range(W + 1):
+                if not seeded[c] and a0 is None:
+                    a0 = c
+                elif (seeded[c] or c - a0 == 4) and a0 is not None:
+                    runs.append((a0, c))
+                    a0 = None if seeded[c] else c
+            info = [crange[a:e].sum() for a, e in runs]
+            tabs, bmax, bcols = [], [], []
+            for r in np.argsort(-np.asarray(info), kind="stable"):
+                a, e = runs[r]
+                bs = min(a, W - 4)
+                w = np.zeros((4, 4), dtype=np.int64)
+                w[a - bs:e - bs] = f[a:e]
+                tabs.append(w[np.arange(4)[None, :], digits].sum(axis=1))
+                bmax.append(cmax[a:e].sum())
+                bcols.append(bs)
+            blk_n[j] = len(runs)
+            if runs:
+                blk_col.append(np.asarray(bcols))
+                blk_tab.append(np.concatenate(tabs))
+                blk_suf.append(np.concatenate([np.cumsum(np.asarray(bmax)[::-1])[::-1][1:], [0]]))
+            need[j] = fthr[j] - sum(bmax)
         cat = lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt)  # noqa: E731
-        self.ow = ow.astype(np.int64)
+        self.ow, self.ow2 = ow, ow2
         self.fthr = fthr.astype(np.int64)
-        self.rest_off = np.concatenate([[0], np.cumsum(rest_n)]).astype(np.int64)
-        self.rest_col, self.rest_val, self.rest_suf = (cat(rest_col, np.int64), cat(rest_val, np.int32),
-                                                       cat(rest_suf, np.int64))
+        self.blk_off = np.concatenate([[0], np.cumsum(blk_n)]).astype(np.int64)
+        tab = cat(blk_tab, np.int64)
+        self.blk_tab = tab.astype(np.int16 if tab.size and np.abs(tab).max() < 2 ** 15 else np.int32)
+        self.blk_col, self.blk_suf = cat(blk_col, np.int64), cat(blk_suf, np.int64)
         self.full_off = np.concatenate([[0], np.cumsum(full_n)]).astype(np.int64)
         self.full_col, self.full_val, self.full_suf = (cat(full_col, np.int64), cat(full_val, np.int32),
                                                        cat(full_suf, np.int64))
         self.widths = widths
-        live = np.flatnonzero(reach).astype(np.int64)
-        rates = kern.seed_rates(filt, offs, widths, self.ow, need, live, k)
-        dense_mask = rates > self.DENSE_RATE
-        self.dense = live[dense_mask]
-        inverted = live[~dense_mask]
         self.dense_need = need[self.dense].astype(np.int64)
-        self.dtab = kern.build_dense_tables(filt, offs, widths, self.ow, self.dense, k)
-        self.lst_start, self.ent_m, self.ent_s = kern.build_index(filt, offs, widths, self.ow, need, inverted, k)
+        self.dtab = kern.build_dense_tables(filt, offs, widths, ow, self.dense, k)
+        # second seed's table: all 0 (and 0 for N: the first seed's N entry decides) when there is none
+        self.dtab2 = kern.build_dense_tables(filt, offs, widths, ow2, self.dense, k)
+        for d, j in enumerate(self.dense):
+            if ow2[j] == ow[j]:
+                self.dtab2[d] = 0
+        self.lst_start, self.ent_m, self.ent_s = kern.build_index(filt, offs, widths, ow, need, inverted, k)
         self.narrow = live[widths[live] < k]
-        self.max_ow = int(self.ow[live].max()) + 1 if live.size else 1
+        self.max_ow = int(ow[live].max()) + 1 if live.size else 1
         self.int_table = bank.int_table
         self.float_table = bank.float_table
         # expected windows passing per seed position, for the first size of the hit buffers
@@ -604,7 +730,7 @@ class _Lookahead:
     def candidates(self, codes: np.ndarray, n_owned: int) -> tuple[np.ndarray, np.ndarray]:
         kern = self.kern
         k = kern.K
-        kc = kern.kmer_codes(codes, k)
+        kc, k4 = kern.kmer_codes(codes, k)
         n_chunks = -(-min(n_owned + self.max_ow, len(codes)) // self.CHUNK)
         ids = np.arange(n_chunks, dtype=np.int64)
         cap = self.cap
@@ -613,10 +739,10 @@ class _Lookahead:
             out_x = np.empty((ids.size, cap), dtype=np.int32)
             out_m = np.empty((ids.size, cap), dtype=np.int32)
             counts = np.zeros(ids.size, dtype=np.int64)
-            kern.scan_block(codes, kc, n_owned, self.CHUNK, ids, cap, k,
-                            self.ow, self.fthr, self.rest_off, self.rest_col, self.rest_val, self.rest_suf,
+            kern.scan_block(codes, kc, k4, n_owned, self.CHUNK, ids, cap, k,
+                            self.ow, self.fthr, self.blk_off, self.blk_col, self.blk_tab, self.blk_suf,
                             self.lst_start, self.ent_m, self.ent_s, self.max_ow,
-                            self.dense, self.dense_need, self.dtab,
+                            self.dense, self.dense_need, self.dtab, self.ow2, self.dtab2,
                             self.narrow, self.widths, self.full_off, self.full_col, self.full_val, self.full_suf,
                             out_x, out_m, counts)
             ok = counts <= cap
@@ -730,7 +856,8 @@ def bh_qvalues(p_values, n_tests: int) -> np.ndarray:
 
 def scan(sequences, motifs, threshold: float = 1e-4, strands: str = "both", background=None,
          pseudocount: float = 0.1, *, bin_size: float = 0.1, method: str = "fimo", genome=None,
-         ids=None, device=None, block: int = DEFAULT_BLOCK, verbose: bool = False) -> pd.DataFrame:
+         ids=None, device=None, engine: str = "auto", block: int | None = None,
+         verbose: bool = False) -> pd.DataFrame:
     """Find every motif match with ``p <= threshold`` (FIMO definitions, exact p-values).
 
     Parameters
@@ -780,7 +907,7 @@ def scan(sequences, motifs, threshold: float = 1e-4, strands: str = "both", back
     counter = {}
     parts = list(_iter_hits(sequences, motifs, threshold=threshold, strands=strands,
                             background=background, pseudocount=pseudocount, bin_size=bin_size,
-                            method=method, device=device, block=block, genome=genome, ids=ids,
+                            method=method, device=device, engine=engine, block=block, genome=genome, ids=ids,
                             verbose=verbose, counter=counter))
     df = _frame(counter["bank"], counter["stream"], parts)
     df["q_value"] = bh_qvalues(df["p_value"].to_numpy(), counter["tests"])
@@ -869,7 +996,7 @@ def scan_to_file(sequences, motifs, out, *, format: str = "tsv", threshold: floa
 
 
 def _engine_kwargs(kwargs: dict) -> dict:
-    base = dict(bin_size=0.1, method="fimo", device=None, block=DEFAULT_BLOCK, genome=None, ids=None,
+    base = dict(bin_size=0.1, method="fimo", device=None, engine="auto", block=None, genome=None, ids=None,
                 verbose=False)
     unknown = set(kwargs) - set(base)
     if unknown:

@@ -92,7 +92,7 @@ def _safe(name: str) -> str:
 
 
 def summary_sheet(motifs, matches: pd.DataFrame | None, path, *, influence: pd.DataFrame | None = None,
-                  collection=None, dpi: int = 100, title: str | None = None) -> Path:
+                  collection=None, dpi: int = 100, title: str | None = None, columns: int | None = None) -> Path:
     """One PNG with every filter's logo beside its best database match, aligned.
 
     Parameters
@@ -110,6 +110,10 @@ def summary_sheet(motifs, matches: pd.DataFrame | None, path, *, influence: pd.D
         the bundled JASPAR collection.
     dpi : int
     title : str, optional
+    columns : int, optional
+        Filter/match pairs per row of the sheet (filled row by row, so the order reads
+        left to right).  Default: 1 for up to 16 motifs, 2 beyond (keeps a sheet of 64
+        filters readable at a modest height).
 
     Returns
     -------
@@ -127,9 +131,20 @@ def summary_sheet(motifs, matches: pd.DataFrame | None, path, *, influence: pd.D
         {r.query_id: r for r in matches[matches["rank"] == 1].itertuples(index=False)}
     infl = {} if influence is None else {r.id: r for r in influence.itertuples(index=False)}
     n = len(motifs)
-    height = 1.25 * n + (0.6 if title else 0.2)
-    fig, axes = plt.subplots(n, 2, figsize=(11, height), squeeze=False, gridspec_kw={"width_ratios": [1, 1]})
-    for row, m in enumerate(motifs):
+    if columns is None:
+        columns = 1 if n <= 16 else 2
+    if columns < 1:
+        raise ValueError(f"columns must be >= 1, got {columns}")
+    columns = min(int(columns), n)
+    n_rows = -(-n // columns)
+    height = 1.25 * n_rows + (0.6 if title else 0.2)
+    fig, axes = plt.subplots(n_rows, 2 * columns, figsize=(11 * columns, height), squeeze=False)
+    for k in range(n, n_rows * columns):  # unused cells of the last row
+        axes[k // columns, 2 * (k % columns)].axis("off")
+        axes[k // columns, 2 * (k % columns) + 1].axis("off")
+    for k, m in enumerate(motifs):
+        row, c0 = k // columns, 2 * (k % columns)
+        ax_q, ax_t = axes[row, c0], axes[row, c0 + 1]
         r = best.get(m.id)
         lo, hi = 0, m.width
         target, off = None, 0
@@ -143,17 +158,17 @@ def summary_sheet(motifs, matches: pd.DataFrame | None, path, *, influence: pd.D
         if m.n_sites is not None:
             label += f"  n={m.n_sites:.0f}"
         if m.id in infl:
-            label += f"  influence {infl[m.id].influence:+.3f} (rank {infl[m.id].rank})"
-        draw_logo(m, axes[row, 0], title=label)
-        axes[row, 0].set_xlim(lo - 0.5, hi - 0.5)
+            label += f"  influence {infl[m.id].influence:+.3g} (rank {infl[m.id].rank})"
+        draw_logo(m, ax_q, title=label)
+        ax_q.set_xlim(lo - 0.5, hi - 0.5)
         if target is not None:
             sig = "" if r.q_value < 0.05 else "  (n.s.)"
-            draw_logo(target, axes[row, 1], xoffset=off,
+            draw_logo(target, ax_t, xoffset=off,
                       title=f"{r.target_name} {r.target_id} ({r.orientation})  q={r.q_value:.2g}{sig}")
-            axes[row, 1].set_xlim(lo - 0.5, hi - 0.5)
+            ax_t.set_xlim(lo - 0.5, hi - 0.5)
         else:
-            axes[row, 1].axis("off")
-            axes[row, 1].text(0.02, 0.5, "no match", fontsize=8, transform=axes[row, 1].transAxes)
+            ax_t.axis("off")
+            ax_t.text(0.02, 0.5, "no match", fontsize=8, transform=ax_t.transAxes)
     if title:
         fig.suptitle(title, fontsize=10, x=0.01, y=1 - 0.12 / height, ha="left", va="top")
         fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / height))
