@@ -65,7 +65,7 @@ def test_shared_jaspar_counts_match_bundled_meme():
 
 
 def test_gzip_meme(tmp_path):
-    text = (Path(__file__).resolve().parents[1] / "data" / "jaspar2024_core_vertebrates.meme").read_text()
+    text = (Path(__file__).resolve().parents[1] / "seqconv" / "data" / "jaspar2024_core_vertebrates.meme").read_text()
     gz = tmp_path / "m.meme.gz"
     with gzip.open(gz, "wt") as fh:
         fh.write(text)

@@ -312,8 +312,8 @@ def _collection_path() -> Path | None:
 def jaspar_collection() -> list[Motif]:
     """JASPAR 2024 CORE vertebrates, non-redundant (879 motifs), read offline.
 
-    The file is bundled as ``data/jaspar2024_core_vertebrates.meme`` (CC BY 4.0,
-    Rauluseviciute et al. 2024); see ``data/PROVENANCE.md``.
+    The file is bundled as ``seqconv/data/jaspar2024_core_vertebrates.meme`` (CC BY 4.0,
+    Rauluseviciute et al. 2024); see the repository's ``data/PROVENANCE.md``.
     """
     path = _collection_path()
     if path is None:
