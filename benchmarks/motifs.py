@@ -6,6 +6,10 @@ Run (memelite lives in its own venv with the system torch; see benchmarks/README
     benchmarks/.venv-motifs/bin/pip install memelite
     python benchmarks/koo2019_synthetic.py --n 30000 --seed 33 --out benchmarks/work/koo2019.parquet
     python benchmarks/motifs_train_koo.py --data benchmarks/work/koo2019.parquet --out benchmarks/work/koo_models --threads 1
+    python benchmarks/motifs_train_koo.py --data benchmarks/work/koo2019.parquet --out benchmarks/work/koo_models_e50 \
+        --threads 1 --epochs 50 --only basset_pool25 basset_pool25_f64
+    ln -s ../koo_models_e50/basset_pool25 benchmarks/work/koo_models/basset_pool25_e50
+    ln -s ../koo_models_e50/basset_pool25_f64 benchmarks/work/koo_models/basset_pool25_f64_e50
     benchmarks/.venv-motifs/bin/python benchmarks/motifs.py
 
 Sections (all in one run):
@@ -18,7 +22,9 @@ Sections (all in one run):
 3. agreement of seqconv's comparison with memelite's tomtom on the same filter motifs and JASPAR 2024,
    with both timed (memelite warmed up first; numba compile excluded).
 
-Writes benchmarks/results/motifs.md and benchmarks/results/motifs.json.
+Writes benchmarks/results/motifs.md and benchmarks/results/motifs.json (``--markdown-only`` rewrites the
+Markdown from the JSON), the Oct4 summary sheet benchmarks/results/motifs_oct4_mafk_summary.png and per-filter
+logos under benchmarks/work/oct4_mafk_logos/ (not committed).
 """
 
 from __future__ import annotations
@@ -105,16 +111,20 @@ def best_hit(matches, names, influence=None):
     return out
 
 
-def family_direction(matches, influence, families):
-    """Per motif family: the filters whose best match (q < 0.05) is in the family, and how many of them push the
-    output up (zeroing lowers the mean output) or down."""
+def family_direction(matches, influence, families, enrichment):
+    """Per motif family: the filters whose best match (q < 0.05) is in the family; how many fire more in the
+    positive class (``enrichment``: filter id -> auROC of its per-sequence max activation for the label) and how
+    many push the model's output up when present (zeroing them lowers the mean output)."""
     top1 = matches[(matches["rank"] == 1) & (matches["q_value"] < 0.05)]
     inf = influence.set_index("id")
     out = {}
     for fam, pat in families.items():
         ids = top1[top1["target_name"].str.upper().str.contains(pat, regex=True)]["query_id"].tolist()
         drops = inf.loc[ids, "output_drop"] if ids else pd.Series(dtype=float)
+        enr = np.array([enrichment[i] for i in ids])
         out[fam] = {"n": len(ids), "n_up": int((drops > 0).sum()), "n_down": int((drops < 0).sum()),
+                    "n_enriched_pos": int((enr > 0.5).sum()), "n_enriched_neg": int((enr < 0.5).sum()),
+                    "median_enrichment_auroc": float(np.median(enr)) if len(enr) else None,
                     "sum_influence": float(inf.loc[ids, "influence"].sum()) if ids else 0.0}
     return out
 
@@ -162,6 +172,12 @@ def section_bundled(comparer, args, out):
                           influence_data=(Xt, yt))
         out["_oct4_motifs"] = r["motifs"]
         inf = r["influence"].set_index("id")
+        from seqconv.evaluate import auroc
+        from seqconv.motifs.extract import max_activations
+
+        A = max_activations(model, X, strand=card.strand)  # motif presence per training peak
+        enrich = {f"filter{f}": float(auroc(y[:, 0], A[:, f])) if A[:, f].max() > 0 else 0.5
+                  for f in range(A.shape[1])}
         res["oct4_mafk"] = {
             "n_seqs": r["n_seqs"], "n_influence_seqs": r["n_influence_seqs"], "n_filters": r["n_filters"],
             "n_motifs": len(r["motifs"]),
@@ -169,14 +185,20 @@ def section_bundled(comparer, args, out):
             "mafk": best_hit(r["matches"], MAFK_NAMES, r["influence"]),
             "families": family_direction(r["matches"], r["influence"],
                                          {"POU/SOX (Oct4 family)": r"POU|SOX", "MAF/NFE2/BACH (MafK family)":
-                                          r"^MAF|::MAF|NFE2|BACH"}),
+                                          r"^MAF|::MAF|NFE2|BACH", "AP-1 (FOS/JUN/ATF)": r"FOS|JUN|ATF|BATF"},
+                                         enrich),
             "n_filters_q05": int((r["matches"].query("rank == 1")["q_value"] < 0.05).sum()),
             "top": _top_influential(r, 8), "seconds": r["seconds"],
         }
+        for key in ("oct4", "mafk"):
+            if res["oct4_mafk"][key]:
+                res["oct4_mafk"][key]["enrichment_auroc"] = enrich[res["oct4_mafk"][key]["filter"]]
+        for t in res["oct4_mafk"]["top"]:
+            t["enrichment_auroc"] = enrich[t["filter"]]
         order = sorted(r["motifs"], key=lambda m: inf.loc[m.id, "rank"])
         sheet = RESULTS / "motifs_oct4_mafk_summary.png"
         t0 = time.time()
-        summary_sheet(order, r["matches"], sheet, influence=r["influence"], collection=comparer.targets, dpi=60,
+        summary_sheet(order, r["matches"], sheet, influence=r["influence"], collection=comparer.targets, dpi=72,
                       columns=2,
                       title="bundled oct4_mafk model (Oct4 = 1 vs MafK = 0): first-layer filters (activation "
                             "alignment on 2000 Oct4 + 2000 MafK training peaks) beside their best JASPAR 2024 match; "
@@ -199,8 +221,12 @@ def section_bundled(comparer, args, out):
         Xt, yt = gue_data(task, card.input_width, splits=("test",))  # influence on the test set
         r = filter_report(model, X, y, list(card.tasks), comparer, strand=card.strand, max_seqs=args.max_seqs,
                           influence_seqs=len(Xt), influence_data=(Xt, yt))
+        top1 = r["matches"].query("rank == 1")
+        sig = top1[top1["q_value"] < 0.05]
         res["gue"][name] = {"n_seqs": r["n_seqs"], "n_influence_seqs": r["n_influence_seqs"],
-                            "n_motifs": len(r["motifs"]), "top": _top_influential(r, 3), "seconds": r["seconds"]}
+                            "n_motifs": len(r["motifs"]), "n_filters_q05": len(sig),
+                            "frequent_top1_q05": sig["target_name"].value_counts().head(5).to_dict(),
+                            "top": _top_influential(r, 3), "seconds": r["seconds"]}
         print(f"{name}: " + "; ".join(f"{t['filter']}->{t['match']} (q {_fmt_q(t['q'])})"
                                       for t in res["gue"][name]["top"]), flush=True)
     return res
@@ -269,13 +295,16 @@ def koo_recovery(motifs, comparer, truth_ids):
     idx = {t.id: i for i, t in enumerate(comparer.targets)}
     res = [comparer.search(m) for m in motifs]
     Q = np.stack([r.q_value for r in res])  # (filters, targets)
+    P = np.stack([r.p_value for r in res])
     best = np.array([np.lexsort((-r.similarity, r.p_value))[0] for r in res])
     out = {}
     for tid, name in truth_ids.items():
         j = idx[tid]
         f = int(Q[:, j].argmin())
         top1 = [i for i in range(len(motifs)) if best[i] == j and Q[i, j] < 0.05]
-        out[name] = {"q": float(Q[f, j]), "filter": motifs[f].id, "filter_best_match": comparer.targets[best[f]].name,
+        out[name] = {"q": float(Q[f, j]), "p": float(P[f, j]), "rank": int((P[f] < P[f, j]).sum()) + 1,
+                     "width": motifs[f].width, "n_targets": len(comparer.targets),
+                     "filter": motifs[f].id, "filter_best_match": comparer.targets[best[f]].name,
                      "is_best_match_of": [motifs[i].id for i in top1]}
     n_match = sum(1 for i in range(len(motifs)) if comparer.targets[best[i]].id in truth_ids and Q[i, best[i]] < 0.05)
     return out, n_match / max(1, len(motifs))
@@ -311,7 +340,8 @@ def section_koo(args):
     out["train_seconds_total"] = 0.0
     mdirs = [p for p in root.iterdir() if (p / "model.json").exists()]
     for mdir in sorted(mdirs, key=lambda p: (json.loads((p / "model.json").read_text())["architecture"]["arch"] != "deepbind",
-                                             _first_pool(json.loads((p / "model.json").read_text())["architecture"]))):
+                                             _first_pool(json.loads((p / "model.json").read_text())["architecture"]),
+                                             p.name)):
         model, card = load_model(mdir)
         if (mdir / "DONE").exists():
             out["train_seconds_total"] += float((mdir / "DONE").read_text().split()[0])
@@ -320,7 +350,10 @@ def section_koo(args):
         cfg = card.architecture
         entry = {"arch": cfg["arch"], "first_pool": _first_pool(cfg), "pools": cfg.get("pool_sizes", cfg.get("pool_size")),
                  "test_auroc": float(np.mean(list(per_task.values()))), "test_auroc_per_task": per_task,
-                 "epochs": len(pd.read_csv(mdir / "train_log.csv")), "done": (mdir / "DONE").exists()}
+                 "epochs": len(pd.read_csv(mdir / "train_log.csv")), "done": (mdir / "DONE").exists(),
+                 "max_epochs": (card.training or {}).get("config", {}).get("epochs"),
+                 "first_filters": (cfg.get("filters") if isinstance(cfg.get("filters"), int)
+                                   else (cfg.get("filters") or [None])[0])}
         for thr in out["thresholds"]:
             t0 = time.time()
             motifs = []
@@ -357,7 +390,9 @@ def _version(pkg):
         return "?"
 
 
-def section_memelite(queries, comparer, args):
+def section_memelite(queries, comparer, args, planted=None):
+    """``planted``: per query, the set of upper-case TF names that are right answers (Koo-set filters: the 12
+    planted TFs) or None (no ground truth)."""
     try:
         from memelite import tomtom
     except ImportError:
@@ -415,6 +450,40 @@ def section_memelite(queries, comparer, args):
         "seconds": {"seqconv": t_sc, "memelite": t_mm}, "threads_memelite": args.threads,
         "memelite_version": _version("memelite"),
     }
+    # where they disagree: is memelite's best target one with many flat (spacer / flank) columns, which a
+    # diffuse query column matches closely in Euclidean distance?  (seqconv scores such columns as gaps.)
+    def flat_fraction(t):
+        p = t.probabilities
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ic = 2.0 + np.where(p > 0, p * np.log2(p), 0.0).sum(axis=1)
+        return float((ic < 0.25).mean())
+
+    flat = np.array([flat_fraction(t) for t in comparer.targets])
+    disc = np.flatnonzero(top_mm != top_sc)
+    names = lambda idx: pd.Series([comparer.targets[j].name for j in idx]).value_counts().head(4).to_dict()  # noqa
+    res["discordant"] = {
+        "n": int(len(disc)),
+        "memelite_best_has_1_3_flat_columns": int((flat[top_mm[disc]] >= 1 / 3).sum()),
+        "seqconv_best_has_1_3_flat_columns": int((flat[top_sc[disc]] >= 1 / 3).sum()),
+        "memelite_best_frequent": names(top_mm[disc]), "seqconv_best_frequent": names(top_sc[disc]),
+        "median_query_information_bits": float(np.median([queries[i].information_content().sum() for i in disc]))
+        if len(disc) else None,
+        "median_query_information_bits_concordant": float(np.median(
+            [queries[i].information_content().sum() for i in np.flatnonzero(top_mm == top_sc)]))
+        if (top_mm == top_sc).any() else None,
+    }
+    if planted is not None and any(t is not None for t in planted):
+        # ground truth (Koo set: only 12 TFs were planted, no CTCF): how often is each tool's significant best
+        # match one of the planted TFs, and how often is it a TF that was not planted at all?
+        gt = [i for i, t in enumerate(planted) if t is not None]
+        gt_res = {}
+        for tool, top, sig in (("seqconv", top_sc, sig_sc), ("memelite", top_mm, sig_mm)):
+            ok = [i for i in gt if sig[i, top[i]]]
+            nm = [comparer.targets[top[i]].name.upper() for i in ok]
+            gt_res[tool] = {"n_queries": len(gt), "best_q05": len(ok),
+                            "best_q05_is_planted": int(sum(n in planted[i] for n, i in zip(nm, ok))),
+                            "best_q05_is_ctcf": int(sum(n == "CTCF" for n in nm))}
+        res["koo_ground_truth"] = gt_res
     q_ng = np.stack([bh_qvalues(r) for r in p_ng])
     res["without_flat_gaps"] = {
         "top1_same": float((p_ng.argmin(1) == top_mm).mean()),
@@ -430,28 +499,71 @@ def section_memelite(queries, comparer, args):
 
 # ---------------------------------------------------------------- report
 
+def _acceptance(res):
+    """The issue-5 acceptance bars, as measured in this run."""
+    out = ["## Summary: acceptance bars of issue 5", "", "| bar | measured | met |", "|---|---|---|"]
+    o = (res.get("bundled") or {}).get("oct4_mafk")
+    if o:
+        for tf, key in (("Oct4 (POU5F1 / Pou5f1::Sox2)", "oct4"), ("MafK (MAFK)", "mafk")):
+            h = o.get(key)
+            out.append(f"| bundled oct4_mafk model: a filter matches {tf} with q < 0.05 | "
+                       + (f"{h['filter']} -> {h['target']} (rank {h['rank']}), q = {h['q']:.2g}" if h else "no filter")
+                       + f" | {'yes' if h and h['q'] < 0.05 else 'NO'} |")
+    g = (res.get("bundled") or {}).get("gue")
+    if g:
+        tops = [t for v in g.values() for t in v["top"]]
+        n_sig = sum(t["q"] < 0.05 for t in tops)
+        out.append(f"| GUE tasks: the most influential filters' top JASPAR matches name a TF | {n_sig} of {len(tops)} "
+                   "top-3-influence filters have a best match with q < 0.05 (reported below) | reported; mostly no "
+                   "significant name |")
+    k = res.get("koo")
+    if k and k.get("models"):
+        per = {n: len(m["thr0.7"]["recovered"]) for n, m in k["models"].items()}
+        best = max(per, key=per.get)
+        union = {n for m in k["models"].values() for n in m["thr0.7"]["recovered"]}
+        out.append("| Koo & Eddy 2019 set: every embedded motif recovered (q < 0.05) | "
+                   + ", ".join(f"{n} {c}/12" for n, c in per.items()) + f"; union {len(union)}/12 | "
+                   + ("yes for " + best if per[best] == 12 else "NO (best " + f"{per[best]}/12)") + " |")
+    mm = res.get("memelite")
+    if mm:
+        out.append(f"| agreement with memelite's tomtom (same run) | same best target {mm['top1_same']:.0%}, top-3 "
+                   f"overlap {mm['top3_overlap']:.0%} ({mm['top1_same_when_both_significant']:.0%} same best target "
+                   "where both are significant) | reported (no bar) |")
+    return out
+
+
 def write_markdown(res, args, path):
     lines = ["# seqconv.motifs validation", "",
-             f"Generated by `{res['command']}` in {res['seconds_total']:.0f} s on {res['machine']} "
-             + (f"(sections {', '.join(res['reused'])} kept from the previous run: `{res.get('previous_command')}`) "
+             f"Generated by `{res['command']}` in {res['seconds_total']:.0f} s on {res['machine']}"
+             + (f" (sections {', '.join(res['reused'])} kept from the previous run: `{res.get('previous_command')}`)"
                 if res.get("reused") else "")
-             + f"(torch threads {args.threads}). Comparison: seqconv's Tomtom-like `compare` (Euclidean column "
+             + ". Comparison: seqconv's Tomtom-like `compare` (Euclidean column "
              "score, 100 bins, min overlap 5, flat target columns < 0.25 bits as gaps, Sidak-corrected minimum "
              "over offsets x strands, BH q over the collection).", ""]
+    lines += ["Timings are from this single run on 2 CPU cores shared with other jobs (another helper's scan "
+              "benchmark and model training ran at the same time): read them as rough.", ""]
+    lines += _acceptance(res) + [""]
     b = res.get("bundled") or {}
     o = b.get("oct4_mafk")
     lines += ["## 1. Bundled models (real ChIP-seq peaks)", ""]
     if o:
+        def where(e):
+            return "-" if e is None else f"{'Oct4' if e > 0.5 else 'MafK'} ({e:.2f})"
+
+        def effect(d):
+            return "-" if d is None else ("for Oct4" if d > 0 else "against Oct4")
+
         lines += [f"`oct4_mafk` (bundled basset model, one output: Oct4 peak = 1 vs MafK peak = 0). Motifs from "
                   f"{o['n_seqs']} sequences (2000 Oct4 + 2000 MafK janggu training peaks; {o['n_filters']} filters "
                   f"with >= 10 sites, {o['n_motifs']} informative after trimming; {o['n_filters_q05']} have a best "
-                  "JASPAR 2024 match with q < 0.05). Influence = drop in auROC when the filter is zeroed, on the "
-                  f"{o.get('n_influence_seqs', '?')} held-out janggu test peaks (100 Oct4 + 100 MafK); *direction* = "
-                  "sign of the change of the mean predicted Oct4 probability when zeroed (up = the filter is "
-                  "evidence for Oct4, down = evidence against Oct4, i.e. for MafK).", "",
+                  "JASPAR 2024 match with q < 0.05). *Influence* = drop in auROC when the filter is zeroed, on the "
+                  f"{o.get('n_influence_seqs', '?')} held-out janggu test peaks (100 Oct4 + 100 MafK). *Occurs in* = "
+                  "the class whose peaks the filter fires in (auROC of the filter's per-peak max activation, Oct4 "
+                  "vs MafK, on the 4000 training peaks: > 0.5 Oct4, < 0.5 MafK). *Effect* = sign of the change of "
+                  "the mean predicted Oct4 probability when the filter is zeroed (for Oct4: the output drops).", "",
                   "| TF | best filter | JASPAR match | match rank | p | q | q < 0.05 | filters with this TF in "
-                  "their top 3 (q < 0.05) / as best match | that filter's influence (rank) | direction |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  "their top 3 (q < 0.05) / as best match | influence (rank) | occurs in (auROC) | effect |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for tf, h in (("Oct4 (POU5F1 / Pou5f1::Sox2)", o["oct4"]), ("MafK (MAFK)", o["mafk"])):
             if h:
                 lines.append(
@@ -459,22 +571,24 @@ def write_markdown(res, args, path):
                     f"| {'**yes**' if h['q'] < 0.05 else 'NO'} | {h.get('n_filters_q05', '-')} / "
                     f"{h.get('n_filters_top1_q05', '-')} | "
                     + (f"{h['influence']:.2g} ({h['influence_rank']}/{o['n_filters']})" if 'influence' in h else "-")
-                    + " | " + ("-" if 'output_drop' not in h else
-                               ("Oct4 up" if h['output_drop'] > 0 else "Oct4 down (MafK evidence)")) + " |")
+                    + f" | {where(h.get('enrichment_auroc'))} | {effect(h.get('output_drop'))} |")
             else:
-                lines.append(f"| {tf} | - | not in any filter's top 3 | - | - | - | NO | 0 | - | - |")
+                lines.append(f"| {tf} | - | not in any filter's top 3 | - | - | - | NO | 0 | - | - | - |")
         if o.get("families"):
-            lines += ["", "Filters whose best match (q < 0.05) is in a motif family, and the direction of their "
-                      "effect (zeroing them moves the Oct4 output down = they were Oct4 evidence, up = MafK evidence):",
-                      "", "| family | filters | Oct4 evidence | MafK (negative) evidence | summed influence |",
-                      "|---|---|---|---|---|"]
-            lines += [f"| {fam} | {v['n']} | {v['n_up']} | {v['n_down']} | {v['sum_influence']:.2g} |"
+            lines += ["", "Filters whose best match (q < 0.05) is in a motif family: where they fire and which way "
+                      "zeroing them moves the Oct4 output:", "",
+                      "| family | filters | occur in Oct4 / MafK peaks | median activation auROC (Oct4 vs MafK) | "
+                      "effect for / against Oct4 | summed influence |", "|---|---|---|---|---|---|"]
+            lines += [f"| {fam} | {v['n']} | {v.get('n_enriched_pos', '-')} / {v.get('n_enriched_neg', '-')} | "
+                      f"{'-' if v.get('median_enrichment_auroc') is None else format(v['median_enrichment_auroc'], '.2f')}"
+                      f" | {v['n_up']} / {v['n_down']} | {v['sum_influence']:.2g} |"
                       for fam, v in o["families"].items()]
         lines += ["", "Most influential filters (drop in held-out auROC when zeroed):", "",
-                  "| filter | influence | direction | best match | q | next matches (q) |", "|---|---|---|---|---|---|"]
-        lines += [f"| {t['filter']} | {t['influence']:.2g} | "
-                  + ("-" if 'output_drop' not in t else ("Oct4" if t['output_drop'] > 0 else "MafK"))
-                  + f" | {t['match']} ({t['match_id']}) | {_fmt_q(t['q'])} | {t['next']} |" for t in o["top"]]
+                  "| filter | influence | occurs in (auROC) | effect | best match | q | next matches (q) |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {t['filter']} | {t['influence']:.2g} | {where(t.get('enrichment_auroc'))} | "
+                  f"{effect(t.get('output_drop'))} | {t['match']} ({t['match_id']}) | {_fmt_q(t['q'])} | {t['next']} |"
+                  for t in o["top"]]
         sec = o["seconds"]
         lines += ["", f"Summary sheet: `{o['sheet']}` (all informative filters, most influential first, read left to "
                   f"right); per-filter logos in `{o.get('logos', '-')}` (not committed). Time: extraction "
@@ -491,6 +605,14 @@ def write_markdown(res, args, path):
             for t in g["top"]:
                 lines.append(f"| {name} | {t['filter']} ({t['influence']:.3g}) | {t['match']} {t['match_id']} "
                              f"({_fmt_q(t['q'])}) | {t['next']} |")
+        lines += ["", "All filters of each GUE model: how many have a best match with q < 0.05, and the most "
+                  "frequent such matches (a biologist's guess at the TF comes from these, not from the 3 most "
+                  "influential filters alone):", "", "| model | informative filters | best match q < 0.05 | most "
+                  "frequent significant best matches |", "|---|---|---|---|"]
+        for name, g in b["gue"].items():
+            lines.append(f"| {name} | {g['n_motifs']} | {g.get('n_filters_q05', '-')} | "
+                         + (", ".join(f"{k2} x{c}" for k2, c in g.get("frequent_top1_q05", {}).items()) or "-")
+                         + " |")
         lines.append("")
     d = res.get("deepbind")
     if d:
@@ -513,25 +635,44 @@ def write_markdown(res, args, path):
                   "JASPAR 2016 matrices and planted per sequence on a random strand, one task per motif; generated "
                   f"by `python3 benchmarks/koo2019_synthetic.py --n {k['n_sequences']} --seed 33 --out "
                   "benchmarks/work/koo2019.parquet`; models trained by `python3 benchmarks/motifs_train_koo.py "
-                  "--data benchmarks/work/koo2019.parquet --out benchmarks/work/koo_models --threads 1 --epochs 25` "
-                  "(seqconv.train.fit, AdamW + cosine, <= 25 epochs, early stopping on valid auPRC with patience 4, "
-                  "1 torch thread; first layer 32 filters x 19 bp; basset: total down-sampling 100 = product of "
+                  "--data benchmarks/work/koo2019.parquet --out benchmarks/work/koo_models --threads 1 --epochs 25` (the "
+                  "`*_e50` models: `--epochs 50 --out benchmarks/work/koo_models_e50 --only basset_pool25 "
+                  "basset_pool25_f64`, linked into koo_models) "
+                  "(seqconv.train.fit, AdamW + cosine schedule over the max epochs, early stopping on valid auPRC "
+                  "with patience 4, "
+                  "1 torch thread; first-layer filters 19 bp wide (Koo: 30 x 19); basset without dropout; total down-sampling 100 = product of "
                   "the three max-pools, as Koo & Eddy kept it fixed; models cached in benchmarks/work/koo_models, "
                   f"training time {k.get('train_seconds_total', 0):.0f} s in all). "
                   f"Filter motifs from {k['n_scan']} random sequences of the set (activation alignment, both "
                   "strands, flanks < 0.3 bits trimmed), compared with JASPAR 2016 vertebrates (the paper's Tomtom "
                   "database). **Recovered** = at least one filter matches the embedded motif's JASPAR 2016 matrix "
                   "with q < 0.05; *as best match* = it is also that filter's top hit.", "",
-                  "| model | arch | first-layer pool (all pools) | epochs | test auROC (mean of 12) | threshold | recovered | "
+                  "| model | arch | first-layer filters | first-layer pool (all pools) | epochs run / max | test auROC (mean of 12) | threshold | recovered | "
                   "as best match | missed | filters whose best match is an embedded motif |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for name, mm_ in k["models"].items():
             for thr in k["thresholds"]:
                 e = mm_[f"thr{thr}"]
-                lines.append(f"| {name} | {mm_['arch']} | {mm_['first_pool']} ({mm_.get('pools')}) | {mm_['epochs']}"
+                lines.append(f"| {name} | {mm_['arch']} | {mm_.get('first_filters', '-')} | {mm_['first_pool']} "
+                             f"({mm_.get('pools')}) | {mm_['epochs']} / {mm_.get('max_epochs', '-')}"
                              f"{'' if mm_['done'] else ' (unfinished)'} | {mm_['test_auroc']:.3f} | {thr} | "
                              f"**{len(e['recovered'])}/12** | {len(e['recovered_as_best_match'])}/12 | "
                              f"{', '.join(e['missed']) or '-'} | {e['filters_matching_an_embedded_motif']:.0%} |")
+        union = sorted({n for mm_ in k["models"].values() for n in mm_["thr0.7"]["recovered"]})
+        never = [n for n in next(iter(k["models"].values()))["thr0.7"]["per_motif"] if n not in union]
+        lines += ["", f"Union over the {len(k['models'])} models (threshold 0.7): **{len(union)}/12** recovered; "
+                  f"never recovered: {', '.join(never) or '-'}."]
+        for mname, mm_ in k["models"].items():
+            if not mm_["thr0.7"]["recovered"]:
+                lines.append(f"- {mname}: no filter matches any embedded motif with q < 0.05 (smallest q "
+                             f"{min(v['q'] for v in mm_['thr0.7']['per_motif'].values()):.2g}).")
+                continue
+            for n in mm_["thr0.7"]["missed"]:
+                v = mm_["thr0.7"]["per_motif"][n]
+                if "p" in v:
+                    lines.append(f"- {mname} misses {n}: closest filter {v['filter']} ({v['width']} bp after "
+                                 f"trimming; its best hit {v['filter_best_match']}) matches {n} with p = {v['p']:.2g}, "
+                                 f"rank {v['rank']} of {v['n_targets']}, q = {v['q']:.2g}.")
         lines += ["", "Best q per embedded motif (threshold 0.7; filter; that filter's top JASPAR 2016 hit):", "",
                   "| model | " + " | ".join(next(iter(k["models"].values()))["thr0.7"]["per_motif"]) + " |",
                   "|---|" + "---|" * 12]
@@ -569,6 +710,21 @@ def write_markdown(res, args, path):
                   f"{mm['without_flat_gaps']['queries_with_a_match_q05']} / "
                   f"{mm['without_flat_gaps']['pairs_q05_jaccard']:.2f} / "
                   f"{mm['without_flat_gaps']['median_spearman_log_p']:.2f} |",
+                  f"| queries whose best targets differ | {mm['discordant']['n']} (median query information "
+                  f"{mm['discordant']['median_query_information_bits']:.1f} bits vs "
+                  f"{mm['discordant']['median_query_information_bits_concordant']:.1f} where they agree) |",
+                  f"| ... of which the best target has >= 1/3 flat columns (< 0.25 bits): memelite / seqconv | "
+                  f"{mm['discordant']['memelite_best_has_1_3_flat_columns']} / "
+                  f"{mm['discordant']['seqconv_best_has_1_3_flat_columns']} |",
+                  f"| ... most frequent best targets there: memelite / seqconv | "
+                  f"{', '.join(f'{k2} x{c}' for k2, c in mm['discordant']['memelite_best_frequent'].items())} / "
+                  f"{', '.join(f'{k2} x{c}' for k2, c in mm['discordant']['seqconv_best_frequent'].items())} |",
+                  *([f"| Koo-set filters (ground truth: only the 12 TFs were planted): significant best match / "
+                     f"of which a planted TF / of which CTCF (never planted) — seqconv vs memelite | "
+                     f"{g['seqconv']['best_q05']} / {g['seqconv']['best_q05_is_planted']} / "
+                     f"{g['seqconv']['best_q05_is_ctcf']} vs {g['memelite']['best_q05']} / "
+                     f"{g['memelite']['best_q05_is_planted']} / {g['memelite']['best_q05_is_ctcf']} "
+                     f"(of {g['seqconv']['n_queries']} filters) |"] if (g := mm.get("koo_ground_truth")) else []),
                   f"| time: seqconv / memelite (s) | {s['seqconv']:.2f} / {s['memelite']:.2f} "
                   f"(ratio {s['seqconv'] / max(s['memelite'], 1e-9):.1f}x) |", ""]
     else:
@@ -587,7 +743,14 @@ def main(argv=None):
     ap.add_argument("--skip", nargs="*", default=[], choices=["bundled", "deepbind", "koo", "memelite"])
     ap.add_argument("--reuse", action="store_true",
                     help="keep skipped sections from the previous benchmarks/results/motifs.json")
+    ap.add_argument("--markdown-only", action="store_true",
+                    help="rewrite benchmarks/results/motifs.md from motifs.json without running anything")
     args = ap.parse_args(argv)
+    if args.markdown_only:
+        res = json.loads((RESULTS / "motifs.json").read_text())
+        write_markdown(res, args, RESULTS / "motifs.md")
+        print(f"wrote {RESULTS / 'motifs.md'} from {RESULTS / 'motifs.json'}")
+        return
     torch.set_num_threads(args.threads)
     import platform
 
@@ -613,13 +776,19 @@ def main(argv=None):
                 res.setdefault("reused", []).append(section)
             continue
         res[section] = fn()
+    planted = []
     if res.get("koo") and "koo" not in args.skip:
+        from koo2019_synthetic import MOTIF_NAMES
+
         for mm in res["koo"]["models"].values():
-            queries += mm.pop("_motifs", [])
+            ms = mm.pop("_motifs", [])
+            queries += ms
+            planted += [{n.upper() for n in MOTIF_NAMES}] * len(ms)
     oct4_q = res.pop("_oct4_motifs", None)
     if "memelite" not in args.skip:
         qs = queries + (oct4_q if oct4_q is not None else _oct4_queries(comparer, args))
-        res["memelite"] = section_memelite(qs, comparer, args) if qs else None
+        planted += [None] * (len(qs) - len(planted))
+        res["memelite"] = section_memelite(qs, comparer, args, planted) if qs else None
     elif "memelite" in previous:
         res["memelite"] = previous["memelite"]
         res.setdefault("reused", []).append("memelite")

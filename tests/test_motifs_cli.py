@@ -145,3 +145,23 @@ def test_logo_heights_and_png(tmp_path):
     np.testing.assert_allclose(h.iloc[2], [0.5, 0.5, 0, 0])
     (path,) = save_logos([m], tmp_path / "logos")
     assert path.name == "m.png" and path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_summary_sheet_columns(tmp_path):
+    """Several filter/match pairs per row: the sheet gets wider and shorter, and a partial last row is allowed."""
+    from PIL import Image
+
+    from seqconv.motifs import jaspar_collection
+    from seqconv.motifs.compare import MotifComparer
+    from seqconv.motifs.logos import summary_sheet
+
+    db = jaspar_collection()
+    queries = [next(m for m in db if m.name == n) for n in ("CTCF", "MAFK", "SRF")]
+    matches = MotifComparer(db).compare(queries, top=1)
+    one = summary_sheet(queries, matches, tmp_path / "one.png", collection=db, dpi=40, columns=1)
+    two = summary_sheet(queries, matches, tmp_path / "two.png", collection=db, dpi=40, columns=2)
+    (w1, h1), (w2, h2) = Image.open(one).size, Image.open(two).size
+    assert w2 == 2 * w1 and h2 < 0.8 * h1  # 3 rows -> 2 rows
+    with pytest.raises(ValueError, match="columns"):
+        summary_sheet(queries, matches, tmp_path / "bad.png", collection=db, columns=0)
+    assert not (tmp_path / "bad.png").exists()

@@ -74,6 +74,21 @@ def test_flat_target_columns_are_not_evidence(db):
     assert naive.q_value < guarded.q_value
 
 
+def test_flat_flanks_of_a_target_do_not_dilute_a_match(db):
+    """A target with flat flanks (e.g. JASPAR 2016 MAX) matched by its own matrix: the flat columns are gaps, so
+    the evidence of the informative core is not diluted by them (the p-value is that of the core alone)."""
+    core = _get(db, "MAX").probabilities
+    core = core[core.max(axis=1) > 0.9]  # the E-box CACGTG
+    flat = np.full((3, 4), 0.25) + np.array([0.03, -0.01, -0.01, -0.01])  # < 0.25 bits each
+    padded = Motif("padded", np.vstack([flat, core, flat[::-1]]))
+    comparer = MotifComparer(db + [padded])
+    j = comparer.n_targets - 1
+    p_self = comparer.search(padded).p_value[j]
+    p_core = comparer.search(core).p_value[j]
+    assert p_self < 1e-6
+    assert p_self <= 10 * p_core  # (scored over all columns, the flanks' null swamped the core: p ~ 1e-3)
+
+
 def test_column_scores_and_qvalues():
     Q = np.array([[1, 0, 0, 0], [0.25, 0.25, 0.25, 0.25]], dtype=float)
     C = np.array([[1, 0, 0, 0], [0, 1, 0, 0]], dtype=float)

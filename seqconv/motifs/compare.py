@@ -16,12 +16,13 @@ For a query motif ``Q`` (``m`` columns) and a collection of targets:
    convolution of the per-column distributions (exact for the binned scores,
    assuming independent columns).
    Target columns with less than ``flat_bits`` of information (spacers, flat
-   flanks) are gaps: left out of the null, and scored at the query column's
-   null median when aligned (no evidence either way).
+   flanks) are gaps: left out of the null, and left out of an alignment (no
+   evidence either way): the alignment's summed score and its null are taken
+   over the query columns aligned with informative target columns only.
 3. **Alignment p-value.**  For each offset (and both orientations) with an
    overlap of at least ``min(min_overlap, m, n)`` columns, the p-value is the
-   probability under the null of the overlapping span of reaching the observed
-   summed score.  The best (smallest) p-value over the ``k`` alignments tried is
+   probability under the null of the overlapping span (less its gap columns)
+   of reaching the observed summed score.  The best (smallest) p-value over the ``k`` alignments tried is
    corrected for that choice with Sidak's formula ``1 - (1 - p_min)^k``
    (Tomtom corrects its minimum over offsets the same way).
 4. **q-values.**  Benjamini-Hochberg over the targets of the collection, per query.
@@ -121,6 +122,31 @@ def bh_qvalues(p: np.ndarray) -> np.ndarray:
     return out
 
 
+_NO_EVIDENCE = np.ones(1)  # marker: only flat target columns aligned
+
+
+def _gapped_survival(keep: list, sf: dict) -> np.ndarray:
+    """Null survival function of the summed scores of query rows ``keep`` (sorted), from the
+    contiguous-span survivals ``sf``: a span's own when ``keep`` is contiguous, else the
+    convolution of the nulls of its contiguous runs."""
+    if not keep:
+        return _NO_EVIDENCE
+    runs, start = [], keep[0]
+    for prev, cur in zip(keep, keep[1:]):
+        if cur != prev + 1:
+            runs.append((start, prev + 1))
+            start = cur
+    runs.append((start, keep[-1] + 1))
+    if len(runs) == 1:
+        return sf[runs[0]]
+    pmf = None
+    for run in runs:
+        s_run = sf[run]
+        pmf_run = s_run - np.append(s_run[1:], 0.0)
+        pmf = pmf_run if pmf is None else np.convolve(pmf, pmf_run)
+    return np.minimum(np.cumsum(pmf[::-1])[::-1], 1.0)
+
+
 @dataclass
 class SearchResult:
     """All targets' scores for one query (arrays of length ``n_targets``)."""
@@ -150,8 +176,9 @@ class MotifComparer:
     flat_bits : float
         Target columns with less information than this (bits, uniform background)
         are treated as gaps: they are left out of the null, and a query column
-        aligned with one scores its null median (no evidence either way).  Without
-        this, weak query columns "match" flat spacers and flanks (0 disables).
+        aligned with one is left out of that alignment's score and null (no
+        evidence either way).  Without this, weak query columns "match" flat
+        spacers and flanks (0 disables).
     """
 
     def __init__(self, collection="jaspar", *, metric: str = "euclidean", n_bins: int = 100,
@@ -212,11 +239,8 @@ class MotifComparer:
         S = column_scores(P, self.columns, self.metric)
         G = self._integer(S)
         hists = _null_histograms(G[:, ~self._flat], self.n_bins)
-        if self._flat.any():
-            # flat target columns carry no evidence: they score the query column's null median
-            median = (np.cumsum(hists, axis=1) >= 0.5).argmax(axis=1)
-            G[:, self._flat] = median[:, None]
         sf = _span_survivals(hists)
+        gapped_sf: dict = {}  # survival functions of non-contiguous sets of query columns (alignments with gaps)
         T = self.n_targets
         best_p = np.full(T, np.inf)
         best_off = np.zeros(T, dtype=np.int64)
@@ -238,8 +262,7 @@ class MotifComparer:
                         continue
                     rows = np.arange(a, b)
                     tcols = rows + off
-                    obs = Gw[rows, :, tcols].sum(axis=0)  # (k,)
-                    p = sf[(a, b)][obs]
+                    p = self._alignment_p(Gw[rows, :, tcols], self._flat[cols[:, tcols]], rows, sf, gapped_sf)
                     n_tests[idx] += 1
                     better = p < best_p[idx]
                     if better.any():
@@ -256,6 +279,48 @@ class MotifComparer:
         p_corr = np.where(best_p <= 0, 0.0, p_corr)
         p_corr = np.clip(np.maximum(p_corr, best_p), 0.0, 1.0)
         return SearchResult(p_corr, bh_qvalues(p_corr), best_off, best_ori, best_ov, best_sim)
+
+    @staticmethod
+    def _alignment_p(Gs, gaps, rows, sf, cache) -> np.ndarray:
+        """p-values of one offset's alignments with ``k`` targets.
+
+        ``Gs`` (r, k): integer scores of the aligned query rows ``rows`` (r,) against each
+        target's columns; ``gaps`` (k, r): which of those target columns are flat; ``sf``:
+        the null survival functions of contiguous spans of query rows (``_span_survivals``).
+        Without gaps the null is the span's; with gaps, the null of the remaining rows (a
+        shorter span, or the convolution of the spans it falls into, kept in ``cache``).
+        """
+        sf_span = sf[(int(rows[0]), int(rows[-1]) + 1)]
+        gapped = gaps.any(axis=1)
+        if not gapped.any():
+            return sf_span[Gs.sum(axis=0)]
+        obs = np.where(gaps.T, 0, Gs).sum(axis=0)
+        p = np.empty(Gs.shape[1])
+        p[~gapped] = sf_span[obs[~gapped]]
+        idx = np.flatnonzero(gapped)
+        r = len(rows)
+        a0 = int(rows[0])
+        # one integer code per gap pattern (bit i: row a0 + i is a gap)
+        if r < 63:
+            codes = gaps[idx].astype(np.int64) @ (np.int64(1) << np.arange(r, dtype=np.int64))
+            uniq, inverse = np.unique(codes, return_inverse=True)
+            keys = [(a0, r, int(c)) for c in uniq]
+            patterns = None
+        else:  # (not reached with motif widths < 63)
+            patterns, inverse = np.unique(gaps[idx], axis=0, return_inverse=True)
+            keys = [(a0, r, pat.tobytes()) for pat in patterns]
+        inverse = np.asarray(inverse).ravel()
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(len(keys) + 1))
+        for u, key in enumerate(keys):
+            sel = idx[order[bounds[u]:bounds[u + 1]]]
+            sfk = cache.get(key)
+            if sfk is None:
+                pattern = patterns[u] if patterns is not None else [(key[2] >> i) & 1 for i in range(r)]
+                keep = [a0 + i for i in range(r) if not pattern[i]]
+                sfk = cache[key] = _gapped_survival(keep, sf)
+            p[sel] = 1.0 if sfk is _NO_EVIDENCE else sfk[obs[sel]]
+        return p
 
     def compare(self, queries, *, top: int = 5, verbose: bool = False) -> pd.DataFrame:
         """Best matches of each query: see :func:`compare`."""

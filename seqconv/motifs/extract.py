@@ -8,6 +8,7 @@
   probabilities ``p ∝ exp(w)`` per position (weights read as natural-log odds).
 * :func:`filter_influence` — the drop in auROC (with labels) or in the mean predicted
   probability (without) when one filter's output channel is zeroed.
+* :func:`max_activations` — each sequence's largest activation of each filter.
 
 The first layer is found as ``model.first_convs`` (seqconv models: deepbind, basset,
 resnet) or, for another ``nn.Module``, as its first ``nn.Conv1d`` when that is the first
@@ -213,6 +214,41 @@ def activation_motifs(model, X, *, threshold: float = 0.7, strand: str = "both",
                                     n_sites=n_sites))
             i += 1
     return motifs
+
+
+def max_activations(model, X, *, strand: str = "both", batch_size: int = 256, device=None) -> np.ndarray:
+    """Each sequence's largest activation of each first-layer filter.
+
+    The activation is the one :func:`activation_motifs` thresholds (windows wholly inside
+    the sequence; with ``strand="both"`` the reverse complement counts too).  Useful to ask
+    in which class of sequences a filter's motif occurs, e.g. the auROC of a column against
+    the labels (a filter can be *used* by the model as evidence for or against a class).
+
+    Returns
+    -------
+    (N, F) float32 ndarray
+        Filters numbered as in :func:`activation_motifs`.
+    """
+    from seqconv.predict import resolve_device
+
+    if strand not in STRANDS:
+        raise ValueError(f"strand must be one of {STRANDS}, got {strand!r}")
+    _check_X(X)
+    dev = resolve_device(device)
+    model = model.to(dev).eval()
+    layer = first_layer(model)
+    views = 2 if strand == "both" else 1
+    parts, pending = [], []
+    with torch.inference_mode():
+        for xb in _batches(X, batch_size, strand, dev):
+            acts = _activations(layer, xb)
+            m = torch.cat([a.amax(dim=2) if a.shape[2] > 0 else torch.zeros(a.shape[:2], device=dev)
+                           for a in acts], dim=1)
+            pending.append(m)
+            if len(pending) == views:
+                parts.append(torch.stack(pending).amax(dim=0).float().cpu().numpy())
+                pending = []
+    return np.concatenate(parts)
 
 
 def weight_motifs(model, *, scale: float = 1.0, background=None) -> list[Motif]:
