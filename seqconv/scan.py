@@ -22,18 +22,32 @@ Definitions (MEME suite FIMO, Grant et al. 2011)
 with the bin threshold, p-value of the truncated bin, strict ``p < threshold``),
 for hit-for-hit comparison in ``benchmarks/scan.py``.
 
-Engine
-------
+Engines
+-------
 Sequences are packed into one stream of base codes (records separated by an N)
 and cut into blocks overlapping by the widest motif minus one, so memory is
-bounded and hits at block borders are exact.  Per block and per group of motifs
-of similar width, the windows are unfolded into a one-hot matrix and multiplied
-with every motif-strand's integer matrix at once (bfloat16 on CPU, float16 on
-CUDA: integers up to 256/2048 are exact in those types and the products are
-accumulated in float32, exactly).  The threshold is folded in as a bias, so the
-sign of the product says "possible hit"; only those windows are materialised
-(``torch.nonzero``) and rescored exactly (integer score, float64 score, N check,
-p-value from the table).
+bounded and hits at block borders are exact.
+
+``engine="numba"`` (CPU default, :mod:`seqconv._scan_kernels`): exact integer
+lookahead filtration.  Each motif-strand's 8 most selective consecutive columns
+(its *seed*) are scored with one lookup of the sequence's 8-mer code; an index
+lists, for each 8-mer, the motif-strands whose threshold is still reachable with
+it, so a position costs the ~10 motif-strands whose seed passes, not all 1,758 of
+JASPAR's; a 64-bit mask over 3 more columns and 4-column block lookups then drop a
+window as soon as its partial integer score plus the maxima of its remaining
+columns falls below the threshold.  The ~1% of motif-strands whose seeds are not
+selective get two seeds and are tested at every window.  All sums are integers on
+the p-value grid, so no hit is lost or added.
+
+``engine="torch"`` (GPU, or CPU without numba): per block and per group of
+motifs of similar width, the windows are unfolded into a one-hot matrix and
+multiplied with every motif-strand's integer matrix at once (bfloat16 on CPU,
+float16 on CUDA: integers up to 256/2048 are exact in those types and the
+products are accumulated in float32, exactly).  The threshold is folded in as a
+bias, so the sign of the product says "possible hit".
+
+Either way the surviving windows are rescored exactly (integer score, float64
+score, N check, p-value from the table).
 """
 
 from __future__ import annotations
@@ -134,37 +148,73 @@ class _Bank:
         self.method = method
         self.strands: list[_Strand] = []
         wanted = {"both": ("+", "-"), "+": ("+",), "-": ("-",)}[strands]
+        try:
+            from seqconv._scan_kernels import score_tables
+        except ImportError:
+            score_tables = None
+        los, owner, strand_of, bgs, same = [], [], [], [], []
         for k, motif in enumerate(motifs):
             bg = motif.background if isinstance(background, str) else background
             bgv = np.asarray(bg, dtype=np.float64)
-            # a strand-symmetric background gives the reverse complement the same score distribution
+            # a strand-symmetric background gives the reverse complement the same score distribution,
+            # and its log-odds are the + strand's read backwards with A<->T, C<->G
             symmetric = bgv[0] == bgv[3] and bgv[1] == bgv[2]
-            dist = None
-            for s in wanted:
-                m = motif if s == "+" else motif.reverse_complement()
-                lo = m.log_odds(pseudocount, bg)
-                scaled = lo / bin_size
-                ints = np.round(scaled).astype(np.int64)
-                if dist is None or not symmetric:
-                    smin, pmf = score_distribution(ints, bg)
-                    dist = smin, survival(pmf)
-                smin, sf = dist
-                ok = np.flatnonzero(sf < threshold if method == "memelite" else sf <= threshold)
-                thr_int = smin + int(ok[0]) if ok.size else math.inf
-                thr_float = float(np.float32(thr_int * bin_size)) if ok.size else math.inf
-                # memelite compares the float score: ceil() keeps the filter an upper bound
-                filt = np.ceil(scaled - 1e-9).astype(np.int64) if method == "memelite" else ints
-                self.strands.append(_Strand(k, s, m.width, lo, ints, filt, smin, sf, thr_int, thr_float))
+            lo_plus = motif.log_odds(pseudocount, bg) if symmetric or "+" in wanted else None
+            for i, s in enumerate(wanted):
+                if s == "+":
+                    lo = lo_plus
+                elif symmetric:
+                    lo = lo_plus[::-1, ::-1]
+                else:
+                    lo = motif.reverse_complement().log_odds(pseudocount, bg)
+                los.append(lo)
+                owner.append(k)
+                strand_of.append(s)
+                bgs.append(bgv)
+                same.append(i > 0 and symmetric)
+        widths = np.array([len(lo) for lo in los], dtype=np.int64)
+        offs = np.concatenate([[0], np.cumsum(widths)])
+        lo_all = np.ascontiguousarray(np.concatenate(los))
+        scaled = lo_all / bin_size
+        ints_all = np.round(scaled).astype(np.int64)
+        # memelite compares the float score: ceil() keeps the filter an upper bound
+        filt_all = np.ceil(scaled - 1e-9).astype(np.int64) if method == "memelite" else ints_all
+        strict = method == "memelite"
+        if score_tables is not None:
+            smins, sf_all, sf_off, first = score_tables(ints_all, offs, np.array(bgs), np.array(same), threshold,
+                                                        strict)
+            sfs = [sf_all[sf_off[j]:sf_off[j + 1]] for j in range(len(los))]
+        else:
+            smins, sfs, first = [], [], []
+            for j in range(len(los)):
+                if same[j]:
+                    smin, sf = smins[-1], sfs[-1]
+                else:
+                    smin, pmf = score_distribution(ints_all[offs[j]:offs[j + 1]], bgs[j])
+                    sf = survival(pmf)
+                ok = np.flatnonzero(sf < threshold if strict else sf <= threshold)
+                smins.append(smin)
+                sfs.append(sf)
+                first.append(int(ok[0]) if ok.size else -1)
+        for j in range(len(los)):
+            smin = int(smins[j])
+            thr_int = smin + int(first[j]) if first[j] >= 0 else math.inf
+            thr_float = float(np.float32(thr_int * bin_size)) if first[j] >= 0 else math.inf
+            a0, a1 = offs[j], offs[j + 1]
+            self.strands.append(_Strand(owner[j], strand_of[j], int(widths[j]), lo_all[a0:a1], ints_all[a0:a1],
+                                        filt_all[a0:a1], smin, sfs[j], thr_int, thr_float))
         self.max_width = max(st.width for st in self.strands)
         J, W = len(self.strands), self.max_width
         # rescoring tables (J, W, 5): column 4 (N) and positions past the width are 0
         self.int_table = np.zeros((J, W, 5), dtype=np.int64)
         self.float_table = np.zeros((J, W, 5), dtype=np.float64)
-        for j, st in enumerate(self.strands):
-            self.int_table[j, :st.width, :4] = st.ints
-            self.float_table[j, :st.width, :4] = st.lo
+        rows = np.repeat(np.arange(J), widths)
+        cols = np.arange(len(rows)) - np.repeat(offs[:-1], widths)
+        self.int_table[rows, cols, :4] = ints_all
+        self.float_table[rows, cols, :4] = lo_all
         self.widths = np.array([st.width for st in self.strands], dtype=np.int64)
         self.strand_of = np.array([st.strand for st in self.strands], dtype=object)
+        self.minus_of = self.strand_of == "-"
         self.motif_of = np.array([st.motif for st in self.strands], dtype=np.int64)
         self.motif_ids = np.array([m.id for m in motifs], dtype=object)
         self.motif_names = np.array([m.name for m in motifs], dtype=object)
@@ -173,6 +223,7 @@ class _Bank:
         self.smin = np.array([st.smin for st in self.strands], dtype=np.int64)
         self.sf_off = np.concatenate([[0], np.cumsum([len(st.sf) for st in self.strands])])
         self.sf_flat = np.concatenate([st.sf for st in self.strands])
+        self.sf_len = np.diff(self.sf_off)
 
     def groups(self, dtype_exact_limit: int):
         """Motif-strands grouped by width: ``(W, columns, weights (5 W, n), exact)`` per group.
@@ -324,6 +375,11 @@ class _Stream:
         if held:
             yield g0, np.concatenate(pieces + [np.full(self.overlap, 4, dtype=np.uint8)]), held
 
+    @property
+    def starts(self) -> np.ndarray:
+        """Stream position of each record read so far."""
+        return self._starts[:len(self.ids)]
+
     def locate(self, gpos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         starts = self._starts[:len(self.ids)]
         idx = np.searchsorted(starts, gpos, side="right") - 1
@@ -390,7 +446,13 @@ def _iter_hits(sequences, motifs, *, threshold, strands, background, pseudocount
     bank = _Bank(motif_list, threshold=threshold, strands=strands, background=background,
                  pseudocount=pseudocount, bin_size=bin_size, method=method)
     dev = _device(device)
+    asked = engine
     engine = _pick_engine(engine, dev)
+    if engine == "numba" and not _Lookahead.supports(bank):
+        if asked == "numba":
+            raise InputError("engine='numba' takes fewer than 65,536 motif-strands, at most 120 wide, with "
+                             "integer scores below 2**28 (use a larger bin_size, or engine='torch')")
+        engine = "torch"
     if block is None:
         block = DEFAULT_BLOCK if engine == "torch" else DEFAULT_BLOCK_NUMBA
     stream = _Stream(_records(sequences, genome, ids), block, bank.max_width - 1)
@@ -445,9 +507,9 @@ def _pick_engine(engine, dev: torch.device) -> str:
         return "torch" if dev.type != "cpu" or not _numba_available() else "numba"
     if engine == "numba":
         if dev.type != "cpu":
-            raise ValueError(f"engine='numba' runs on the CPU, not on {dev}")
+            raise InputError(f"engine='numba' runs on the CPU, not on {dev}")
         if not _numba_available():
-            raise ImportError("engine='numba' needs numba (pip install numba)")
+            raise InputError("engine='numba' needs numba (pip install numba)")
     return engine
 
 
@@ -611,8 +673,17 @@ class _Lookahead:
     """CPU engine: exact integer lookahead filtration with k-mer seeds (numba, see
     :mod:`seqconv._scan_kernels`).  Calling it on a block returns the rescored hits (or None)."""
 
-    CHUNK = 16384          # seed positions per parallel task
+    CHUNK = 262144          # seed positions per parallel task (inverted motif-strands)
+    SEGMENT = 1 << 18      # window starts per parallel task (dense motif-strands)
+    CAP_MAX = 1 << 22      # largest first size of a task's hit buffer (a task that overflows it runs again)
     DENSE_RATE = 0.15      # seeds passing more often than this are tested at every window
+
+    @staticmethod
+    def supports(bank: _Bank) -> bool:
+        """Whether the engine's packed tables hold this bank (else the torch engine runs)."""
+        # the filter matrices are the integer scores, or (memelite) at most 1 above them
+        return (len(bank.strands) < 1 << 16 and bank.max_width <= 120
+                and (int(np.abs(bank.int_table).max()) + 1) * bank.max_width < 2 ** 28)
 
     def __init__(self, bank: _Bank, threshold: float):
         from seqconv import _scan_kernels as kern
@@ -624,143 +695,98 @@ class _Lookahead:
         widths = bank.widths.astype(np.int64)
         offs = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
         filt = np.concatenate([st.filt for st in bank.strands]).astype(np.int64)
-        if np.abs(filt).max() * max(1, int(widths.max())) >= 2 ** 29:
-            raise ValueError("integer scores too large for the int32 lookahead engine (use a larger bin_size)")
+        if not self.supports(bank):
+            raise ValueError("the lookahead engine takes fewer than 65,536 motif-strands, at most 120 wide, "
+                             "with integer scores below 2**28 (use a larger bin_size, or engine='torch')")
         filt = filt.astype(np.int32)
         reach = np.isfinite(bank.thr)
         big = 2 ** 30
         fthr = np.where(reach, np.nan_to_num(bank.thr, posinf=big) - (1 if bank.method == "memelite" else 0),
                         big).astype(np.int64)
         live = np.flatnonzero(reach).astype(np.int64)
-        mats = [filt[offs[j]:offs[j + 1]].astype(np.int64) for j in range(J)]
-        cmaxs = [f.max(axis=1) for f in mats]
-        gaps = [c - f.mean(axis=1) for c, f in zip(cmaxs, mats)]
-        # seed: the k consecutive columns with the largest summed (max - mean)
-        ow = np.array([int(np.argmax(np.convolve(g, np.ones(k), mode="valid"))) if len(g) > k else 0
-                       for g in gaps], dtype=np.int64)
-        need = np.array([fthr[j] - cmaxs[j].sum() + cmaxs[j][ow[j]:ow[j] + k].sum() for j in range(J)],
-                        dtype=np.int64)
-        rates = kern.seed_rates(filt, offs, widths, ow, need, live, k)
-        dense_mask = rates > self.DENSE_RATE
-        self.dense = live[dense_mask]
-        inverted = live[~dense_mask]
-        # dense motif-strands wide enough get a second seed (disjoint, next best k columns)
-        ow2 = ow.copy()
-        for j in self.dense:
-            W = widths[j]
-            if W < 2 * k:
-                continue
-            cs = np.convolve(gaps[j], np.ones(k), mode="valid")
-            best, pair = -np.inf, (ow[j], ow[j])
-            for o1 in range(len(cs)):
-                for o2 in range(o1 + k, len(cs)):
-                    if cs[o1] + cs[o2] > best:
-                        best, pair = cs[o1] + cs[o2], (o1, o2)
-            ow[j], ow2[j] = pair
-        digits = (np.arange(256)[:, None] >> (2 * (3 - np.arange(4)))[None, :]) & 3   # (256, 4)
-        blk_n, blk_col, blk_tab, blk_suf = np.zeros(J, dtype=np.int64), [], [], []
-        full_col, full_val, full_suf, full_n = [], [], [], np.zeros(J, dtype=np.int64)
-        for j, st in enumerate(bank.strands):
-            f, cmax, W = mats[j], cmaxs[j], st.width
-            crange = cmax - f.min(axis=1)
-            # full column order (narrow motif-strands' direct scoring), most informative first
-            cols = np.argsort(-crange, kind="stable")
-            full_col.append(cols)
-            full_val.append(f[cols].ravel())
-            full_suf.append(np.concatenate([np.cumsum(cmax[cols][::-1])[::-1][1:], [0]]))
-            full_n[j] = W
-            if W <= k:       # the seed is the whole motif (plus zero-weight columns past it)
-                need[j] = fthr[j]
-                continue
-            seeded = np.zeros(W + 1, dtype=bool)
-            seeded[ow[j]:ow[j] + k] = True
-            seeded[ow2[j]:ow2[j] + k] = True
-            seeded[W] = True
-            # the other columns in runs of <= 4 consecutive columns, each read as the 4-mer of a
-            # 4-column block inside the window (columns of the block outside the run weigh 0)
-            runs, a0 = [], None
-            for c in range(W + 1):
-                if not seeded[c] and a0 is None:
-                    a0 = c
-                elif (seeded[c] or c - a0 == 4) and a0 is not None:
-                    runs.append((a0, c))
-                    a0 = None if seeded[c] else c
-            info = [crange[a:e].sum() for a, e in runs]
-            tabs, bmax, bcols = [], [], []
-            for r in np.argsort(-np.asarray(info), kind="stable"):
-                a, e = runs[r]
-                bs = min(a, W - 4)
-                w = np.zeros((4, 4), dtype=np.int64)
-                w[a - bs:e - bs] = f[a:e]
-                tabs.append(w[np.arange(4)[None, :], digits].sum(axis=1))
-                bmax.append(cmax[a:e].sum())
-                bcols.append(bs)
-            blk_n[j] = len(runs)
-            if runs:
-                blk_col.append(np.asarray(bcols))
-                blk_tab.append(np.concatenate(tabs))
-                blk_suf.append(np.concatenate([np.cumsum(np.asarray(bmax)[::-1])[::-1][1:], [0]]))
-            need[j] = fthr[j] - sum(bmax)
-        cat = lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(0, dt)  # noqa: E731
-        self.ow, self.ow2 = ow, ow2
-        self.fthr = fthr.astype(np.int64)
-        self.blk_off = np.concatenate([[0], np.cumsum(blk_n)]).astype(np.int64)
-        tab = cat(blk_tab, np.int64)
-        self.blk_tab = tab.astype(np.int16 if tab.size and np.abs(tab).max() < 2 ** 15 else np.int32)
-        self.blk_col, self.blk_suf = cat(blk_col, np.int64), cat(blk_suf, np.int64)
-        self.full_off = np.concatenate([[0], np.cumsum(full_n)]).astype(np.int64)
-        self.full_col, self.full_val, self.full_suf = (cat(full_col, np.int64), cat(full_val, np.int32),
-                                                       cat(full_suf, np.int64))
-        self.widths = widths
+        ow, need = kern.seeds(filt, offs, widths, fthr, k)
+        self.lst_start, ent, dense = kern.build_index(filt, offs, widths, ow, need, fthr, live,
+                                                           self.DENSE_RATE, k)
+        self.dense = live[dense]
+        self.ent = ent.ravel()
+        self.max_list = max(1, int(np.diff(self.lst_start).max()))
+        ow, ow2 = kern.second_seeds(filt, offs, widths, ow, self.dense, k)
+        (need, self.blk_off, self.blk_col, tab, self.blk_suf, self.full_off, self.full_col, self.full_val,
+         self.full_suf) = kern.layouts(filt, offs, widths, fthr, ow, ow2, k)
+        self.blk_tab = tab.astype(np.int16) if tab.size and np.abs(tab).max() < 2 ** 15 else tab
+        self.ow, self.ow2, self.fthr, self.widths = ow, ow2, fthr, widths
         self.dense_need = need[self.dense].astype(np.int64)
         self.dtab = kern.build_dense_tables(filt, offs, widths, ow, self.dense, k)
         # second seed's table: all 0 (and 0 for N: the first seed's N entry decides) when there is none
         self.dtab2 = kern.build_dense_tables(filt, offs, widths, ow2, self.dense, k)
-        for d, j in enumerate(self.dense):
-            if ow2[j] == ow[j]:
-                self.dtab2[d] = 0
-        self.lst_start, self.ent_m, self.ent_s = kern.build_index(filt, offs, widths, ow, need, inverted, k)
-        self.narrow = live[widths[live] < k]
+        self.dtab2[ow2[self.dense] == ow[self.dense]] = 0
+        # int16 tables when the scores allow (halves the cache they take): N's entry is clamped,
+        # still far below any need
+        lo16, hi16 = -(2 ** 15), 2 ** 15 - 1
+        fits = (self.dense_need.size == 0
+                or (np.abs(np.where(self.dtab > kern._NEG, self.dtab, 0)).max() < 2 ** 13
+                    and np.abs(np.where(self.dtab2 > kern._NEG, self.dtab2, 0)).max() < 2 ** 13
+                    and self.dense_need.min() > -(2 ** 13)))
+        if fits:
+            self.dtab = np.clip(self.dtab, lo16, hi16).astype(np.int16)
+            self.dtab2 = np.clip(self.dtab2, lo16, hi16).astype(np.int16)
+        narrow = live[widths[live] < k]
+        self.narrow = narrow[np.argsort(widths[narrow], kind="stable")]
         self.max_ow = int(ow[live].max()) + 1 if live.size else 1
         self.int_table = bank.int_table
         self.float_table = bank.float_table
-        # expected windows passing per seed position, for the first size of the hit buffers
-        self.cap = int(min(1 << 16, 1024 + self.CHUNK * max(1, live.size) * min(1.0, 8 * threshold)))
+        # first sizes of the hit buffers: 8 times the expected hits of a task (a task holds CHUNK
+        # positions of every inverted motif-strand, or SEGMENT positions of one dense one)
+        rate = min(1.0, 8 * threshold)
+        self.cap = int(min(self.CAP_MAX, 1024 + self.CHUNK * max(1, live.size) * rate))
+        self.cap_dense = int(min(self.CAP_MAX, 1024 + self.SEGMENT * rate))
 
     def candidates(self, codes: np.ndarray, n_owned: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(pos, col)``: every window start below ``n_owned`` and motif-strand that pass the filter."""
         kern = self.kern
         k = kern.K
-        kc, k4 = kern.kmer_codes(codes, k)
-        n_chunks = -(-min(n_owned + self.max_ow, len(codes)) // self.CHUNK)
-        ids = np.arange(n_chunks, dtype=np.int64)
-        cap = self.cap
+        kc, k4, k3, run = kern.kmer_codes(codes, k, self.bank.max_width + 1)
         pos, col = [], []
-        while ids.size:
-            out_x = np.empty((ids.size, cap), dtype=np.int32)
-            out_m = np.empty((ids.size, cap), dtype=np.int32)
-            counts = np.zeros(ids.size, dtype=np.int64)
-            kern.scan_block(codes, kc, k4, n_owned, self.CHUNK, ids, cap, k,
+
+        def inverted(ids, cap, out_x, out_m, counts):
+            kern.scan_block(codes, kc, k4, k3, run, n_owned, self.CHUNK, ids, cap, k,
                             self.ow, self.fthr, self.blk_off, self.blk_col, self.blk_tab, self.blk_suf,
-                            self.lst_start, self.ent_m, self.ent_s, self.max_ow,
-                            self.dense, self.dense_need, self.dtab, self.ow2, self.dtab2,
+                            self.lst_start, self.ent, self.max_ow, self.max_list,
                             self.narrow, self.widths, self.full_off, self.full_col, self.full_val, self.full_suf,
                             out_x, out_m, counts)
-            ok = counts <= cap
-            mask = np.arange(cap)[None, :] < counts[ok, None]
-            pos.append(out_x[ok][mask])
-            col.append(out_m[ok][mask])
-            ids = ids[~ok]
-            if ids.size:
-                cap = int(counts[~ok].max())
+
+        def dense(ids, cap, out_x, out_m, counts):
+            kern.scan_dense(kc, k4, n_owned, self.SEGMENT, ids, cap, self.ow, self.ow2, self.fthr, self.blk_off,
+                            self.blk_col, self.blk_tab, self.blk_suf, self.dense, self.dense_need, self.dtab,
+                            self.dtab2, out_x, out_m, counts)
+
+        n_inv = -(-min(n_owned + self.max_ow, len(codes)) // self.CHUNK)
+        n_dense = len(self.dense) * -(-n_owned // self.SEGMENT)
+        for fn, n_tasks, cap0 in ((inverted, n_inv, self.cap), (dense, n_dense, self.cap_dense)):
+            todo = [(np.arange(n_tasks, dtype=np.int64), cap0)] if n_tasks else []
+            while todo:
+                ids, cap = todo.pop()
+                out_x = np.empty((ids.size, cap), dtype=np.int32)
+                out_m = np.empty((ids.size, cap), dtype=np.int32)
+                counts = np.zeros(ids.size, dtype=np.int64)
+                fn(ids, cap, out_x, out_m, counts)
+                ok = counts <= cap
+                for r in np.flatnonzero(ok & (counts > 0)):
+                    pos.append(out_x[r, :counts[r]])
+                    col.append(out_m[r, :counts[r]])
+                # a buffer overflowed: run each of those tasks again with a buffer that fits
+                for i in np.flatnonzero(~ok):
+                    todo.append((ids[i:i + 1], int(counts[i])))
+        if not pos:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
         return np.concatenate(pos).astype(np.int64), np.concatenate(col).astype(np.int64)
 
     def __call__(self, stream: _Stream, g0: int, codes: np.ndarray, n_owned: int, bin_size: float):
         pos, col = self.candidates(codes, n_owned)
         if not pos.size:
             return None
-        s_int, s_float, has_n, wcodes = self.kern.rescore(codes, pos, col, self.widths, self.int_table,
-                                                          self.float_table, self.bank.max_width)
-        return _decide(self.bank, stream, g0, pos, col, s_int, s_float, has_n, wcodes, bin_size)
+        s_int, s_float, has_n = self.kern.rescore(codes, pos, col, self.widths, self.int_table, self.float_table)
+        return _decide(self.bank, stream, g0, pos, col, s_int, s_float, has_n, None, bin_size, codes=codes)
 
 
 def _rescore(bank: _Bank, stream: _Stream, g0: int, codes_np: np.ndarray, pos: np.ndarray, col: np.ndarray,
@@ -773,12 +799,17 @@ def _rescore(bank: _Bank, stream: _Stream, g0: int, codes_np: np.ndarray, pos: n
     inside = k[None] < bank.widths[col][:, None]
     has_n = ((wcodes == 4) & inside).any(axis=1)
     s_int = bank.int_table[col[:, None], k[None], wcodes].sum(axis=1)   # 0 past each width
-    s_float = bank.float_table[col[:, None], k[None], wcodes].sum(axis=1)
+    # summed left to right, as the numba engine does, so that both engines give the same floats
+    s_float = np.cumsum(bank.float_table[col[:, None], k[None], wcodes], axis=1)[:, -1]
     return _decide(bank, stream, g0, pos, col, s_int, s_float, has_n, wcodes, bin_size)
 
 
-def _decide(bank: _Bank, stream: _Stream, g0: int, pos, col, s_int, s_float, has_n, wcodes, bin_size: float):
-    """Hit decision (FIMO: integer score >= threshold; memelite: float score > its threshold) and p-values."""
+def _decide(bank: _Bank, stream: _Stream, g0: int, pos, col, s_int, s_float, has_n, wcodes, bin_size: float,
+            codes=None):
+    """Hit decision (FIMO: integer score >= threshold; memelite: float score > its threshold) and p-values.
+
+    The matched sites are read from ``wcodes`` (candidates x width) or, when it is None, from the
+    block's ``codes``."""
     if bank.method == "memelite":
         hit = ~has_n & (s_float > bank.thr_float[col])
         bins = np.trunc(s_float / bin_size).astype(np.int64)
@@ -787,48 +818,155 @@ def _decide(bank: _Bank, stream: _Stream, g0: int, pos, col, s_int, s_float, has
         bins = s_int
     if not hit.any():
         return None
-    pos, col, wcodes, bins, s_float = pos[hit], col[hit], wcodes[hit], bins[hit], s_float[hit]
-    kk = np.clip(bins - bank.smin[col], 0, np.diff(bank.sf_off)[col] - 1)
-    pv = bank.sf_flat[bank.sf_off[col] + kk]
+    if not hit.all():
+        pos, col, bins, s_float = pos[hit], col[hit], bins[hit], s_float[hit]
+        if wcodes is not None:
+            wcodes = wcodes[hit]
+    kk = np.clip(bins - bank.smin[col], 0, bank.sf_len[col] - 1)
+    pidx = bank.sf_off[col] + kk
+    pv = bank.sf_flat[pidx]
     seq_idx, local = stream.locate(g0 + pos)
-    return {"col": col, "seq": seq_idx, "start": local, "score": s_float, "p_value": pv,
-            "wcodes": wcodes.astype(np.uint8)}
+    return {"col": col, "seq": seq_idx, "start": local, "score": s_float, "p_value": pv, "pidx": pidx,
+            "matched": _matched(wcodes, bank.widths[col], bank.minus_of[col], codes=codes, pos=pos)}
 
 
-def _frame(bank: _Bank, stream: _Stream, parts: list[dict]) -> pd.DataFrame:
-    """One DataFrame (sorted by motif, sequence, start, strand; no q-values) from rescored blocks."""
+def _matched(wcodes, widths: np.ndarray, minus: np.ndarray, *, codes=None, pos=None):
+    """Each hit's site read on its strand: the letters of all sites, concatenated (uint8; from the
+    block's ``codes`` at ``pos``, or from the windows' codes ``wcodes``), or a pyarrow string
+    array when numba is not installed."""
+    try:
+        from seqconv._scan_kernels import matched_from_codes, matched_letters
+    except ImportError:
+        return _matched_arrow(wcodes, widths, minus)
+    if wcodes is None:
+        return matched_from_codes(codes, pos, widths.astype(np.int64), minus)[0]
+    return matched_letters(wcodes, widths.astype(np.int64), minus)[0]
+
+
+def _frame(bank: _Bank, stream: _Stream, parts: list[dict], n_tests: int | None = None) -> pd.DataFrame:
+    """One DataFrame (sorted by motif, sequence, start, strand) from rescored blocks; q-values over
+    ``n_tests`` tests when given (the hits are all the run's), else NaN."""
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
             COLUMNS, [object, object, object, np.int64, np.int64, object, float, float, float, object])})
-    h = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    import pyarrow as pa
+
+    h = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "matched"}
     col = h["col"]
     motif_idx = bank.motif_of[col]
-    order = np.lexsort((bank.strand_of[col] == "-", h["start"], h["seq"], motif_idx))
-    col, motif_idx = col[order], motif_idx[order]
-    seq_idx, start, wcodes = h["seq"][order], h["start"][order], h["wcodes"][order]
-    widths = bank.widths[col]
-    strand = bank.strand_of[col]
-    minus = strand == "-"
-    matched = np.empty(len(col), dtype=object)
+    minus = bank.minus_of[col]
+    # by motif, then stream position (= sequence, start), then strand
+    key = (stream.starts[h["seq"]] + h["start"]) * 2 + minus
+    qtab = np.zeros(0) if n_tests is None else _bh_by_table(h["pidx"], bank.sf_flat, n_tests, per_entry=True)
+    try:
+        from seqconv import _scan_kernels as kern
+    except ImportError:
+        kern = None
+    if kern is None:
+        order = np.lexsort((key, motif_idx))
+        col, motif_idx, minus = col[order], motif_idx[order], minus[order].astype(np.int64)
+        seq_idx, start = h["seq"][order], h["start"][order]
+        end = start + bank.widths[col]
+        score, p_value = h["score"][order], h["p_value"][order]
+        q_value = np.full(len(order), np.nan) if n_tests is None else qtab[h["pidx"][order]]
+        matched = pa.chunked_array([p["matched"] for p in parts], type=pa.string()).take(pa.array(order))
+        matched = _as_str_column(matched.combine_chunks())
+    else:
+        order = kern.hit_order(motif_idx, key, len(bank.motifs))
+        motif_idx, seq_idx, start, end, minus, score, p_value, q_value = kern.gather_hits(
+            order, col, h["seq"], h["start"], h["score"], h["p_value"], qtab, h["pidx"], bank.widths,
+            bank.motif_of, bank.minus_of)
+        # the letters of each part's sites, in hit order; every site is as long as its motif
+        data = np.concatenate([p["matched"] for p in parts])
+        offsets = np.zeros(len(col) + 1, dtype=np.int64)
+        np.cumsum(bank.widths[col], out=offsets[1:])
+        matched = _string_column(data, offsets, order)
+    return pd.DataFrame({
+        "motif_id": _take_strings(bank.motif_ids, motif_idx),
+        "motif_name": _take_strings(bank.motif_names, motif_idx),
+        "sequence_id": _take_strings(stream.ids, seq_idx),
+        "start": start,
+        "end": end,
+        "strand": _take_strings(["+", "-"], minus),
+        "score": score,
+        "p_value": p_value,
+        "q_value": q_value,
+        "matched_sequence": matched,
+    }, copy=False)                    # fresh arrays: no copy into 2-d blocks
+
+
+def _string_column(data: np.ndarray, offsets: np.ndarray, idx: np.ndarray):
+    """Strings ``idx`` of ``(data, offsets)`` as a column of pandas' default string dtype."""
+    import pyarrow as pa
+
+    from seqconv._scan_kernels import take_strings
+
+    d, o = take_strings(data, offsets, np.asarray(idx, dtype=np.int64))
+    arr = pa.Array.from_buffers(pa.large_string(), len(idx), [None, pa.py_buffer(o), pa.py_buffer(d)])
+    return _as_str_column(arr)
+
+
+_STR_DTYPE = pd.Series(["A"]).dtype      # pandas' default string dtype (arrow-backed "str" from pandas 3)
+
+
+def _as_str_column(arr):
+    """A pyarrow string array as a column of pandas' default string dtype."""
+    if _STR_DTYPE == object:
+        return arr.to_numpy(zero_copy_only=False).astype(object)
+    return pd.array(arr, dtype=_STR_DTYPE)
+
+
+def _take_strings(values, idx: np.ndarray):
+    """``values[idx]`` (a list of str) as a column of pandas' default string dtype."""
+    import pyarrow as pa
+
+    try:
+        from seqconv._scan_kernels import take_strings  # noqa: F401
+    except ImportError:
+        return _as_str_column(pa.array(list(values), type=pa.string()).take(pa.array(idx)))
+    encoded = [str(v).encode() for v in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    return _string_column(data, offsets, idx)
+
+
+def _matched_arrow(wcodes, widths: np.ndarray, minus: np.ndarray):
+    """Each hit's site read on its strand from the windows' codes, as a pyarrow string array (numpy only)."""
+    import pyarrow as pa
+
+    matched = np.empty(len(widths), dtype=object)
     for w in np.unique(widths):
         sel = np.flatnonzero(widths == w)
         codes = wcodes[sel, :w]
         m = minus[sel]
         letters = np.where(m[:, None], _COMP_LETTER[codes[:, ::-1]], _LETTER[codes])
         matched[sel] = np.ascontiguousarray(letters).view(f"S{w}").ravel().astype(str)
-    ids = stream.ids
-    return pd.DataFrame({
-        "motif_id": bank.motif_ids[motif_idx],
-        "motif_name": bank.motif_names[motif_idx],
-        "sequence_id": np.array([ids[i] for i in seq_idx], dtype=object),
-        "start": start.astype(np.int64),
-        "end": (start + widths).astype(np.int64),
-        "strand": strand,
-        "score": h["score"][order],
-        "p_value": h["p_value"][order],
-        "q_value": np.nan,
-        "matched_sequence": matched,
-    })
+    return pa.array(matched, type=pa.string())
+
+
+def _bh_by_table(pidx: np.ndarray, table: np.ndarray, n_tests: int, per_entry: bool = False) -> np.ndarray:
+    """:func:`bh_qvalues` of ``table[pidx]`` (the same numbers), sorting only the distinct table
+    entries used instead of every p-value (``per_entry``: the q-value of each table entry instead).
+
+    A q-value depends on the p-value only: ``q(v) = min over used values u >= v of
+    u * n_tests / #(p <= u)``, capped at 1.
+    """
+    n_tests = max(int(n_tests), pidx.size)
+    cnt = np.bincount(pidx, minlength=len(table))
+    used = np.flatnonzero(cnt)
+    o = np.argsort(table[used], kind="stable")
+    used = used[o]
+    v = table[used]
+    cum = np.cumsum(cnt[used])
+    last = np.append(v[1:] != v[:-1], True)               # last entry of each run of equal values
+    group = np.cumsum(np.concatenate([[0], last[:-1]]))     # run of each entry
+    r = v[last] * n_tests
+    r /= cum[last]
+    q = np.minimum(np.minimum.accumulate(r[::-1])[::-1], 1.0)
+    qtab = np.zeros(len(table))
+    qtab[used] = q[group]
+    return qtab if per_entry else qtab[pidx]
 
 
 def bh_qvalues(p_values, n_tests: int) -> np.ndarray:
@@ -841,7 +979,7 @@ def bh_qvalues(p_values, n_tests: int) -> np.ndarray:
     if p.size == 0:
         return p.copy()
     n_tests = max(int(n_tests), p.size)
-    order = np.argsort(p, kind="stable")
+    order = np.argsort(p)             # ties get the same q-value whatever their order
     ranked = p[order]
     ranked *= n_tests
     for a in range(0, ranked.size, 1 << 20):                       # / rank, in slices
@@ -886,8 +1024,14 @@ def scan(sequences, motifs, threshold: float = 1e-4, strands: str = "both", back
         Genome FASTA for BED input.
     device : str or torch.device, optional
         Default: CUDA when available, else CPU.
-    block : int
-        Positions per block (memory per block ~ block x motif-strands x 2 bytes).
+    engine : {"auto", "numba", "torch"}
+        ``"numba"``: the CPU lookahead engine (k-mer seeds, exact integer bounds;
+        needs numba); ``"torch"``: dense matrix products (CPU or CUDA).  ``"auto"``
+        (default) takes numba on the CPU when it is installed, torch otherwise or on
+        a GPU.  Both give the same hits.
+    block : int, optional
+        Positions per block (default 2**20 for numba, 4096 for torch, whose memory
+        per block is ~ block x motif-strands x 2 bytes).
     verbose : bool
         Progress bar on stderr.
 
@@ -909,9 +1053,7 @@ def scan(sequences, motifs, threshold: float = 1e-4, strands: str = "both", back
                             background=background, pseudocount=pseudocount, bin_size=bin_size,
                             method=method, device=device, engine=engine, block=block, genome=genome, ids=ids,
                             verbose=verbose, counter=counter))
-    df = _frame(counter["bank"], counter["stream"], parts)
-    df["q_value"] = bh_qvalues(df["p_value"].to_numpy(), counter["tests"])
-    return df
+    return _frame(counter["bank"], counter["stream"], parts, n_tests=counter["tests"])
 
 
 # ============================================================ writing results

@@ -1,4 +1,4 @@
-"""seqconv.scan: exact p-values, hits equal to a slow reference scan, inputs, chunking, CLI."""
+"""seqconv.scan: exact p-values, hits equal to a slow reference scan (both engines), inputs, chunking, CLI."""
 
 import itertools
 from pathlib import Path
@@ -15,6 +15,8 @@ from seqconv.errors import InputError
 from seqconv.genome import iter_fasta
 from seqconv.motifs import Motif, jaspar_collection, write_meme
 from seqconv.scan import bh_qvalues, scan, scan_to_file, score_distribution, score_matrix, survival
+
+ENGINES = ["numba", "torch"]
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 EXAMPLE_FA = DATA / "example_oct4_mafk_test.fa"          # 200 real 200-bp peaks (Oct4 / MafK)
@@ -110,9 +112,15 @@ def test_hit_pvalue_matches_enumeration_for_a_real_short_motif():
 
 # ---------------------------------------------------------------- hits vs reference
 
-def test_hits_equal_slow_reference_on_real_peaks(motifs, peaks):
-    got = scan(peaks, motifs, threshold=1e-3)
-    ref = reference_scan(peaks, motifs, 1e-3)
+@pytest.fixture(scope="module")
+def ref_peaks_1e3(motifs, peaks):
+    return reference_scan(peaks, motifs, 1e-3)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_hits_equal_slow_reference_on_real_peaks(motifs, peaks, ref_peaks_1e3, engine):
+    got = scan(peaks, motifs, threshold=1e-3, engine=engine)
+    ref = ref_peaks_1e3
     assert len(ref) > 500
     got, ref = _key(got), _key(ref)
     pd.testing.assert_frame_equal(got[["motif_id", "sequence_id", "start", "end", "strand", "matched_sequence"]],
@@ -129,43 +137,142 @@ def test_filter_dtypes_give_the_same_hits(monkeypatch, motifs, peaks, dtype, lim
     """float16 is the CUDA filter dtype, float32 the fallback: both must give the bfloat16 hits."""
     import seqconv.scan as sc
 
-    ref = scan(peaks[:40], motifs, threshold=1e-3)
+    ref = scan(peaks[:40], motifs, threshold=1e-3, engine="torch")
     monkeypatch.setattr(sc, "_filter_dtype", lambda dev: (dtype, limit))
-    pd.testing.assert_frame_equal(scan(peaks[:40], motifs, threshold=1e-3), ref)
+    pd.testing.assert_frame_equal(scan(peaks[:40], motifs, threshold=1e-3, engine="torch"), ref)
 
 
-def test_background_from_sequences_and_given(motifs, peaks):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_background_from_sequences_and_given(motifs, peaks, engine):
     bg = [0.3, 0.2, 0.2, 0.3]
-    got = _key(scan(peaks[:40], motifs[:10], threshold=1e-3, background=bg))
+    got = _key(scan(peaks[:40], motifs[:10], threshold=1e-3, background=bg, engine=engine))
     ref = _key(reference_scan(peaks[:40], motifs[:10], 1e-3, bg=np.array(bg)))
     assert list(zip(got.motif_id, got.start, got.strand)) == list(zip(ref.motif_id, ref.start, ref.strand))
     np.testing.assert_allclose(got.p_value, ref.p_value, rtol=1e-12)
-    seqbg = scan(peaks[:40], motifs[:10], threshold=1e-3, background="sequences")
+    seqbg = scan(peaks[:40], motifs[:10], threshold=1e-3, background="sequences", engine=engine)
     assert len(seqbg) > 0 and not seqbg.equals(got)
+    # an asymmetric background: the minus strand has its own log-odds and p-value table
+    bg = [0.4, 0.3, 0.2, 0.1]
+    got = _key(scan(peaks[:20], motifs[:6], threshold=1e-3, background=bg, engine=engine))
+    ref = _key(reference_scan(peaks[:20], motifs[:6], 1e-3, bg=np.array(bg)))
+    assert list(zip(got.motif_id, got.start, got.strand)) == list(zip(ref.motif_id, ref.start, ref.strand))
+    np.testing.assert_allclose(got.p_value, ref.p_value, rtol=1e-12)
 
 
-def test_chunk_borders_are_exact_on_a_long_sequence(motifs):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_chunk_borders_are_exact_on_a_long_sequence(motifs, engine):
     name, seq = next(iter_fasta(YEAST))
     seq = seq[:30_000]
-    big = scan({name: seq}, motifs, threshold=1e-4)
-    small = scan({name: seq}, motifs, threshold=1e-4, block=257)  # ~120 blocks, borders everywhere
+    big = scan({name: seq}, motifs, threshold=1e-4, engine=engine)
+    small = scan({name: seq}, motifs, threshold=1e-4, block=257, engine=engine)  # ~120 blocks, borders everywhere
     pd.testing.assert_frame_equal(big, small)
     ref = _key(reference_scan([(name, seq[:6000])], motifs, 1e-4))
     head = _key(small[small.end <= 6000])
     assert list(zip(head.motif_id, head.start, head.strand)) == list(zip(ref.motif_id, ref.start, ref.strand))
 
 
-def test_windows_with_n_get_no_hit_and_strands(motifs):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_windows_with_n_get_no_hit_and_strands(motifs, engine):
     ctcf = [m for m in motifs if m.id == "MA0139.2"]
     site = ctcf[0].consensus()
     seq = "TTTT" + site + "AAAA" + site[:7] + "N" + site[8:] + "CCCC"
-    hits = scan([seq], ctcf, threshold=1e-5)
+    hits = scan([seq], ctcf, threshold=1e-5, engine=engine)
     assert list(hits.start) == [4] and hits.strand.tolist() == ["+"]
-    rc = scan([reverse_complement(seq)], ctcf, threshold=1e-5)
+    rc = scan([reverse_complement(seq)], ctcf, threshold=1e-5, engine=engine)
     assert rc.strand.tolist() == ["-"] and rc.start.tolist() == [len(seq) - 4 - len(site)]
     assert rc.matched_sequence.tolist() == [site]  # read on the hit's strand
     assert rc.p_value.tolist() == hits.p_value.tolist()
-    assert len(scan([seq], ctcf, threshold=1e-5, strands="-")) == 0
+    assert len(scan([seq], ctcf, threshold=1e-5, strands="-", engine=engine)) == 0
+
+
+@pytest.fixture(scope="module")
+def kernel_case(peaks):
+    """Motifs that take every path of the numba engine, on real peaks riddled with N plus short records."""
+    allm = jaspar_collection()
+    narrow = [m for m in allm if m.width < 8][:4]                              # seed past the window
+    dense = [m for m in allm if m.id in ("MA0138.3", "MA1929.2", "MA2335.1")]  # low-information, wide
+    inverted = allm[100:700:120]
+    rng = np.random.default_rng(7)
+    recs = []
+    for name, seq in peaks[:24]:
+        s = np.array(list(seq))
+        s[rng.random(len(s)) < 0.01] = "N"
+        a = int(rng.integers(0, 150))
+        s[a:a + int(rng.integers(1, 12))] = "N"                                 # a run of N
+        recs.append((name, "".join(s)))
+    for i, n in enumerate([1, 3, 5, 6, 7, 8, 9, 12]):
+        recs.append((f"short{i}", peaks[30 + i][1][:n]))
+    return narrow + dense + inverted, recs
+
+
+def test_numba_engine_paths_equal_reference(kernel_case):
+    import seqconv.scan as sc
+
+    motif_list, recs = kernel_case
+    bank = sc._Bank(motif_list, threshold=1e-3, strands="both", background=np.full(4, 0.25), pseudocount=0.1,
+                    bin_size=0.1, method="fimo")
+    eng = sc._Lookahead(bank, 1e-3)
+    assert len(eng.dense) and len(eng.narrow) and len(eng.ent)     # every path is taken
+    got = _key(scan(recs, motif_list, threshold=1e-3, engine="numba"))
+    ref = _key(reference_scan(recs, motif_list, 1e-3))
+    assert len(ref) > 100
+    pd.testing.assert_frame_equal(got[["motif_id", "sequence_id", "start", "end", "strand", "matched_sequence"]],
+                                  ref[["motif_id", "sequence_id", "start", "end", "strand", "matched_sequence"]],
+                                  check_dtype=False)
+    np.testing.assert_allclose(got.p_value, ref.p_value, rtol=1e-12)
+    np.testing.assert_allclose(got.score, ref.score, rtol=0, atol=1e-9)
+    # blocks of 50 positions: borders, N and record ends everywhere
+    pd.testing.assert_frame_equal(_key(scan(recs, motif_list, threshold=1e-3, engine="numba", block=50)), got)
+
+
+def test_numba_hit_buffers_overflow_and_rerun(monkeypatch, kernel_case):
+    import seqconv.scan as sc
+
+    motif_list, recs = kernel_case
+    full = scan(recs, motif_list, threshold=1e-2, engine="numba")
+    monkeypatch.setattr(sc._Lookahead, "CAP_MAX", 2)
+    monkeypatch.setattr(sc._Lookahead, "CHUNK", 512)
+    monkeypatch.setattr(sc._Lookahead, "SEGMENT", 700)
+    small = scan(recs, motif_list, threshold=1e-2, engine="numba")
+    assert len(full) > 500
+    pd.testing.assert_frame_equal(small, full)
+
+
+@pytest.mark.parametrize("method", ["fimo", "memelite"])
+def test_engines_give_identical_frames(motifs, peaks, method):
+    a = scan(peaks[:80], motifs, threshold=1e-3, method=method, engine="numba")
+    b = scan(peaks[:80], motifs, threshold=1e-3, method=method, engine="torch")
+    assert len(a) > 500
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_kmer_codes_match_naive():
+    from seqconv._scan_kernels import kmer_codes
+
+    rng = np.random.default_rng(0)
+    for n in [1, 5, 9, 100, 70_000, 140_003]:             # one-chunk and several-chunk arrays
+        codes = rng.integers(0, 4, n).astype(np.uint8)
+        codes[rng.random(n) < 0.05] = 4
+        kc, k4, k3, run = kmer_codes(codes, 8, 3)
+        assert (k3[n:] == 64).all() and len(k3) == n + 3
+        for p in range(0, n, max(1, n // 2000)):
+            w = codes[p:p + 8]
+            g = int(np.argmax(w > 3)) if (w > 3).any() else len(w)
+
+            def code(m):
+                return sum(int(w[i]) * 4 ** (m - 1 - i) for i in range(m))
+
+            assert run[p] == g
+            assert kc[p] == (code(8) if g == 8 else 4 ** 8)
+            assert k4[p] == (code(4) if g >= 4 else 256)
+            assert k3[p] == (code(3) if g >= 3 else 64)
+
+
+def test_engine_choice_errors(motifs):
+    with pytest.raises(ValueError, match="engine must be"):
+        scan(["ACGTACGTACGT"], motifs[:1], engine="gpu")
+    with pytest.raises(InputError, match="engine='numba' runs on the CPU"):
+        scan(["ACGTACGTACGT"], motifs[:1], engine="numba", device="cuda")
 
 
 def test_inputs_agree_strings_fasta_onehot_bed(tmp_path, motifs, peaks):
@@ -193,11 +300,12 @@ def test_inputs_agree_strings_fasta_onehot_bed(tmp_path, motifs, peaks):
     pd.testing.assert_frame_equal(a.drop(columns="q_value"), b.drop(columns="q_value"))
 
 
-def test_threshold_one_reports_every_window(motifs):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_threshold_one_reports_every_window(motifs, engine):
     """p <= 1 holds everywhere: every window without N, both strands, ends of blocks included."""
     seqs = {"a": "ACGTTGCAAGGCTTACGATCGATTTACG" * 5, "b": "GGGCCCAAATTT" + "N" + "ACGTACGTACGTAC"}
     m = motifs[:3]
-    hits = scan(seqs, m, threshold=1.0, block=40)
+    hits = scan(seqs, m, threshold=1.0, block=40, engine=engine)
     expected = 0
     for s in seqs.values():
         c = _codes(s)
@@ -205,6 +313,19 @@ def test_threshold_one_reports_every_window(motifs):
             expected += 2 * sum(1 for i in range(len(c) - mm.width + 1) if (c[i:i + mm.width] < 4).all())
     assert len(hits) == expected
     assert (hits.p_value <= 1).all() and not hits.duplicated(["motif_id", "sequence_id", "start", "strand"]).any()
+
+
+def test_qvalues_by_table_equal_bh_qvalues():
+    """scan() computes q-values from the p-value table entries used; the numbers must be identical."""
+    from seqconv.scan import _bh_by_table
+
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        table = np.sort(rng.random(50)) ** 3
+        table[rng.integers(0, 50, 10)] = table[rng.integers(0, 50, 10)]   # equal values in different entries
+        pidx = rng.integers(0, 50, rng.integers(1, 300))
+        for n in (len(pidx), 10 ** 6):
+            assert np.array_equal(_bh_by_table(pidx, table, n), bh_qvalues(table[pidx], n))
 
 
 def test_qvalues_are_benjamini_hochberg():
@@ -308,6 +429,7 @@ def test_cli_scan_and_errors(tmp_path, motifs, peaks):
     res = runner.invoke(main, ["scan", "--motifs", str(meme), "--fasta", str(fa), "--thresh", "1e-3", "-q"])
     assert res.exit_code == 0, res.output
     lines = res.stdout.splitlines()
+    lines_default = res.stdout
     assert lines[0].split("\t")[:3] == ["motif_id", "motif_name", "sequence_id"]
     assert len(lines) - 1 == len(scan(str(fa), motifs, threshold=1e-3))
     out = tmp_path / "o.bed"
@@ -327,5 +449,23 @@ def test_cli_scan_and_errors(tmp_path, motifs, peaks):
     dup.write_text(">a\nACGTTGCA\n>a\nACGTTTGCA\n")
     res = runner.invoke(main, ["scan", "--motifs", str(meme), "--fasta", str(dup), "--out", str(out), "-q"])
     assert res.exit_code == 2 and "repeated" in res.output and not out.exists()
+    res = runner.invoke(main, ["scan", "--motifs", str(meme), "--fasta", str(fa), "--thresh", "1e-3", "-q",
+                               "--engine", "torch", "--threads", "1"])
+    assert res.exit_code == 0 and res.stdout == lines_default, res.output
     res = runner.invoke(main, ["scan", "--help"])
-    assert "Example" in res.output
+    assert "Example" in res.output and "--engine" in res.output
+
+
+def test_without_numba_the_torch_engine_gives_the_same_frame(monkeypatch, motifs, peaks):
+    """numba is optional at run time: without it every step falls back to numpy/torch, same numbers."""
+    import sys
+
+    import seqconv
+
+    ref = scan(peaks[:40], motifs, threshold=1e-3)
+    monkeypatch.delattr(seqconv, "_scan_kernels", raising=False)
+    monkeypatch.setitem(sys.modules, "seqconv._scan_kernels", None)    # import fails
+    got = scan(peaks[:40], motifs, threshold=1e-3)
+    pd.testing.assert_frame_equal(got, ref, check_exact=True)
+    with pytest.raises(InputError, match="needs numba"):
+        scan(peaks[:5], motifs, threshold=1e-3, engine="numba")

@@ -23,10 +23,14 @@ from seqconv.errors import InputError
               help="uniform, sequences (ACGT frequencies of the input), motif (the motif file's), "
                    "or four comma-separated A,C,G,T frequencies.")
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when available).")
-@click.option("--threads", default=None, type=int, help="CPU threads for torch.")
+@click.option("--engine", type=click.Choice(["auto", "numba", "torch"]), default="auto", show_default=True,
+              help="numba: CPU lookahead engine; torch: matrix products (CPU or CUDA); auto: numba on the "
+                   "CPU when installed.")
+@click.option("--threads", default=None, type=int, help="CPU threads (numba and torch).")
 @quiet_option
 @user_errors
-def scan(motifs, fasta, bed, genome, thresh, fmt, out, strands, pseudocount, background, device, threads, quiet):
+def scan(motifs, fasta, bed, genome, thresh, fmt, out, strands, pseudocount, background, device, engine, threads,
+         quiet):
     """Scan sequences for motif matches: FIMO definitions, exact p-values.
 
     Each hit is a window whose p-value (exact, from the log-odds score
@@ -55,8 +59,16 @@ def scan(motifs, fasta, bed, genome, thresh, fmt, out, strands, pseudocount, bac
         raise InputError("give exactly one input: --fasta FILE, or --bed FILE with --genome FILE")
     if bed is not None and genome is None:
         raise InputError("--bed needs --genome")
+    if threads is not None and threads < 1:
+        raise InputError(f"--threads must be >= 1, got {threads}")
     if threads:
         torch.set_num_threads(threads)
+        try:
+            import numba
+        except ImportError:
+            pass
+        else:
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     bg = background
     if background not in ("uniform", "sequences", "motif"):
         try:
@@ -65,7 +77,7 @@ def scan(motifs, fasta, bed, genome, thresh, fmt, out, strands, pseudocount, bac
             raise InputError(f"--background must be uniform, sequences, motif or A,C,G,T frequencies, "
                              f"got {background!r}") from None
     kwargs = dict(format=fmt, threshold=thresh, strands=strands, background=bg, pseudocount=pseudocount,
-                  device=device, verbose=not quiet)
+                  device=device, engine=engine, verbose=not quiet)
     if bed is not None:
         kwargs["genome"] = genome
     source = bed if bed is not None else fasta
