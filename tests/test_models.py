@@ -135,3 +135,57 @@ def test_inference_copy_folds_batchnorm_same_outputs(arch):
     n_bn = sum(isinstance(q, nn.BatchNorm1d) for q in fused.modules())
     assert n_bn < sum(isinstance(q, nn.BatchNorm1d) for q in m.modules())
     assert any(isinstance(q, nn.BatchNorm1d) for q in m.modules())  # the original is untouched
+
+
+@pytest.mark.parametrize("arch,overrides", [
+    ("deepbind", {}), ("deepbind", {"pool_size": 3, "kernel_size": 8, "global_pool": "maxavg"}),
+    ("basset", {}), ("basset", {"kernel_sizes": (8, 6, 4), "pool_sizes": (2, 3, 1), "n_tasks": 3}),
+    ("resnet", {}), ("resnet", {"first_widths": (4, 9), "dilations": (1, 3), "pool_size": 0})])
+def test_channels_last_inference_path_equals_plain_model(arch, overrides):
+    """The fast predict path (BatchNorm folded, (1 x K) conv2d on channels-last activations) == model.eval()."""
+    from seqconv.models import inference_copy
+    from seqconv.predict import predict
+
+    m = build_model(get_config(arch, input_length=117, **overrides), seed=1)
+    g = torch.Generator().manual_seed(1)
+    for mod in m.modules():
+        if isinstance(mod, nn.BatchNorm1d):
+            mod.running_mean.copy_(torch.randn(mod.num_features, generator=g))
+            mod.running_var.copy_(torch.rand(mod.num_features, generator=g) + 0.3)
+            mod.weight.data.copy_(torch.randn(mod.num_features, generator=g))
+            mod.bias.data.copy_(torch.randn(mod.num_features, generator=g))
+    m.eval()
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    x = torch.randint(0, 2, (9, 4, 117), generator=g).float()
+    x[3, :, 40:60] = 0.25  # N bases
+    with torch.inference_mode():
+        ref = m(x)
+        fast = inference_copy(m)
+        assert any(getattr(q, "channels_last", False) for q in fast.modules())
+        out = fast(x)
+        out_ncl = inference_copy(m, channels_last=False)(x)
+    assert ref.abs().max() > 0.1  # not a degenerate all-zero output
+    assert torch.allclose(out, ref, atol=1e-4) and torch.allclose(out_ncl, ref, atol=1e-4)
+    # the original model and its parameters are untouched; predict() uses the fast path with the same result
+    assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())
+    assert not any(getattr(q, "channels_last", False) for q in m.modules())
+    rc = x.flip(1).flip(2)
+    expect = ((ref + m(rc)) / 2).detach().numpy()
+    assert np.allclose(predict(m, x.numpy(), batch_size=4), expect, atol=1e-4)
+    assert np.allclose(predict(m, x.numpy(), strand="forward"), ref.detach().numpy(), atol=1e-4)
+
+
+def test_inference_copy_in_train_mode_uses_the_plain_path():
+    from seqconv.models import inference_copy
+
+    m = build_model(get_config("basset"), seed=0).eval()
+    fast = inference_copy(m)
+    x = torch.randint(0, 2, (4, 4, 101)).float()
+    with torch.no_grad():
+        a = fast(x)
+        fast.train()
+        torch.manual_seed(0)
+        b = fast(x)  # dropout active: the NCL path with nn.Dropout, so outputs differ
+        fast.eval()
+        c = fast(x)
+    assert not torch.allclose(a, b) and torch.allclose(a, c)
