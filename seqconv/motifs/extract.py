@@ -124,6 +124,18 @@ def _check_X(X, model_len=None) -> None:
         raise InputError("no sequences given")
 
 
+def _setup(model, X, strand: str, device):
+    """Check ``strand`` and ``X``; return (device, model in eval mode on it, its first layer)."""
+    from seqconv.predict import resolve_device
+
+    if strand not in STRANDS:
+        raise ValueError(f"strand must be one of {STRANDS}, got {strand!r}")
+    _check_X(X)
+    dev = resolve_device(device)
+    model = model.to(dev).eval()
+    return dev, model, first_layer(model)
+
+
 def _activations(layer: FirstLayer, xb: torch.Tensor) -> list[torch.Tensor]:
     """Per conv: activations ``(B, F_c, L - k + 1)`` at windows wholly inside the sequence."""
     out, c0 = [], 0
@@ -171,16 +183,9 @@ def activation_motifs(model, X, *, threshold: float = 0.7, strand: str = "both",
     """
     from tqdm.auto import tqdm
 
-    from seqconv.predict import resolve_device
-
     if not 0 <= threshold < 1:
         raise ValueError(f"threshold must be in [0, 1), got {threshold}")
-    if strand not in STRANDS:
-        raise ValueError(f"strand must be one of {STRANDS}, got {strand!r}")
-    _check_X(X)
-    dev = resolve_device(device)
-    model = model.to(dev).eval()
-    layer = first_layer(model)
+    dev, model, layer = _setup(model, X, strand, device)
     sizes = [c.out_channels for c in layer.convs]
     n_pass = 2 * (2 if strand == "both" else 1) * ((len(X) + batch_size - 1) // batch_size)
     bar = tqdm(total=n_pass, disable=not verbose, unit="batch", leave=False, desc="activations")
@@ -229,14 +234,7 @@ def max_activations(model, X, *, strand: str = "both", batch_size: int = 256, de
     (N, F) float32 ndarray
         Filters numbered as in :func:`activation_motifs`.
     """
-    from seqconv.predict import resolve_device
-
-    if strand not in STRANDS:
-        raise ValueError(f"strand must be one of {STRANDS}, got {strand!r}")
-    _check_X(X)
-    dev = resolve_device(device)
-    model = model.to(dev).eval()
-    layer = first_layer(model)
+    dev, model, layer = _setup(model, X, strand, device)
     views = 2 if strand == "both" else 1
     parts, pending = [], []
     with torch.inference_mode():
@@ -310,14 +308,8 @@ def filter_influence(model, X, y=None, *, tasks=None, strand: str = "both", batc
     from tqdm.auto import tqdm
 
     from seqconv.evaluate import auroc
-    from seqconv.predict import resolve_device
 
-    if strand not in STRANDS:
-        raise ValueError(f"strand must be one of {STRANDS}, got {strand!r}")
-    _check_X(X)
-    dev = resolve_device(device)
-    model = model.to(dev).eval()
-    layer = first_layer(model)
+    dev, model, layer = _setup(model, X, strand, device)
     n_f = layer.n_filters
     mask_holder: dict = {}
 
