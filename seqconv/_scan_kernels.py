@@ -741,28 +741,6 @@ def layouts(filt, offs, widths, fthr, ow, ow2, k):
 
 
 @nb.njit(cache=True)
-def matched_letters(wcodes, widths, minus):
-    """Letters of every hit's window read on its strand, concatenated (ASCII), and their offsets."""
-    n = len(widths)
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    for i in range(n):
-        offsets[i + 1] = offsets[i] + widths[i]
-    data = np.empty(offsets[n], dtype=np.uint8)
-    letter = np.array([65, 67, 71, 84, 78], dtype=np.uint8)      # A C G T N
-    comp = np.array([84, 71, 67, 65, 78], dtype=np.uint8)        # T G C A N
-    for i in range(n):
-        o = offsets[i]
-        w = widths[i]
-        if minus[i]:
-            for t in range(w):
-                data[o + t] = comp[wcodes[i, w - 1 - t]]
-        else:
-            for t in range(w):
-                data[o + t] = letter[wcodes[i, t]]
-    return data, offsets
-
-
-@nb.njit(cache=True)
 def score_tables(ints, offs, bgs, same_as_prev, threshold, strict):
     """p-value tables of every motif-strand (rows ``offs[j]:offs[j+1]`` of ``ints``, background
     ``bgs[j]``): ``smin``, the survival tables concatenated (``sf_off``), and the index of the

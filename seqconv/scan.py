@@ -835,12 +835,13 @@ def _matched(wcodes, widths: np.ndarray, minus: np.ndarray, *, codes=None, pos=N
     block's ``codes`` at ``pos``, or from the windows' codes ``wcodes``), or a pyarrow string
     array when numba is not installed."""
     try:
-        from seqconv._scan_kernels import matched_from_codes, matched_letters
+        from seqconv._scan_kernels import matched_from_codes
     except ImportError:
         return _matched_arrow(wcodes, widths, minus)
-    if wcodes is None:
-        return matched_from_codes(codes, pos, widths.astype(np.int64), minus)[0]
-    return matched_letters(wcodes, widths.astype(np.int64), minus)[0]
+    if wcodes is not None:  # the windows' rows, one after another, each site at its row's start
+        codes = np.ascontiguousarray(wcodes).reshape(-1)
+        pos = np.arange(len(wcodes), dtype=np.int64) * wcodes.shape[1]
+    return matched_from_codes(codes, pos, widths.astype(np.int64), minus)[0]
 
 
 def _frame(bank: _Bank, stream: _Stream, parts: list[dict], n_tests: int | None = None) -> pd.DataFrame:
