@@ -691,7 +691,6 @@ class _Lookahead:
         self.kern = kern
         self.bank = bank
         k = kern.K
-        J = len(bank.strands)
         widths = bank.widths.astype(np.int64)
         offs = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
         filt = np.concatenate([st.filt for st in bank.strands]).astype(np.int64)
@@ -921,9 +920,7 @@ def _take_strings(values, idx: np.ndarray):
     """``values[idx]`` (a list of str) as a column of pandas' default string dtype."""
     import pyarrow as pa
 
-    try:
-        from seqconv._scan_kernels import take_strings  # noqa: F401
-    except ImportError:
+    if not _numba_available():
         return _as_str_column(pa.array(list(values), type=pa.string()).take(pa.array(idx)))
     encoded = [str(v).encode() for v in values]
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
