@@ -1,6 +1,5 @@
 """seqconv.prepare and `seqconv prepare` on the bundled real yeast excerpt."""
 
-import gzip
 
 import numpy as np
 import pytest
