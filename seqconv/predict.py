@@ -59,27 +59,32 @@ def _logits(model, x: torch.Tensor, strand: str) -> torch.Tensor:
 
 
 def _for_inference(model):
-    """Eval-mode model; a :class:`~seqconv.models.SeqModel` gets its BatchNorm folded into its convs (a copy)."""
+    """An eval-mode copy for scoring; a :class:`~seqconv.models.SeqModel` also gets its BatchNorm folded
+    into its convs.  The caller's model keeps its device and train/eval mode."""
+    import copy
+
     from seqconv.models import SeqModel, inference_copy
 
-    return inference_copy(model) if isinstance(model, SeqModel) else model.eval()
+    return inference_copy(model) if isinstance(model, SeqModel) else copy.deepcopy(model).eval()
 
 
-def predict(model, X, *, batch_size: int = 256, device=None, strand: str = "both",
+def predict(model, X, *, batch_size: int = 256, device=None, strand: str | None = None,
             verbose: bool = False) -> np.ndarray:
     """Logits of a model on an array of one-hot sequences.
 
     Parameters
     ----------
     model : torch.nn.Module
-        ``(N, 4, L)`` float -> ``(N, T)`` logits (put in eval mode here).
+        ``(N, 4, L)`` float -> ``(N, T)`` logits.  Scored through an eval-mode copy: the
+        caller's model keeps its device and train/eval mode.
     X : (N, 4, L) ndarray (uint8 at rest or float) or torch.Tensor, or a list of str
         Strings are one-hot encoded batch by batch at the model's ``input_length``
         (centre-cropped / N-padded).
     batch_size : int
     device : str or torch.device, optional
-    strand : {"both", "forward"}
-        Average over forward and reverse complement, or forward only.
+    strand : {"both", "forward"}, optional
+        Average over forward and reverse complement, or forward only (default: the model's
+        own ``strand``, else ``"both"``).
     verbose : bool
         Progress bar on stderr.
 
@@ -89,6 +94,7 @@ def predict(model, X, *, batch_size: int = 256, device=None, strand: str = "both
     """
     from tqdm.auto import tqdm
 
+    strand = strand or getattr(model, "strand", "both")
     if strand not in ("both", "forward"):
         raise ValueError(f"strand must be 'both' or 'forward', got {strand!r}")
     dev = resolve_device(device)
@@ -100,7 +106,8 @@ def predict(model, X, *, batch_size: int = 256, device=None, strand: str = "both
         for i in tqdm(range(0, n, batch_size), disable=not verbose, unit="batch", leave=False):
             xb = X[i:i + batch_size]
             if strings:
-                xb = one_hot(list(xb), dtype="float32", length=model.input_length)
+                xb = one_hot(list(xb), dtype="float32", length=model.input_length,
+                             iupac=getattr(model, "encoding", {}).get("iupac", "zero"))
             xb = torch.as_tensor(np.asarray(xb) if not torch.is_tensor(xb) else xb).to(dev, torch.float32)
             outs.append(_logits(model, xb, strand).float().cpu().numpy())
     if not outs:
@@ -171,34 +178,34 @@ def _tiles(name: str, chrom: str, offset: int, length: int, fetch, width: int, s
 
 
 class Scorer:
-    """A model with its tasks, input width and strand setting, scoring windows in batches.
+    """A model scoring windows in batches, with the tasks, input width, strand and encoding it carries.
 
     Parameters
     ----------
     model : SeqModel, str or Path
-        A model, a model directory or a bundled model name.
-    card : ModelCard, optional
-        Its card (read from the directory / bundle when ``model`` is a name or path).
+        A model (its card gives tasks, width, strand and encoding), a model directory or a
+        bundled model name.
     strand : {"both", "forward"}, optional
-        Default: the card's setting, else ``"both"``.
+        Override the model's strand handling (default: ``model.strand``).
     batch_size : int
     device : str, optional
+        ``None`` = CPU.
     verbose : bool
         Progress bar (windows scored) on stderr.
     """
 
-    def __init__(self, model, card=None, *, strand: str | None = None, batch_size: int = 256, device=None,
+    def __init__(self, model, *, strand: str | None = None, batch_size: int = 256, device=None,
                  verbose: bool = False):
         from seqconv.modelfile import resolve_model
 
         self.device = resolve_device(device)
         if not isinstance(model, torch.nn.Module):
-            model, card = resolve_model(model)
+            model = resolve_model(model)
+        self.width = int(model.input_length)
+        self.tasks = list(getattr(model, "tasks", None) or [f"task{i}" for i in range(model.n_tasks)])
+        self.encoding = dict(getattr(model, "encoding", None) or {"n": "zero", "iupac": "zero"})
         self.model = _for_inference(model).to(self.device)
-        self.card = card
-        self.width = int(card.input_width if card is not None else model.input_length)
-        self.tasks = list(card.tasks) if card is not None else [f"task{i}" for i in range(model.n_tasks)]
-        self.strand = strand or (card.strand if card is not None else "both")
+        self.strand = strand or getattr(model, "strand", "both")
         if self.strand not in ("both", "forward"):
             raise InputError(f"strand must be 'both' or 'forward', got {self.strand!r}")
         if batch_size < 1:
@@ -208,7 +215,7 @@ class Scorer:
 
     def _score(self, seqs: list, names: list) -> np.ndarray:
         try:
-            x = one_hot(seqs, dtype="float32", iupac="uniform", labels=names)
+            x = one_hot(seqs, dtype="float32", iupac=self.encoding["iupac"], labels=names)
         except ValueError as exc:
             raise InputError(str(exc)) from None
         with torch.inference_mode():

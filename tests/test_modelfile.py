@@ -28,13 +28,15 @@ def test_roundtrip_identical_predictions(tmp_path, model):
     save_model(model, tmp_path / "m", tasks=["CTCF", "REST"], strand="forward",
                training={"dataset": "ds.parquet", "split": {"scheme": "chromosome", "test": ["chr8", "chr9"]},
                          "train_chromosomes": ["chr1", "chr2"]}, metrics={"test": {"auroc": 0.9}})
-    m2, card = load_model(tmp_path / "m")
+    m2 = load_model(tmp_path / "m")
+    card = m2.card
     assert torch.equal(model(x), m2(x))
     assert card.tasks == ("CTCF", "REST") and card.strand == "forward" and card.alphabet == "ACGT"
-    assert card.input_width == 101 and card.format_version == FORMAT_VERSION
-    assert card.seqconv_version == __version__
     assert card.training["split"]["test"] == ["chr8", "chr9"]
     raw = json.loads((tmp_path / "m" / CARD).read_text())
+    assert raw["input_width"] == 101 == m2.input_length and raw["format_version"] == FORMAT_VERSION
+    assert raw["seqconv_version"] == __version__ and raw["kind"] == "model"
+    assert m2.tasks == ["CTCF", "REST"] and m2.strand == "forward" and m2.encoding == {"n": "zero", "iupac": "zero"}
     assert raw["architecture"]["arch"] == "basset" and raw["architecture"]["filters"] == [8, 8, 8]
     assert set(load_file(str(tmp_path / "m" / WEIGHTS))) == set(model.state_dict())
 
@@ -44,7 +46,7 @@ def test_float16_storage_is_smaller_and_close(tmp_path, model):
     save_model(model, tmp_path / "b", dtype="float16")
     a, b = (tmp_path / "a" / WEIGHTS).stat().st_size, (tmp_path / "b" / WEIGHTS).stat().st_size
     assert b < 0.6 * a
-    m16, _ = load_model(tmp_path / "b")
+    m16 = load_model(tmp_path / "b")
     assert next(m16.parameters()).dtype == torch.float32
     x = torch.rand(4, 4, 101)
     assert torch.allclose(model(x), m16(x), atol=2e-2)
@@ -97,5 +99,5 @@ def test_missing_things(tmp_path, model):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no model.json"):
         load_model(tmp_path / "empty")
-    with pytest.raises(ValueError, match="task names"):
+    with pytest.raises(ValueError, match="the card names 1 task"):
         save_model(model, tmp_path / "x", tasks=["only_one"])

@@ -173,13 +173,14 @@ def test_bundled_models_load_and_are_small():
         pytest.skip("no bundled models in this checkout")
     total = 0
     for name in table["name"]:
-        model, card = load_pretrained(name)
-        assert card.input_width == model.input_length and len(card.tasks) == model.n_tasks
+        model = load_pretrained(name)
+        card = model.card
+        assert len(card.tasks) == model.n_tasks and card.negatives
         assert card.strand == "both" and card.training["split"] and card.metrics["test"]
         total += sum(p.stat().st_size for p in (ROOT / name).iterdir())
     assert total < 5 * 2 ** 20
     r = CliRunner().invoke(main, ["models", "--tsv"])
-    assert r.exit_code == 0 and r.output.split("\n")[0].startswith("name\tarch\twidth\ttasks")
+    assert r.exit_code == 0 and r.output.split("\n")[0].startswith("name\tkind\tarch\twidth\ttasks\tnegatives")
     assert len(r.output.strip().split("\n")) == len(table) + 1
 
 

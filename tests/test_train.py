@@ -31,7 +31,8 @@ def test_learns_oct4_vs_mafk(tmp_path):
     assert losses[-1] < losses[0]
     assert res.best_metrics["valid_auroc"] > 0.75  # 30 held-out real peaks; chance is 0.5
     assert res.best_metrics["valid_auprc"] == max(h["valid_auprc"] for h in res.history)
-    model, card = load_model(tmp_path / "m")
+    model = load_model(tmp_path / "m")
+    card = model.card
     assert card.tasks == ("Oct4",) and card.training["best_epoch"] == res.best_epoch
     assert card.training["config"]["seed"] == 0
     sd = res.model.state_dict()
