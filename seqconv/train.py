@@ -210,7 +210,7 @@ def as_source(data, split: str | None, *, encoding: dict | None = None, name: st
     return Source(sub.X(iupac=iupac), sub.y(), list(ds.tasks), name=label, provenance=prov)
 
 
-def _check_sources(model, train: Source, valid: Source, cfg: "TrainConfig") -> None:
+def _check_sources(model, train: Source, valid: Source, cfg: "TrainConfig", monitor=None) -> None:
     for role, src in (("train", train), ("valid", valid)):
         if src.X.shape[2] != model.input_length:
             raise InputError(f"{src.name}: {role} windows are {src.X.shape[2]} bp but the model takes "
@@ -244,8 +244,13 @@ def _check_sources(model, train: Source, valid: Source, cfg: "TrainConfig") -> N
                 f"{train.name}: the train split has {npos} positive(s) and {nneg} negative(s) for task {task!r}; "
                 f"at least {MIN_PER_CLASS} of each class are needed (too few {what}: a model trained on one class "
                 "learns nothing; add negatives, e.g. `seqconv prepare --negatives gc|shuffle|both`)")
+    unknown = sorted(set(monitor or []) - set(train.tasks))
+    if unknown:
+        raise ValueError(f"monitor names unknown task(s) {unknown}")
     ok = []
     for t, task in enumerate(valid.tasks):
+        if monitor and task not in monitor:
+            continue
         lab = valid.y[:, t][~np.isnan(valid.y[:, t])]
         if 0 < lab.sum() < len(lab):
             ok.append(task)
@@ -389,7 +394,8 @@ def _masked_loss(logits, y, pos_weight):
 
 
 def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=None, out_dir=None,
-        resume: bool = False, device=None, verbose: bool = True, card_extra: dict | None = None) -> FitResult:
+        resume: bool = False, device=None, verbose: bool = True, card_extra: dict | None = None,
+        monitor=None, regularizer=None) -> FitResult:
     """Train ``model`` on ``train``; early-stop on ``valid``'s auPRC (mean over tasks).
 
     Parameters
@@ -417,6 +423,12 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
         One metrics line per epoch on stderr (and a progress bar when stderr is a terminal).
     card_extra : dict, optional
         Extra ``training`` fields for the saved model card.
+    monitor : sequence of str, optional
+        Tasks whose mean validation auPRC drives early stopping (default: every task).
+    regularizer : callable, optional
+        ``regularizer(model, xb, gen) -> scalar tensor`` added to each batch's loss (``xb`` the
+        float batch on the device, ``gen`` the epoch's seeded generator); used by the ``adapt``
+        mode of :mod:`seqconv.transfer`.
 
     Returns
     -------
@@ -440,7 +452,8 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
     else:
         tr_src = as_source(train, None, encoding=model.encoding)
         va_src = as_source(valid, None, encoding=model.encoding)
-    _check_sources(model, tr_src, va_src, cfg)
+    _check_sources(model, tr_src, va_src, cfg, monitor)
+    mon = [tr_src.tasks.index(t) for t in monitor] if monitor else list(range(len(tr_src.tasks)))
     dev = resolve_device(device)
     Xtr, ytr, Xva, yva = tr_src.X, tr_src.y, va_src.X, va_src.y
     lab = ~np.isnan(ytr)
@@ -462,7 +475,8 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
     steps = math.ceil(len(Xtr) / cfg.batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(cfg, s, steps))
     out = Path(out_dir) if out_dir is not None else None
-    fingerprint = {"train": _fingerprint(tr_src), "valid": _fingerprint(va_src), "tasks": list(tr_src.tasks)}
+    fingerprint = {"train": _fingerprint(tr_src), "valid": _fingerprint(va_src), "tasks": list(tr_src.tasks),
+                   "monitor": list(monitor or [])}
     groups_info = [g.to_dict() for g, _ in resolved]
     splits = {"train": tr_src.provenance.get("rows", {}), "valid": va_src.provenance.get("rows", {})}
     test_entry = _test_entry(train if valid is None else None)
@@ -517,6 +531,8 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
                 yb = ytr_t[idx].to(dev)
                 opt.zero_grad(set_to_none=True)
                 loss = _masked_loss(model(xb), yb, pos_weight)
+                if regularizer is not None:
+                    loss = loss + regularizer(model, xb, gen)
                 loss.backward()
                 opt.step()
                 sched.step()
@@ -527,10 +543,11 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
             bar.close()
         logits = predict(model, Xva, batch_size=512, device=dev, strand="both")
         with torch.no_grad():
-            vloss = float(_masked_loss(torch.from_numpy(logits).to(dev), torch.from_numpy(yva).to(dev), pos_weight))
-        m = _masked_metrics(yva, logits)
+            vloss = float(_masked_loss(torch.from_numpy(logits[:, mon]).to(dev), torch.from_numpy(yva[:, mon]).to(dev),
+                                       None if pos_weight is None else pos_weight[mon]))
+        m = _masked_metrics(yva[:, mon], logits[:, mon])
         row = {"epoch": epoch + 1, "train_loss": total / seen, "valid_loss": vloss, "valid_auroc": m["auroc"],
-               "valid_auprc": m["auprc"], "valid_mcc": m["mcc"], "lr": opt.param_groups[-1]["lr"],
+               "valid_auprc": m["auprc"], "valid_mcc": m["mcc"], "lr": opt.param_groups[0]["lr"],
                "seconds": time.time() - t0, "cpu_seconds": time.process_time() - c0}
         history.append(row)
         improved = m["auprc"] > best

@@ -101,3 +101,42 @@ def test_missing_things(tmp_path, model):
         load_model(tmp_path / "empty")
     with pytest.raises(ValueError, match="the card names 1 task"):
         save_model(model, tmp_path / "x", tasks=["only_one"])
+
+
+def test_backbone_save_load_and_kind_errors(tmp_path, model):
+    from seqconv.modelfile import load_backbone, save_backbone
+
+    save_model(model, tmp_path / "m", tasks=["CTCF", "REST"], training={"splits": {"train": {"chromosomes": ["chr1"]}}})
+    save_backbone(load_model(tmp_path / "m"), tmp_path / "bb", description="test backbone")
+    assert all(k.startswith("trunk.") for k in load_file(str(tmp_path / "bb" / WEIGHTS)))
+    bb = load_backbone(tmp_path / "bb")
+    assert bb.card.kind == "backbone" and bb.card.tasks == ("CTCF", "REST") and bb.input_length == 101
+    assert bb.card.training["splits"]["train"]["chromosomes"] == ["chr1"]
+    x = torch.rand(2, 4, 101)
+    assert torch.equal(bb(x), model.trunk(x))
+    with pytest.raises(InputError, match="this is a backbone, not a model"):
+        load_model(tmp_path / "bb")
+    with pytest.raises(InputError, match="this is a model, not a backbone"):
+        load_backbone(tmp_path / "m")
+    new = bb.attach_head(["YY1"])
+    assert new.n_tasks == 1 and torch.equal(new.trunk(x), bb(x))
+
+
+def test_same_model_same_bytes_and_nan_refused(tmp_path, model):
+    save_model(model, tmp_path / "a")
+    save_model(model, tmp_path / "b")
+    assert (tmp_path / "a" / WEIGHTS).read_bytes() == (tmp_path / "b" / WEIGHTS).read_bytes()
+    model.head.output.weight.data[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="non-finite"):
+        save_model(model, tmp_path / "c")
+
+
+def test_format_version_1_card_loads_with_recorded_defaults(tmp_path, model):
+    save_model(model, tmp_path / "m")
+    raw = json.loads((tmp_path / "m" / CARD).read_text())
+    for k in ("kind", "encoding", "negatives", "transfer"):
+        raw.pop(k)
+    raw["format_version"] = 1
+    (tmp_path / "m" / CARD).write_text(json.dumps(raw))
+    m = load_model(tmp_path / "m")
+    assert m.card.kind == "model" and m.encoding == {"n": "zero", "iupac": "zero"}
