@@ -515,9 +515,11 @@ def sample_bins(win, widths, int_table, smin, sf_off, sf_flat, lambdas):
                 continue
             k = min(max(s - smin[j], 0), size - 1)
             p = sf_flat[sf_off[j] + k]
-            b = 0
+            b = min(nl, int(p * nl / lambdas[nl - 1]))    # the grid is even: start at the estimate
             while b < nl and lambdas[b] <= p:
                 b += 1
+            while b > 0 and lambdas[b - 1] > p:
+                b -= 1
             hist[j, b] += 1
     return hist
 
@@ -797,13 +799,18 @@ def score_tables(ints, offs, bgs, same_as_prev, threshold, strict):
     for j in range(J):
         sf_off[j + 1] = sf_off[j] + sizes[j]
     sf = np.empty(sf_off[J])
+    reuse = np.zeros(J, dtype=np.bool_)
+    for j in range(1, J):
+        reuse[j] = same_as_prev[j] and sizes[j] == sizes[j - 1]
+    todo = np.flatnonzero(~reuse)
+    for u in range(len(todo)):
+        j = todo[u]
+        _, pmf = score_pmf(ints[offs[j]:offs[j + 1]], bgs[j])
+        sf[sf_off[j]:sf_off[j + 1]] = survival_of(pmf)
     first = np.full(J, -1, dtype=np.int64)
     for j in range(J):
-        if same_as_prev[j] and j > 0 and sizes[j] == sizes[j - 1]:
+        if reuse[j]:
             sf[sf_off[j]:sf_off[j + 1]] = sf[sf_off[j - 1]:sf_off[j]]
-        else:
-            _, pmf = score_pmf(ints[offs[j]:offs[j + 1]], bgs[j])
-            sf[sf_off[j]:sf_off[j + 1]] = survival_of(pmf)
         for t in range(sizes[j]):
             v = sf[sf_off[j] + t]
             if (v < threshold) if strict else (v <= threshold):

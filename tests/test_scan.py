@@ -394,8 +394,8 @@ def test_fimo_qvalues_definition():
 @pytest.mark.parametrize("share", [1.0, 0.7])
 def test_pi0_estimates_the_share_of_nulls(share):
     """Storey's estimate (FIMO's): uniform p-values give ~1; 30% near-zero p-values give ~0.7, from the
-    p-values themselves and from their lambda histogram (the engine's route)."""
-    from seqconv.scan.run import _pi0_from_histograms
+    p-values themselves and from their lambda histogram (the scan's route)."""
+    from seqconv.scan.pvalues import pi0_from_histograms
 
     rng = np.random.default_rng(3)
     n = 10_000
@@ -404,7 +404,7 @@ def test_pi0_estimates_the_share_of_nulls(share):
     p[:k] = rng.random(k) * 1e-4
     lam = np.arange(1, 101) / 100 * 0.5
     hist = np.bincount(np.searchsorted(lam, p, side="right"), minlength=101)[None]
-    for est in (estimate_pi0(p, seed=1), _pi0_from_histograms(hist, lam, np.random.default_rng(1))[0]):
+    for est in (estimate_pi0(p), pi0_from_histograms(hist)[0]):
         assert est == pytest.approx(share, abs=0.04)
     assert estimate_pi0(p[:50]) == 1.0            # too few p-values: 1, as FIMO
 

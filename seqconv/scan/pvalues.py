@@ -21,7 +21,6 @@ FIMO_RANGE = 1000
 _FIMO_LOG2 = 1.44269504
 #: FIMO's q-value constants (``qvalue.h``, ``fimo.c``).
 PI0_SAMPLE = 10_000
-PI0_BOOTSTRAPS = 100
 PI0_BOOTSTRAP_SAMPLES = 1000
 PI0_LAMBDAS = 100
 PI0_MAX_LAMBDA = 0.5
@@ -164,38 +163,50 @@ def fimo_qvalues(p_values, n_tests: int, pi0: float = 1.0) -> np.ndarray:
     return out
 
 
-def estimate_pi0(p_values, *, seed: int = 0) -> float:
-    """Share of true nulls among p-values, as FIMO estimates it (``estimate_pi_zero``).
+def estimate_pi0(p_values) -> float:
+    """Share of true nulls among p-values, as FIMO and Tomtom estimate it (``estimate_pi_zero``).
 
-    For lambda in ``0.005, 0.010 ... 0.5``, ``pi0(lambda) = #(p >= lambda) / ((1 -
-    lambda) n)``; the lambda whose estimate is closest (mean squared error over 100
-    bootstraps of 1,000 p-values) to the smallest ``pi0(lambda)`` is chosen, and its
-    ``pi0`` clipped to ``[0, 1]``.  With 100 p-values or fewer, 1.0.
+    For lambda in ``0.005, 0.010 ... 0.5``, ``pi0(lambda) = #(p >= lambda) / ((1 - lambda) n)``; the
+    lambda whose estimate is closest (mean squared error of a bootstrap of 1,000 p-values) to the
+    smallest ``pi0(lambda)`` is chosen, and its ``pi0`` clipped to ``[0, 1]``.  With 100 p-values
+    or fewer, 1.0.  FIMO averages the squared error over 100 random bootstraps; here its expected
+    value is computed exactly (the bootstrapped count is binomial), so the estimate is
+    deterministic and differs from FIMO's only by FIMO's bootstrap noise.
 
     Parameters
     ----------
     p_values : (n,) float
-        A uniform sample of the p-values of every window scored.
-    seed : int
-        Seed of the bootstrap.
+        A uniform sample of the p-values of every test (or all of them).
     """
-    p = np.sort(np.asarray(p_values, dtype=np.float64))
-    n = p.size
-    if n <= PI0_MIN_SAMPLES:
-        return 1.0
-    lam = np.arange(1, PI0_LAMBDAS + 1) / PI0_LAMBDAS * PI0_MAX_LAMBDA
-    first = np.searchsorted(p, lam, side="left")              # p[first:] >= lambda
-    with np.errstate(divide="ignore"):
-        pi = (n - first) / ((1.0 - lam) * n)
-    pi[pi == 0] = np.inf
-    best = pi.min()
-    rng = np.random.default_rng(seed)
-    b = PI0_BOOTSTRAP_SAMPLES
-    idx = np.sort(rng.integers(0, n, size=(PI0_BOOTSTRAPS, b)), axis=1)
-    # bootstrapped #(p >= lambda) = #(idx >= first[lambda]) (p is sorted)
-    ge = b - np.stack([np.searchsorted(row, first, side="left") for row in idx])
-    with np.errstate(divide="ignore"):
-        boot = ge / ((1.0 - lam) * b)
-    boot[boot == 0] = np.inf
-    mse = ((boot - best) ** 2).sum(axis=0)
-    return float(min(max(pi[int(np.argmin(mse))], 0.0), 1.0))
+    p = np.asarray(p_values, dtype=np.float64)
+    hist = np.bincount(np.searchsorted(PI0_GRID, p, side="right"), minlength=PI0_LAMBDAS + 1)
+    return float(pi0_from_histograms(hist[None])[0])
+
+
+#: FIMO's lambda grid for pi0.
+PI0_GRID = np.arange(1, PI0_LAMBDAS + 1) / PI0_LAMBDAS * PI0_MAX_LAMBDA
+
+
+def pi0_from_histograms(hist: np.ndarray) -> np.ndarray:
+    """:func:`estimate_pi0` from binned p-values, for many sets at once.
+
+    ``hist[s, b]`` counts set ``s``'s p-values with exactly ``b`` values of :data:`PI0_GRID` at or
+    below them.  Returns ``(n_sets,)``.
+    """
+    hist = np.asarray(hist, dtype=np.float64)
+    lam = PI0_GRID[None, :]
+    n = hist.sum(axis=1, keepdims=True)
+    ge = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1][:, 1:]          # #(p >= lam[l]) = #(bin >= l + 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pi = ge / ((1.0 - lam) * n)
+        pi = np.where(ge == 0, np.inf, pi)
+        best = pi.min(axis=1, keepdims=True)
+        # bootstrap of b draws: count ~ Binomial(b, ge / n), so E[(pi_boot - best)^2] = var + bias^2
+        b = PI0_BOOTSTRAP_SAMPLES
+        f = ge / n
+        var = f * (1 - f) / (b * (1.0 - lam) ** 2)
+        mse = np.where(ge == 0, np.inf, var + (pi - best) ** 2)
+    mse = np.where(np.isnan(mse), np.inf, mse)
+    choice = np.take_along_axis(pi, np.argmin(mse, axis=1)[:, None], axis=1)[:, 0]
+    out = np.clip(np.where(np.isfinite(choice), choice, 1.0), 0.0, 1.0)
+    return np.where(n[:, 0] > PI0_MIN_SAMPLES, out, 1.0)

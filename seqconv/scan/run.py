@@ -21,8 +21,7 @@ from seqconv.scan.engine_numba import DEFAULT_BLOCK_NUMBA, _Lookahead
 from seqconv.scan.engine_torch import DEFAULT_BLOCK, _device, _Done, _Filter
 from seqconv.scan.hits import _rescore
 from seqconv.scan.options import NRDB_DNA, ScanOptions
-from seqconv.scan.pvalues import (PI0_BOOTSTRAP_SAMPLES, PI0_BOOTSTRAPS, PI0_LAMBDAS, PI0_MAX_LAMBDA,
-                                  PI0_MIN_SAMPLES, PI0_SAMPLE)
+from seqconv.scan.pvalues import PI0_GRID, PI0_LAMBDAS, PI0_SAMPLE, pi0_from_histograms
 from seqconv.scan.records import _records, _sequence_background, _Stream
 
 
@@ -112,12 +111,11 @@ class _Run:
     def pi0(self) -> np.ndarray:
         """Each motif's estimated share of true nulls (FIMO's estimate from its p-value sample), ``(n_motifs,)``."""
         bank = self.bank
-        lam = np.arange(1, PI0_LAMBDAS + 1) / PI0_LAMBDAS * PI0_MAX_LAMBDA
         win = np.ascontiguousarray(self.sample.codes)
-        hist_j = kern.sample_bins(win, bank.widths, bank.int_table, bank.smin, bank.sf_off, bank.sf_flat, lam)
+        hist_j = kern.sample_bins(win, bank.widths, bank.int_table, bank.smin, bank.sf_off, bank.sf_flat, PI0_GRID)
         hist = np.zeros((len(bank.motifs), PI0_LAMBDAS + 1), dtype=np.int64)
         np.add.at(hist, bank.motif_of, hist_j)
-        return _pi0_from_histograms(hist, lam, np.random.default_rng(self.options.seed))
+        return pi0_from_histograms(hist)
 
     def hits(self):
         if self.engine == "numba":
@@ -213,29 +211,3 @@ class _Run:
                     pass
             reader.join()
             bar.close()
-
-
-def _pi0_from_histograms(hist: np.ndarray, lam: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """:func:`seqconv.scan.pvalues.estimate_pi0` from binned p-values: ``hist[m, b]`` counts motif m's
-    sampled p-values with ``b`` lambdas at or below them (a bootstrap of the sample draws the bins
-    multinomially, as drawing the p-values themselves would)."""
-    out = np.ones(len(hist))
-    b = PI0_BOOTSTRAP_SAMPLES
-    for m, h in enumerate(hist):
-        n = int(h.sum())
-        if n <= PI0_MIN_SAMPLES:
-            continue
-        ge = np.cumsum(h[::-1])[::-1][1:]                       # #(p >= lam[l]) = #(bin >= l + 1)
-        with np.errstate(divide="ignore"):
-            pi = ge / ((1.0 - lam) * n)
-        pi[pi == 0] = np.inf
-        best = pi.min()
-        boot_h = rng.multinomial(b, h / n, size=PI0_BOOTSTRAPS)
-        boot_ge = np.cumsum(boot_h[:, ::-1], axis=1)[:, ::-1][:, 1:]
-        with np.errstate(divide="ignore"):
-            boot = boot_ge / ((1.0 - lam) * b)
-        boot[boot == 0] = np.inf
-        with np.errstate(invalid="ignore"):
-            mse = ((boot - best) ** 2).sum(axis=0)
-        out[m] = min(max(pi[int(np.argmin(np.where(np.isnan(mse), np.inf, mse)))], 0.0), 1.0)
-    return out
