@@ -13,8 +13,8 @@ Backbones (``kind: "backbone"``; one output per TF during pretraining, masked mu
     DeepBind ENCODE TFs (A/C-ranked peaks, one dinucleotide shuffle per peak as DeepBind did;
     at most ``--deepbind-max`` peaks per TF); each row labelled only for its own task.
 ``yeast_backbone`` (shipped)
-    the whole sacCer3 genome with the Rossi 2021 ChIP-exo events of the 58 TFs split out in the
-    shared data, leaving out the benchmark targets Reb1, Cbf1 and Rap1; GC-matched background 1:1;
+    the whole sacCer3 genome with the Rossi 2021 ChIP-exo events of the 30 TFs with most events in
+    the shared data, leaving out the benchmark targets Reb1, Cbf1 and Rap1; GC-matched background 1:1;
     chr7 validation, chr8 + chr9 held out (never trained on).
 ``human_lo4`` / ``human_lofam`` (benchmark only, not shipped)
     ``human_backbone`` without the labels of ELK1, MYC, REST, FOXA1 (the transfer targets), and
@@ -123,8 +123,8 @@ def human_dataset(root, *, exclude=(), deepbind_max: int = 8000, gue_max: int = 
     return Dataset(pd.concat(parts, ignore_index=True), meta)
 
 
-def yeast_tfs(root, n: int | None = None, held_out=YEAST_HELD_OUT) -> list[str]:
-    """The Rossi 2021 TFs split out in the shared data (the ``n`` with most ChIP-exo events, default all),
+def yeast_tfs(root, n: int | None = 30, held_out=YEAST_HELD_OUT) -> list[str]:
+    """The Rossi 2021 TFs split out in the shared data (the ``n`` with most ChIP-exo events; ``None``: all),
     after leaving out ``held_out``."""
     import gzip
 
@@ -155,8 +155,8 @@ def yeast_dataset(root, *, tfs=None, width: int = 101, seed: int = 0) -> Dataset
 BACKBONES = {
     "human_backbone": dict(data="human", exclude=(), shipped=True, epochs=8,
                            desc="human multi-TF backbone: 5 GUE human TF tasks + 10 DeepBind ENCODE TFs"),
-    "yeast_backbone": dict(data="yeast", exclude=(), shipped=True, epochs=30,
-                           desc="yeast multi-TF backbone: Rossi 2021 ChIP-exo, 58 TFs without Reb1/Cbf1/Rap1, "
+    "yeast_backbone": dict(data="yeast", exclude=(), shipped=True, epochs=30, patience=8,
+                           desc="yeast multi-TF backbone: Rossi 2021 ChIP-exo, top-30 TFs without Reb1/Cbf1/Rap1, "
                                 "sacCer3, chr8+chr9 held out"),
     "human_lo4": dict(data="human", exclude=tuple(TARGETS), shipped=False, epochs=8,
                       desc="human backbone without ELK1, MYC, REST, FOXA1 labels (benchmark)"),
@@ -190,7 +190,7 @@ def train_backbone(name: str, root, out_root: Path, *, seed: int = 0, deepbind_m
         "GUE: genomic background; DeepBind: dinucleotide shuffles"
     model = build_model(get_config(arch, n_tasks=len(ds.tasks), input_length=ds.width, **opts), seed=seed,
                         card=ModelCard(tasks=ds.tasks, negatives=negatives))
-    cfg = TrainConfig(epochs=epochs or spec["epochs"], patience=4, batch_size=128, seed=seed)
+    cfg = TrainConfig(epochs=epochs or spec["epochs"], patience=spec.get("patience", 4), batch_size=128, seed=seed)
     command = f"python pipelines/train_backbones.py --only {name}"
     res = fit(model, ds, config=cfg, verbose=verbose,
               card_extra={"name": name, "command": command, "torch_threads": torch.get_num_threads()})
