@@ -239,12 +239,12 @@ def _cached_bgzf_index(path: Path) -> tuple[Path, Path]:
     tmp = cache / f".{key}.{os.getpid()}"
     try:
         pyfaidx.Fasta(str(path), indexname=f"{tmp}.fai", gzi_indexname=f"{tmp}.gzi").close()
-    except Exception as exc:
+    except Exception as exc:  # pyfaidx raises several types for malformed files
+        for ext in (".fai", ".gzi"):
+            Path(f"{tmp}{ext}").unlink(missing_ok=True)
         raise InputError(f"cannot index BGZF genome FASTA: {exc}", path=path) from None
-    finally:
-        for ext, final in ((".gzi", gzi), (".fai", fai)):  # .fai last: its presence means both are complete
-            if Path(f"{tmp}{ext}").exists():
-                os.replace(f"{tmp}{ext}", final)
+    os.replace(f"{tmp}.gzi", gzi)  # .fai last: once it exists, both are complete
+    os.replace(f"{tmp}.fai", fai)
     return fai, gzi
 
 

@@ -216,6 +216,14 @@ def test_bgzf_genome_reads_through_index_not_memory(tmp_path, monkeypatch):
     assert open_genome(YEAST_GENOME).fetch("chr3", 10, 20) == mem.fetch("chr3", 10, 20)
     with pytest.raises(InputError, match="outside chr1"):
         g.fetch("chr1", 230_000, 230_500)
+    # plain gzip (not BGZF) and plain FASTA go to seqconv.genome.Genome
+    import gzip
+
+    (tmp_path / "g.fa.gz").write_bytes(gzip.compress(b">c\nACGTACGTAC\n"))
+    (tmp_path / "g.fa").write_text(">c\nACGTACGTAC\n")
+    assert [type(open_genome(tmp_path / n)).__name__ for n in ("g.fa.gz", "g.fa")] == ["Genome", "Genome"]
+    with pytest.raises(InputError, match="no such genome FASTA"):
+        open_genome(tmp_path / "missing.fa.gz")
 
 
 def test_shard_ranges_partition_every_tile():
