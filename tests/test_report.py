@@ -91,3 +91,20 @@ def test_report_user_errors_exit_2_and_write_nothing(run, tmp_path):
     r = _report(run, out, str(tmp_path / "missing.bw"))
     assert r.exit_code == 2 and "output to link does not exist" in r.output
     assert not out.exists() and not list(tmp_path.glob(".r.html*"))
+
+
+def test_track_preview_reads_bigwig_or_bedgraph_alike(run, tmp_path):
+    import shutil
+
+    from seqconv.report import _track_values
+
+    for tf in ("Reb1", "Cbf1"):
+        shutil.copy(run / "tracks" / f"genome.{tf}.bedGraph", tmp_path / f"bg.{tf}.bedGraph")
+    a = _track_values(tmp_path / "bg", "Reb1", "chr9", 10_000, 12_000)
+    bg = pd.read_csv(run / "tracks" / "genome.Reb1.bedGraph", sep="\t", header=None, names=["c", "s", "e", "v"])
+    sel = bg[(bg.c == "chr9") & (bg.e > 10_000) & (bg.s < 12_000)]
+    assert a[0].tolist() == sel.s.tolist() and a[2].tolist() == sel.v.tolist() and len(sel) == 41
+    if (run / "tracks" / "genome.Reb1.bw").exists():
+        b = _track_values(run / "tracks" / "genome", "Reb1", "chr9", 10_000, 12_000)
+        assert b[0].tolist() == a[0].tolist() and b[1].tolist() == a[1].tolist()
+        assert abs(b[2] - a[2]).max() < 1e-6
