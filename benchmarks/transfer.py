@@ -144,7 +144,7 @@ def run_one(part, target, backbone_name, bb, ds, size, mode, seed, source, *, ep
     n_train = int((ds.table["split"] == "train").sum())
     bs = int(min(64, max(8, n_train // 4)))
     cfg = TrainConfig(epochs=epochs, batch_size=bs, lr=2e-3, patience=4, seed=seed)
-    tcfg = TransferConfig(mode=mode, head_epochs=2, backbone_lr=0.1, source_max=5000)
+    tcfg = TransferConfig(mode=mode, head_epochs=2, backbone_lr=0.1, source_max=2000)
     c0, t0 = time.process_time(), time.time()
     res = finetune(bb, ds, config=cfg, transfer=tcfg, source=source if mode in ("mixture", "adapt") else None,
                    verbose=False)

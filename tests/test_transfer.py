@@ -44,7 +44,7 @@ def backbone():
 
 def test_bundled_backbone_describes_itself(backbone):
     assert backbone.card.kind == "backbone" and backbone.input_length == 101
-    assert len(backbone.card.tasks) == 20 and not {"Reb1", "Cbf1", "Rap1"} & set(backbone.card.tasks)
+    assert len(backbone.card.tasks) == 30 and not {"Reb1", "Cbf1", "Rap1"} & set(backbone.card.tasks)
     split = backbone.card.training["splits"]
     assert "chr8" not in split["train"]["chromosomes"] and "chr9" not in split["train"]["chromosomes"]
     assert split["train"]["sketch"]["hashes"] and backbone.card.training["genome"] == "sacCer3_R64.fa.gz"
