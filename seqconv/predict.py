@@ -140,12 +140,22 @@ def parse_region(region: str) -> tuple[str, int | None, int | None]:
     return chrom, s, e
 
 
-def _centre(seq, width: int, name: str, strict: bool):
+#: a sequence shorter than this fraction of the model input is refused unless padding is asked for
+MIN_FRACTION = 0.5
+
+
+def _centre(seq, width: int, name: str, strict: bool, pad: bool = False):
+    """The central ``width`` bp of ``seq``; a shorter sequence is N-padded (with a warning), refused under
+    ``strict``, and refused when under half the width unless ``pad`` (its score would mean little)."""
     n = len(seq)
     if n < width:
         msg = f"sequence {name!r} is {n} bp, shorter than the model input ({width} bp)"
         if strict:
             raise InputError(msg + " (--strict)")
+        if n < MIN_FRACTION * width and not pad:
+            raise InputError(f"sequence {name!r} is {n} bp, under half the model input ({width} bp): most of the "
+                             "window would be N padding and its score would mean little; pass --pad "
+                             "(pad=True) to score it anyway")
         warnings.warn(msg + "; padded with N", ShortSequenceWarning, stacklevel=3)
         left = (width - n) // 2
         return "N" * left + seq + "N" * (width - n - left)
@@ -163,10 +173,10 @@ def _tile_starts(n: int, width: int, stride: int) -> np.ndarray:
 
 
 def _tiles(name: str, chrom: str, offset: int, length: int, fetch, width: int, stride: int, strict: bool,
-           chunk: int = 1 << 20):
+           chunk: int = 1 << 20, pad: bool = False):
     """Yield ``(id, chrom, start, end, window_sequence)`` along ``[offset, offset + length)``; ``fetch(s, e)`` reads."""
     if length < width:
-        seq = _centre(fetch(offset, offset + length), width, name, strict)
+        seq = _centre(fetch(offset, offset + length), width, name, strict, pad)
         yield f"{chrom}:{offset}-{offset + length}", chrom, offset, offset + length, seq
         return
     starts = _tile_starts(length, width, stride)
@@ -454,10 +464,13 @@ class Scorer:
         ``None`` = CPU.
     verbose : bool
         Progress bar (windows scored) on stderr.
+    pad : bool
+        N-pad sequences shorter than half the model input instead of refusing them (sequences
+        between half and the full width are N-padded with a warning either way).
     """
 
     def __init__(self, model, *, strand: str | None = None, batch_size: int = 256, device=None,
-                 verbose: bool = False):
+                 verbose: bool = False, pad: bool = False):
         from seqconv.modelfile import resolve_model
 
         self.device = resolve_device(device)
@@ -474,6 +487,7 @@ class Scorer:
             raise InputError(f"batch size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
         self.verbose = verbose
+        self.pad = pad
 
     def _score(self, seqs: list, names: list) -> np.ndarray:
         try:
@@ -526,9 +540,9 @@ class Scorer:
             for name, seq in iter_fasta(path):
                 if tile:
                     yield from _tiles(name, name, 0, len(seq), lambda a, b, _q=seq: _q[a:b], self.width,
-                                      stride, strict)
+                                      stride, strict, pad=self.pad)
                 else:
-                    yield name, name, -1, -1, _centre(seq, self.width, name, strict)
+                    yield name, name, -1, -1, _centre(seq, self.width, name, strict, self.pad)
 
         return self.stream(windows(), tiled=tile)
 
@@ -550,7 +564,7 @@ class Scorer:
                                      line=int(line))
                 fetch = (lambda a, b, _c=chrom: g.fetch(_c, int(a), int(b)))
                 if tile:
-                    for w in _tiles(name, chrom, int(s), int(e - s), fetch, self.width, stride, strict):
+                    for w in _tiles(name, chrom, int(s), int(e - s), fetch, self.width, stride, strict, pad=self.pad):
                         yield (f"{name}|{w[0]}",) + w[1:]
                     continue
                 if e - s < self.width and strict:
@@ -559,7 +573,7 @@ class Scorer:
                 c = (s + e) // 2
                 a = int(max(0, min(c - self.width // 2, clen - self.width)))
                 seq = fetch(a, min(a + self.width, clen))
-                yield name, chrom, a, a + len(seq), _centre(seq, self.width, name, strict)
+                yield name, chrom, a, a + len(seq), _centre(seq, self.width, name, strict, self.pad)
 
         return self.stream(windows(), tiled=True)
 

@@ -333,3 +333,16 @@ def test_progress_lines_without_a_terminal(model_dir, tmp_path):
     q.update(250)
     q.close()
     assert silent.getvalue() == ""
+
+
+def test_sequences_under_half_the_width_are_refused_unless_padding_is_asked_for(tmp_path):
+    from seqconv.errors import InputError
+    from seqconv.predict import Scorer
+
+    fa = tmp_path / "short.fa"
+    fa.write_text(">short\nACGTACGTACGTACGTACGTACGTAC\n>ok\n" + "ACGT" * 30 + "\n")
+    with pytest.raises(InputError, match="'short' is 26 bp, under half the model input \\(200 bp\\)"):
+        list(Scorer("oct4_mafk").fasta(fa))
+    with pytest.warns(UserWarning, match="padded with N"):
+        chunks = list(Scorer("oct4_mafk", pad=True).fasta(fa))
+    assert list(pd.concat(chunks)["id"]) == ["short", "ok"]
