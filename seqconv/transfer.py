@@ -404,7 +404,7 @@ def compare(backbone, data, *, modes=("scratch", "frozen", "finetune"), seeds=(0
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", TransferLeakageWarning)  # reported once above
                 res = finetune(bb, ds, mode=mode, config=dataclasses.replace(cfg, seed=int(seed)),
-                               transfer=tcfg, source=source, device=device, verbose=verbose)
+                               transfer=tcfg, source=source, device=device, verbose=False)
             cpu = time.process_time() - c0
             model = target_view(res.model, ds.tasks)
             logits = predict(model, Xte, device=device)

@@ -84,6 +84,7 @@ def finetune(backbone, from_model, data, mode, out, head, hidden, head_epochs, b
     resolve_device(device)
     bb = resolve_start(backbone, from_model)
     ds = read_dataset(data)
+    ds.meta.setdefault("name", Path(data).name)
     tcfg = TransferConfig(mode=mode, head=head, hidden=hidden, head_epochs=head_epochs, backbone_lr=backbone_lr,
                           gradual=gradual, adapt_weight=adapt_weight, source_max=source_max)
     cfg = train_config(epochs, batch_size, lr, weight_decay, schedule, patience, class_weight, rc_augment, max_shift,

@@ -115,6 +115,7 @@ def train(data, arch, arch_options, out, strand, iupac, epochs, batch_size, lr, 
         torch.set_num_threads(threads)
     resolve_device(device)
     ds = read_dataset(data)
+    ds.meta.setdefault("name", Path(data).name)
     config = get_config(arch, **{"n_tasks": len(ds.tasks), "input_length": ds.width, **parse_arch_options(arch_options)})
     card = ModelCard(tasks=ds.tasks, strand=strand, encoding={"iupac": iupac}, negatives=dataset_negatives(ds))
     model = build_model(config, seed=seed, card=card)
