@@ -193,7 +193,9 @@ def train_one(name: str, root, out_root: Path, *, seed: int = 0, verbose: bool =
                negatives=negatives, dtype="float16")
     size = sum(p.stat().st_size for p in out.iterdir())
     entry = {"name": name, "kind": "model", "arch": arch, "input_width": ds.width, "tasks": ds.tasks,
-             "negatives": negatives, "data": ds.meta.get("name"),
+             "negatives": {"gue": "genomic (GC-matched)", "deepbind": "dinucleotide shuffles",
+                           "janggu": "other TF (discriminator)", "yeast": "genomic (GC-matched)"}[kind],
+             "data": ds.meta.get("name"),
              "description": desc,
              "test": {k: round(float(table[k].mean()), 4) for k in ("auroc", "auprc", "mcc")},
              "size_kb": round(size / 1024, 1)}
