@@ -1,31 +1,137 @@
-"""Shared pieces of the CLI: the group, error handling, logging to stderr."""
+"""Shared pieces of the CLI: the group, THE mapping of errors to exit codes, signals, option types.
+
+Exit codes (the only place they are decided, :meth:`_Group.invoke`):
+
+* 0 success;
+* 2 a user or environment problem (:class:`~seqconv.errors.InputError`, :class:`~seqconv.errors.EnvError`,
+  a full disk / read-only folder / permission error, a missing file, a bad option value);
+* 1 an internal error (a bug): a short "please report" message, the traceback only under
+  ``seqconv --debug`` (or ``SEQCONV_DEBUG=1``);
+* 128 + N after signal N (SIGTERM 143, SIGHUP 129, SIGINT 130): temporary files are removed first;
+* 141 when standard output is closed early (``seqconv predict ... | head``), silently.
+"""
 
 from __future__ import annotations
 
-import functools
+import contextlib
+import io
+import math
+import os
+import signal
 import sys
+import tempfile
+import traceback
+from pathlib import Path
 
 import click
 
 from seqconv import __version__
-from seqconv.errors import InputError
+from seqconv.errors import InputError, Interrupted, InternalError
+from seqconv.fileio import STDIO, env_error, is_stream, note_input, output_guard, remove_live_temps, spool
+
+#: ValueError/TypeError raised directly by these modules' option/config validation are user errors
+#: (exit 2) until those modules raise InputError themselves; anything else is a bug (exit 1).
+_VALIDATING_MODULES = ("seqconv.models.architectures", "seqconv.models.heads", "seqconv.models.blocks",
+                       "seqconv.models.describe", "seqconv.train", "seqconv.encode", "seqconv.motifs.core")
+_VALIDATING_FUNCTIONS = ("__post_init__", "get_config", "config_from_dict", "build_model")
+
+_SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None)
+
+
+def _raised_by_validation(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last = tb.tb_frame
+        tb = tb.tb_next
+    if last is None:
+        return False
+    module = last.f_globals.get("__name__", "")
+    return module in _VALIDATING_MODULES or (module.startswith("seqconv.")
+                                             and last.f_code.co_name in _VALIDATING_FUNCTIONS)
+
+
+def classify(exc: BaseException) -> tuple[int, str]:
+    """``(exit code, message)`` for an exception escaping a command (see the module docstring)."""
+    if isinstance(exc, InputError):
+        return 2, str(exc)
+    if isinstance(exc, FileNotFoundError):
+        return 2, f"{exc.filename or exc}: no such file or folder"
+    if isinstance(exc, OSError):
+        err = env_error(exc)
+        if err is not None:
+            return 2, str(err)
+    if isinstance(exc, MemoryError):
+        return 2, "out of memory; use a smaller --batch-size or a smaller input"
+    if isinstance(exc, (ValueError, TypeError)) and _raised_by_validation(exc):
+        return 2, str(exc)
+    what = f"{type(exc).__name__}: {exc}" if not isinstance(exc, InternalError) else str(exc)
+    return 1, (f"internal error: {what}\nThis is a bug in seqconv {__version__}, not a problem with your input; "
+               "please report it with the command line (rerun as `seqconv --debug ...` for the traceback).")
+
+
+def _debug_wanted(ctx) -> bool:
+    return bool((ctx.obj or {}).get("debug")) or os.environ.get("SEQCONV_DEBUG", "") not in ("", "0")
+
+
+@contextlib.contextmanager
+def _signals_raise():
+    """SIGTERM/SIGHUP raise :class:`Interrupted` in the main thread, so cleanups run; restored afterwards."""
+    def handler(signum, frame):
+        for s in _SIGNALS:  # a second signal must not interrupt the cleanup
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(s, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    old = {}
+    for s in _SIGNALS:
+        try:
+            old[s] = signal.signal(s, handler)
+        except (ValueError, OSError):  # not the main thread
+            pass
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(s, h)
 
 
 class _Group(click.Group):
     def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except InputError as exc:
-            click.echo(f"seqconv: error: {exc}", err=True)
-            ctx.exit(2)
-        except FileNotFoundError as exc:
-            click.echo(f"seqconv: error: file not found: {exc.filename or exc}", err=True)
-            ctx.exit(2)
+        ctx.ensure_object(dict)
+        with output_guard(), _signals_raise():
+            try:
+                return super().invoke(ctx)
+            except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+                raise
+            except BrokenPipeError:
+                remove_live_temps()
+                with contextlib.suppress(OSError):
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, sys.stdout.fileno())
+                ctx.exit(141)
+            except (Interrupted, KeyboardInterrupt) as exc:
+                signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+                name = exc.name if isinstance(exc, Interrupted) else "SIGINT"
+                removed = remove_live_temps()
+                click.echo(f"seqconv: interrupted by {name}; no output was written"
+                           + (f" ({len(removed)} temporary file(s) removed)" if removed else ""), err=True)
+                ctx.exit(128 + int(signum))
+            except Exception as exc:
+                remove_live_temps()
+                code, message = classify(exc)
+                if code == 1 and _debug_wanted(ctx):
+                    click.echo("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)), err=True)
+                click.echo(f"seqconv: error: {message}", err=True)
+                ctx.exit(code)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="seqconv")
-def main():
+@click.option("--debug", is_flag=True, help="On an internal error, print the full traceback.")
+@click.pass_context
+def main(ctx, debug):
     """seqconv: predict where transcription factors bind DNA.
 
     \b
@@ -33,7 +139,11 @@ def main():
       seqconv prepare --peaks peaks.narrowPeak --genome genome.fa --out ds.parquet
       seqconv train --data ds.parquet --arch basset --out model/
       seqconv predict --model model/ input.fa
+
+    Exit codes: 0 success, 2 bad input or environment (disk full, read-only
+    folder ...), 1 internal error (please report), 128+N after signal N.
     """
+    ctx.ensure_object(dict)["debug"] = debug
 
 
 def log(message: str, *, quiet: bool = False) -> None:
@@ -48,16 +158,161 @@ def quiet_option(f):
 
 
 def user_errors(f):
-    """Decorator: turn ValueError from the API into exit code 2 with a clear message."""
+    """Kept for the commands' decorators; errors are mapped to exit codes in :class:`_Group` alone."""
+    return f
 
-    @functools.wraps(f)
-    def wrapper(*args, **kwargs):
+
+# ------------------------------------------------------------------ option types and callbacks
+
+
+class InputFile(click.ParamType):
+    """A file read by a command: ``-`` or a pipe/process substitution is accepted.
+
+    Parameters
+    ----------
+    spool : bool
+        Copy a stream (``-``, pipe, device) into a temporary regular file removed when the command
+        ends, for consumers that need random access or a real file (genome FASTA, ``scan``).
+        Without it the path is passed on as given (the parsers read streams directly).
+
+    The file is registered as an input of the run, so no output may overwrite it.
+    """
+
+    name = "file"
+
+    def __init__(self, *, spool: bool = False):
+        self.spool = spool
+
+    def convert(self, value, param, ctx):
+        if value is None or isinstance(value, Path) and not str(value):
+            return value
+        text = os.fspath(value)
+        if text != STDIO and os.path.isdir(text):
+            self.fail(f"{text!r} is a folder, not a file", param, ctx)
+        if self.spool and is_stream(text):
+            folder = _run_tempdir(ctx)
+            base = "stdin" if text == STDIO else (Path(text).name or "input")
+            n = len(os.listdir(folder))
+            return str(spool(text, folder, name=f"{n}-{base}"))
+        note_input(text)
+        return text
+
+
+class OutputFile(click.ParamType):
+    """A file written by a command.
+
+    Parameters
+    ----------
+    stdout_ok : bool
+        ``-`` (and ``/dev/stdout`` or any path that is this process's standard output) becomes
+        ``None``, the command's "write to standard output".
+    """
+
+    name = "file"
+
+    def __init__(self, *, stdout_ok: bool = False):
+        self.stdout_ok = stdout_ok
+
+    def convert(self, value, param, ctx):
+        if value is None:
+            return None
+        text = os.fspath(value)
+        if self.stdout_ok and (text == STDIO or _is_stdout(text)):
+            return None
+        if text == STDIO:
+            self.fail("this output cannot be standard output ('-'); give a file name", param, ctx)
+        if os.path.isdir(text):
+            self.fail(f"{text!r} is a folder; give a file name", param, ctx)
+        return text
+
+
+def _is_stdout(path: str) -> bool:
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(sys.stdout.fileno()))
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return False
+
+
+def _run_tempdir(ctx) -> str:
+    root = ctx.find_root()
+    obj = root.ensure_object(dict)
+    if "tempdir" not in obj:
         try:
-            return f(*args, **kwargs)
-        except InputError:
-            raise
-        except ValueError as exc:
-            click.echo(f"seqconv: error: {exc}", err=True)
-            sys.exit(2)
+            tmp = tempfile.TemporaryDirectory(prefix="seqconv-in-")
+        except OSError as exc:
+            raise (env_error(exc, tempfile.gettempdir(), action="create a temporary folder") or exc) from None
+        obj["tempdir"] = tmp
+        root.call_on_close(tmp.cleanup)
+        from seqconv import fileio
 
-    return wrapper
+        fileio._register(tmp.name)
+    return obj["tempdir"].name
+
+
+class FiniteFloat(click.ParamType):
+    """A finite float (no NaN/inf) in ``[min, max]`` (bounds optional; ``min_open``/``max_open`` exclude them)."""
+
+    name = "float"
+
+    def __init__(self, min=None, max=None, *, min_open=False, max_open=False):
+        self.min, self.max, self.min_open, self.max_open = min, max, min_open, max_open
+
+    def _range(self) -> str:
+        parts = []
+        if self.min is not None:
+            parts.append(f"{'>' if self.min_open else '>='} {self.min:g}")
+        if self.max is not None:
+            parts.append(f"{'<' if self.max_open else '<='} {self.max:g}")
+        return "a finite number" + (" " + " and ".join(parts) if parts else "")
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float) and math.isfinite(value) and self._ok(value):
+            return value
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number; expected {self._range()}", param, ctx)
+        if not math.isfinite(v) or not self._ok(v):
+            self.fail(f"{value!r} is not allowed; expected {self._range()}", param, ctx)
+        return v
+
+    def _ok(self, v: float) -> bool:
+        if self.min is not None and (v <= self.min if self.min_open else v < self.min):
+            return False
+        if self.max is not None and (v >= self.max if self.max_open else v > self.max):
+            return False
+        return True
+
+
+def check_device(ctx, param, value):
+    """Click callback for ``--device``: ``cpu``, ``cuda``, ``cuda:N`` or ``mps``, and it must exist."""
+    if value is None:
+        return None
+    import re
+
+    if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", value.strip()):
+        raise click.BadParameter(f"{value!r} is not a device; use cpu, cuda, cuda:N or mps", ctx=ctx, param=param)
+    import torch
+
+    value = value.strip()
+    if value.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise click.BadParameter(f"{value!r}: no CUDA device is present; use --device cpu", ctx=ctx, param=param)
+        if ":" in value and int(value.split(":")[1]) >= torch.cuda.device_count():
+            raise click.BadParameter(f"{value!r}: only {torch.cuda.device_count()} CUDA device(s) "
+                                     f"(cuda:0 .. cuda:{torch.cuda.device_count() - 1})", ctx=ctx, param=param)
+    if value == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise click.BadParameter("'mps': MPS is not available; use --device cpu", ctx=ctx, param=param)
+    return value
+
+
+def chrom_alias_option(f):
+    """``--chrom-alias`` for commands that read a genome (see :func:`seqconv.genome.parse_chrom_alias`)."""
+    return click.option(
+        "--chrom-alias", "chrom_alias", default=None, metavar="auto|FILE|A=B,...",
+        help="Map chromosome names of the intervals to the genome's: 'auto' (add/drop a 'chr' prefix, "
+             "chrM<->MT), a two-column file (name in the intervals, name in the genome) or A=B pairs.")(f)
+
+
+__all__ = ["main", "log", "quiet_option", "user_errors", "InputFile", "OutputFile", "FiniteFloat", "check_device",
+           "chrom_alias_option", "classify"]
