@@ -62,7 +62,7 @@ def iter_fasta(path, *, unique: bool = True) -> Iterator[tuple[str, str]]:
                     raise InputError("FASTA header without a sequence id", path=src, line=lineno)
                 if unique:
                     if name in seen:
-                        raise InputError(f"sequence id {name!r} appears twice (first at line {seen[name]}); "
+                        raise InputError(f"sequence id {name!r} is repeated (first at line {seen[name]}); "
                                          "ids must be unique", path=src, line=lineno)
                     seen[name] = lineno
                 chunks, header_line = [], lineno

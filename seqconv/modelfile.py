@@ -99,14 +99,29 @@ def save_model(model, path, *, tasks=None, strand: str = "both", training: dict 
                      strand=strand, training=training or {}, metrics=metrics or {}, description=description)
     json.dumps(card.to_dict())  # fail early if not serialisable
     want = getattr(torch, dtype)
-    tensors = {k: (v.detach().to(want) if v.is_floating_point() else v.detach()).contiguous().cpu()
-               for k, v in model.state_dict().items()}
+    state = model.state_dict()
+    tensors = {k: (state[k].detach().to(want) if state[k].is_floating_point() else state[k].detach()).contiguous().cpu()
+               for k in sorted(state)}
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     with atomic_path(path / WEIGHTS, suffix=".safetensors") as tmp:
         save_file(tensors, str(tmp), metadata={"format": "seqconv", "format_version": str(FORMAT_VERSION)})
+        _canonical_header(tmp)
     write_card(card, path)
     return path
+
+
+def _canonical_header(path) -> None:
+    """Rewrite a safetensors header as sorted, compact JSON of the same length (byte-reproducible files:
+    the library writes its metadata map in a random order)."""
+    with open(path, "r+b") as fh:
+        n = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(n))
+        new = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+        if len(new) > n:  # cannot happen for compact JSON the library wrote; keep its header then
+            return
+        fh.seek(8)
+        fh.write(new + b" " * (n - len(new)))
 
 
 def write_card(card: ModelCard, path) -> Path:
@@ -180,6 +195,10 @@ def load_model(path, *, device=None):
         tensors = load_file(str(weights))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise InputError(f"cannot read weights ({exc}); the file is damaged or truncated", path=weights) from None
+    nonfinite = [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if nonfinite:
+        raise InputError(f"weights contain NaN or infinite values (tensor {nonfinite[0]!r} and "
+                         f"{len(nonfinite) - 1} more); the model is damaged or its training diverged", path=weights)
     try:
         config = config_from_dict(card.architecture)
     except ValueError as exc:

@@ -24,7 +24,7 @@ import torch
 
 from seqconv.encode import one_hot
 from seqconv.errors import InputError
-from seqconv.genome import Genome, iter_fasta, read_bed
+from seqconv.genome import Genome, check_chroms, iter_fasta, read_bed
 
 
 class ShortSequenceWarning(UserWarning):
@@ -66,7 +66,7 @@ def _for_inference(model):
 
 
 def predict(model, X, *, batch_size: int = 256, device=None, strand: str = "both",
-            verbose: bool = False) -> np.ndarray:
+            verbose: bool = False, check: bool = True) -> np.ndarray:
     """Logits of a model on an array of one-hot sequences.
 
     Parameters
@@ -82,6 +82,10 @@ def predict(model, X, *, batch_size: int = 256, device=None, strand: str = "both
         Average over forward and reverse complement, or forward only.
     verbose : bool
         Progress bar on stderr.
+    check : bool
+        Refuse (InputError naming the sequence and position) arrays with NaN/inf,
+        values outside [0, 1], or a position whose channels sum above 1 (not
+        one-hot).  ``False`` scores any real-valued input (e.g. soft sequences).
 
     Returns
     -------
@@ -102,10 +106,28 @@ def predict(model, X, *, batch_size: int = 256, device=None, strand: str = "both
             if strings:
                 xb = one_hot(list(xb), dtype="float32", length=model.input_length)
             xb = torch.as_tensor(np.asarray(xb) if not torch.is_tensor(xb) else xb).to(dev, torch.float32)
+            if check:
+                _check_one_hot(xb, i)
             outs.append(_logits(model, xb, strand).float().cpu().numpy())
     if not outs:
         return np.zeros((0, getattr(model, "n_tasks", 1)), dtype=np.float32)
     return np.concatenate(outs)
+
+
+def _check_one_hot(xb: torch.Tensor, offset: int) -> None:
+    """A batch must be ``(n, 4, L)``, finite, in [0, 1], each position summing to at most 1 (N = all 0 or 0.25)."""
+    if xb.ndim != 3 or xb.shape[1] != 4:
+        raise InputError(f"one-hot input must be (N, 4, L), got shape {tuple(xb.shape)}")
+    finite = torch.isfinite(xb)
+    bad = ~finite.all(dim=1)
+    what = "NaN or infinite values"
+    if not bad.any():
+        col = xb.sum(dim=1)
+        bad = (xb < 0).any(dim=1) | (xb > 1).any(dim=1) | (col > 1 + 1e-3)
+        what = "values that are not one-hot (each position: one 1, or all 0 / 0.25 for N)"
+    if bad.any():
+        n, pos = (int(v) for v in torch.nonzero(bad)[0])
+        raise InputError(f"sequence {offset + n} of the input array has {what} at position {pos}")
 
 
 # --------------------------------------------------------------------------- inputs
@@ -267,9 +289,7 @@ class Scorer:
         g = Genome(genome)
         stride = self._stride(stride)
         peaks = read_bed(bed)
-        unknown = sorted(set(peaks["chrom"]) - set(g.sizes))
-        if unknown:
-            raise InputError(f"chromosome(s) {unknown[:5]} are not in the genome {genome}", path=bed)
+        check_chroms(peaks["chrom"].tolist(), g, source=bed, lines=peaks["line"].to_numpy())
 
         def windows():
             for name, chrom, s, e, line in zip(peaks["name"], peaks["chrom"], peaks["start"], peaks["end"],

@@ -61,7 +61,7 @@ def test_fasta_errors_name_file_and_line(tmp_path, text, line, what):
 def test_fasta_empty_and_duplicate(tmp_path):
     with pytest.raises(InputError, match="empty FASTA"):
         list(iter_fasta(write(tmp_path, "e.fa", "")))
-    with pytest.raises(InputError, match="'a' appears twice"):
+    with pytest.raises(InputError, match="'a' is repeated"):
         read_fasta(write(tmp_path, "d.fa", ">a\nAC\n>a\nGT\n"))
 
 

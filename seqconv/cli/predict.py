@@ -8,27 +8,27 @@ import warnings
 
 import click
 
-from seqconv.cli._common import log, main, quiet_option, user_errors
+from seqconv.cli._common import InputFile, OutputFile, check_device, log, main, quiet_option, user_errors
 from seqconv.errors import InputError
 
 
 @main.command()
-@click.argument("fasta", required=False, type=click.Path(dir_okay=False))
+@click.argument("fasta", required=False, type=InputFile())
 @click.option("--model", "model", required=True, help="Bundled model name (see `seqconv models`) or model directory.")
-@click.option("--bed", default=None, type=click.Path(dir_okay=False), help="BED intervals to score (with --genome).")
-@click.option("--genome", default=None, type=click.Path(dir_okay=False), help="Genome FASTA (plain or bgzip).")
+@click.option("--bed", default=None, type=InputFile(), help="BED intervals to score (with --genome).")
+@click.option("--genome", default=None, type=InputFile(spool=True), help="Genome FASTA (plain or bgzip).")
 @click.option("--region", default=None, help="CHROM or CHROM:START-END (1-based) of --genome, tiled with --stride.")
 @click.option("--tile", is_flag=True, help="Score windows along each FASTA record / BED interval, not its centre.")
-@click.option("--stride", default=None, type=int, help="Tiling step in bp (default: half the model input).")
-@click.option("--out", "out", default=None, type=click.Path(dir_okay=False), help="TSV output (default: stdout).")
+@click.option("--stride", default=None, type=click.IntRange(min=1), help="Tiling step in bp (default: half the model input).")
+@click.option("--out", "out", default=None, type=OutputFile(stdout_ok=True), help="TSV output (default or -: stdout).")
 @click.option("--bedgraph", default=None, metavar="PREFIX",
               help="Also write PREFIX.<TF>.bedGraph of tiled probabilities (and .bw when pyBigWig is installed).")
 @click.option("--strand", type=click.Choice(["both", "forward"]), default=None,
               help="Average forward and reverse complement (the bundled models' default) or forward only.")
 @click.option("--strict", is_flag=True, help="Error on sequences shorter than the model input instead of N-padding.")
-@click.option("--batch-size", default=256, show_default=True, type=int)
-@click.option("--device", default=None, help="cpu (default), cuda, cuda:1 ...")
-@click.option("--threads", default=None, type=int, help="CPU threads for torch.")
+@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1))
+@click.option("--device", default=None, callback=check_device, help="cpu (default), cuda, cuda:1 ...")
+@click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads for torch.")
 @quiet_option
 @user_errors
 def predict(fasta, model, bed, genome, region, tile, stride, out, bedgraph, strand, strict, batch_size, device,

@@ -4,29 +4,29 @@ from __future__ import annotations
 
 import click
 
-from seqconv.cli._common import main, quiet_option, user_errors
+from seqconv.cli._common import FiniteFloat, InputFile, OutputFile, check_device, main, quiet_option, user_errors
 from seqconv.errors import InputError
 
 
 @main.command()
 @click.option("--motifs", required=True, metavar="FILE|jaspar",
               help="MEME or JASPAR motif file, or 'jaspar' for the bundled JASPAR 2024 CORE vertebrates.")
-@click.option("--fasta", default=None, type=click.Path(dir_okay=False), help="Sequences to scan (gzip allowed).")
-@click.option("--bed", default=None, type=click.Path(dir_okay=False), help="Regions to scan (with --genome).")
-@click.option("--genome", default=None, type=click.Path(dir_okay=False), help="Genome FASTA for --bed.")
-@click.option("--thresh", default=1e-4, show_default=True, type=float, help="Report hits with p-value <= this.")
+@click.option("--fasta", default=None, type=InputFile(spool=True), help="Sequences to scan (gzip allowed).")
+@click.option("--bed", default=None, type=InputFile(spool=True), help="Regions to scan (with --genome).")
+@click.option("--genome", default=None, type=InputFile(spool=True), help="Genome FASTA for --bed.")
+@click.option("--thresh", default=1e-4, show_default=True, type=FiniteFloat(min=0, max=1, min_open=True), help="Report hits with p-value <= this.")
 @click.option("--format", "fmt", type=click.Choice(["tsv", "bed", "gff"]), default="tsv", show_default=True)
-@click.option("--out", default=None, type=click.Path(dir_okay=False), help="Output file (default: stdout).")
+@click.option("--out", default=None, type=OutputFile(stdout_ok=True), help="Output file (default or -: stdout).")
 @click.option("--strands", type=click.Choice(["both", "+", "-"]), default="both", show_default=True)
-@click.option("--pseudocount", default=0.1, show_default=True, type=float, help="MEME motif pseudocount.")
+@click.option("--pseudocount", default=0.1, show_default=True, type=FiniteFloat(min=0), help="MEME motif pseudocount.")
 @click.option("--background", default="uniform", show_default=True,
               help="uniform, sequences (ACGT frequencies of the input), motif (the motif file's), "
                    "or four comma-separated A,C,G,T frequencies.")
-@click.option("--device", default=None, help="cpu or cuda (default: cuda when available).")
+@click.option("--device", default=None, callback=check_device, help="cpu or cuda (default: cuda when available).")
 @click.option("--engine", type=click.Choice(["auto", "numba", "torch"]), default="auto", show_default=True,
               help="numba: CPU lookahead engine; torch: matrix products (CPU or CUDA); auto: numba on the "
                    "CPU when installed.")
-@click.option("--threads", default=None, type=int, help="CPU threads (numba and torch).")
+@click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads (numba and torch).")
 @quiet_option
 @user_errors
 def scan(motifs, fasta, bed, genome, thresh, fmt, out, strands, pseudocount, background, device, engine, threads,

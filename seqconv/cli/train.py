@@ -6,7 +6,7 @@ import json
 
 import click
 
-from seqconv.cli._common import log, main, quiet_option, user_errors
+from seqconv.cli._common import FiniteFloat, InputFile, check_device, log, main, quiet_option, user_errors
 from seqconv.errors import InputError
 
 
@@ -24,29 +24,29 @@ def _parse_options(pairs) -> dict:
 
 
 @main.command()
-@click.option("--data", "data", required=True, type=click.Path(dir_okay=False), help="Dataset file from `seqconv prepare`.")
+@click.option("--data", "data", required=True, type=InputFile(), help="Dataset file from `seqconv prepare`.")
 @click.option("--arch", default="basset", show_default=True, help="Architecture: deepbind, basset or resnet.")
 @click.option("--arch-option", "arch_options", multiple=True, metavar="KEY=VALUE",
               help="Override one architecture setting (JSON value), e.g. filters=[32,64,64]; repeatable.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Model directory to write.")
-@click.option("--epochs", default=20, show_default=True, type=int)
-@click.option("--batch-size", default=128, show_default=True, type=int)
-@click.option("--lr", default=2e-3, show_default=True, type=float, help="Peak learning rate (AdamW).")
-@click.option("--weight-decay", default=1e-2, show_default=True, type=float)
+@click.option("--epochs", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=1))
+@click.option("--lr", default=2e-3, show_default=True, type=FiniteFloat(min=0, min_open=True), help="Peak learning rate (AdamW).")
+@click.option("--weight-decay", default=1e-2, show_default=True, type=FiniteFloat(min=0))
 @click.option("--schedule", type=click.Choice(["cosine", "constant"]), default="cosine", show_default=True,
               help="Learning-rate schedule (cosine: 1 warm-up epoch then cosine decay).")
-@click.option("--patience", default=4, show_default=True, type=int,
+@click.option("--patience", default=4, show_default=True, type=click.IntRange(min=1),
               help="Early stopping: epochs without a better validation auPRC.")
 @click.option("--class-weight", type=click.Choice(["balanced", "none"]), default="balanced", show_default=True)
 @click.option("--rc-augment/--no-rc-augment", default=True, show_default=True,
               help="Random reverse complement of training sequences.")
-@click.option("--max-shift", default=3, show_default=True, type=int, help="Random shifts of up to this many bp.")
+@click.option("--max-shift", default=3, show_default=True, type=click.IntRange(min=0), help="Random shifts of up to this many bp.")
 @click.option("--strand", type=click.Choice(["both", "forward"]), default="both", show_default=True,
               help="Strand handling stored in the model: average forward + reverse complement, or forward only.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Same seed, same weights (on CPU).")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --out from its last checkpoint.")
-@click.option("--device", default=None, help="cpu (default), cuda, cuda:1 ...")
-@click.option("--threads", default=None, type=int, help="CPU threads for torch.")
+@click.option("--device", default=None, callback=check_device, help="cpu (default), cuda, cuda:1 ...")
+@click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads for torch.")
 @quiet_option
 @user_errors
 def train(data, arch, arch_options, out, epochs, batch_size, lr, weight_decay, schedule, patience, class_weight,
