@@ -356,23 +356,34 @@ class TextReader:
             raise (env_error(exc, name, action="read") or exc) from None
         self.gzipped = magic == b"\x1f\x8b"
         self._bin = gzip.GzipFile(fileobj=buf, mode="rb") if self.gzipped else buf
-        self._text = io.TextIOWrapper(self._bin, encoding="utf-8", errors="strict", newline=None)
         self.line = 0
 
     def __iter__(self):
-        it = iter(self._text)
+        it = iter(self._bin)
         while True:
             try:
-                line = next(it)
+                raw = next(it)
             except StopIteration:
                 return
-            except Exception as exc:  # decoding / gzip errors, named below
+            except Exception as exc:  # gzip / read errors, named below
                 raise self._error(exc) from None
-            self.line += 1
-            if "\x00" in line:
-                raise InputError("binary data (a NUL byte): this is not a text file", path=self.name,
-                                 line=self.line)
-            yield line
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise self._error(exc) from None
+            if "\r" in text:  # universal newlines: \r\n and lone \r end a line
+                text = text.replace("\r\n", "\n")
+                if "\r" in text:
+                    for part in text.replace("\r", "\n").splitlines(keepends=True):
+                        yield self._checked(part)
+                    continue
+            yield self._checked(text)
+
+    def _checked(self, line: str) -> str:
+        self.line += 1
+        if "\x00" in line:
+            raise InputError("binary data (a NUL byte): this is not a text file", path=self.name, line=self.line)
+        return line
 
     def read(self) -> str:
         return "".join(self)
@@ -381,8 +392,9 @@ class TextReader:
         where = self.line + 1
         if isinstance(exc, UnicodeDecodeError):
             bad = exc.object[exc.start:exc.start + 1]
-            return InputError(f"not UTF-8 text (byte 0x{bad.hex() if bad else '??'}); is this a binary file, "
-                              "or text in another encoding? Convert it to UTF-8", path=self.name, line=where)
+            return InputError(f"not UTF-8 text (byte 0x{bad.hex() if bad else '??'} at column {exc.start + 1}); "
+                              "is this a binary file, or text in another encoding? Convert it to UTF-8",
+                              path=self.name, line=where)
         if isinstance(exc, EOFError):
             return InputError("truncated gzip file: the compressed stream ends early (incomplete download "
                               "or copy?)", path=self.name, line=where)
@@ -394,12 +406,11 @@ class TextReader:
         return exc
 
     def close(self) -> None:
-        if self._close_raw:
-            with contextlib.suppress(Exception):
-                self._text.close()
-        else:
-            with contextlib.suppress(Exception):
-                self._text.detach()
+        with contextlib.suppress(Exception):
+            if self.gzipped:
+                self._bin.close()  # closes the GzipFile only, not the file object under it
+            if self._close_raw:
+                self._raw.close()
 
     def __enter__(self):
         return self

@@ -27,28 +27,37 @@ import click
 
 from seqconv import __version__
 from seqconv.errors import InputError, Interrupted, InternalError
-from seqconv.fileio import STDIO, env_error, is_stream, note_input, output_guard, remove_live_temps, spool
+from seqconv.fileio import STDIO, check_not_input, env_error, is_stream, note_input, output_guard, remove_live_temps, spool
 
-#: ValueError/TypeError raised directly by these modules' option/config validation are user errors
-#: (exit 2) until those modules raise InputError themselves; anything else is a bug (exit 1).
+#: Transitional (until these modules raise InputError themselves): a ValueError/TypeError raised directly by
+#: the option/config validation of these modules is a user error (exit 2), and so is any ValueError, TypeError
+#: or RuntimeError raised while a model is built from a user's configuration (``--arch-option``,
+#: ``describe --length``: torch reports an impossible layer size).  Any other such error is a bug (exit 1).
 _VALIDATING_MODULES = ("seqconv.models.architectures", "seqconv.models.heads", "seqconv.models.blocks",
-                       "seqconv.models.describe", "seqconv.train", "seqconv.encode", "seqconv.motifs.core")
-_VALIDATING_FUNCTIONS = ("__post_init__", "get_config", "config_from_dict", "build_model")
+                       "seqconv.train", "seqconv.encode", "seqconv.motifs.core")
+_MODEL_BUILDERS = ("build_model", "get_config", "config_from_dict")
 
 _SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None)
 
 
-def _raised_by_validation(exc: BaseException) -> bool:
+def _frames(exc: BaseException):
     tb = exc.__traceback__
-    last = None
     while tb is not None:
-        last = tb.tb_frame
+        yield tb.tb_frame
         tb = tb.tb_next
-    if last is None:
+
+
+def _config_error(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from validating options or building a model from a user's configuration."""
+    frames = list(_frames(exc))
+    if not frames:
         return False
-    module = last.f_globals.get("__name__", "")
-    return module in _VALIDATING_MODULES or (module.startswith("seqconv.")
-                                             and last.f_code.co_name in _VALIDATING_FUNCTIONS)
+    last = frames[-1]
+    if isinstance(exc, (ValueError, TypeError)) and last.f_globals.get("__name__", "") in _VALIDATING_MODULES:
+        return True
+    return isinstance(exc, (ValueError, TypeError, RuntimeError)) and any(
+        f.f_globals.get("__name__", "").startswith("seqconv.models") and f.f_code.co_name in _MODEL_BUILDERS
+        for f in frames)
 
 
 def classify(exc: BaseException) -> tuple[int, str]:
@@ -63,8 +72,8 @@ def classify(exc: BaseException) -> tuple[int, str]:
             return 2, str(err)
     if isinstance(exc, MemoryError):
         return 2, "out of memory; use a smaller --batch-size or a smaller input"
-    if isinstance(exc, (ValueError, TypeError)) and _raised_by_validation(exc):
-        return 2, str(exc)
+    if _config_error(exc):
+        return 2, f"invalid model configuration: {exc}"
     what = f"{type(exc).__name__}: {exc}" if not isinstance(exc, InternalError) else str(exc)
     return 1, (f"internal error: {what}\nThis is a bug in seqconv {__version__}, not a problem with your input; "
                "please report it with the command line (rerun as `seqconv --debug ...` for the traceback).")
@@ -195,6 +204,12 @@ class InputFile(click.ParamType):
             n = len(os.listdir(folder))
             return str(spool(text, folder, name=f"{n}-{base}"))
         note_input(text)
+        if ctx is not None:
+            for out in ctx.find_root().ensure_object(dict).get("outputs", ()):
+                try:
+                    check_not_input(out, [text])
+                except InputError as exc:
+                    self.fail(str(exc), param, ctx)
         return text
 
 
@@ -223,6 +238,12 @@ class OutputFile(click.ParamType):
             self.fail("this output cannot be standard output ('-'); give a file name", param, ctx)
         if os.path.isdir(text):
             self.fail(f"{text!r} is a folder; give a file name", param, ctx)
+        try:
+            check_not_input(text)
+        except InputError as exc:
+            self.fail(str(exc), param, ctx)
+        if ctx is not None:
+            ctx.find_root().ensure_object(dict).setdefault("outputs", []).append(text)
         return text
 
 
@@ -306,6 +327,43 @@ def check_device(ctx, param, value):
     return value
 
 
+_POSITIVE_KEYS = ("filters", "kernel", "widths", "dilations", "n_tasks", "input_length")
+
+
+def check_arch_options(ctx, param, values):
+    """Click callback for ``--arch-option KEY=VALUE``: the form, finite numbers, sizes >= 1 (0 where a
+    size may be switched off, e.g. ``pool_size``), dropout in [0, 1).  The architecture checks the keys."""
+    import json
+
+    for pair in values or ():
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r}: expected KEY=VALUE, e.g. filters=[32,64,64]", ctx=ctx, param=param)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            continue  # a string value (e.g. global_pool=avg), checked by the architecture
+        items = value if isinstance(value, list) else [value]
+        for v in items:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                if isinstance(v, (list, dict)) or v is None:
+                    raise click.BadParameter(f"{pair!r}: expected a number or a list of numbers",
+                                             ctx=ctx, param=param)
+                continue
+            if not math.isfinite(v):
+                raise click.BadParameter(f"{pair!r}: {v} is not a finite number", ctx=ctx, param=param)
+            if "dropout" in key:
+                if not 0 <= v < 1:
+                    raise click.BadParameter(f"{pair!r}: a dropout rate must be in [0, 1)", ctx=ctx, param=param)
+            elif isinstance(v, float) and not v.is_integer():
+                raise click.BadParameter(f"{pair!r}: {key} takes whole numbers", ctx=ctx, param=param)
+            elif v < (1 if any(k in key for k in _POSITIVE_KEYS) else 0):
+                low = 1 if any(k in key for k in _POSITIVE_KEYS) else 0
+                raise click.BadParameter(f"{pair!r}: {key} must be >= {low}", ctx=ctx, param=param)
+    return values
+
+
 def chrom_alias_option(f):
     """``--chrom-alias`` for commands that read a genome (see :func:`seqconv.genome.parse_chrom_alias`)."""
     return click.option(
@@ -315,4 +373,5 @@ def chrom_alias_option(f):
 
 
 __all__ = ["main", "log", "quiet_option", "user_errors", "InputFile", "OutputFile", "FiniteFloat", "check_device",
+           "check_arch_options",
            "chrom_alias_option", "classify"]

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from seqconv.cli._common import FiniteFloat, InputFile, check_device, log, main, quiet_option, user_errors
+from seqconv.cli._common import FiniteFloat, InputFile, check_arch_options, check_device, log, main, quiet_option, user_errors
 from seqconv.errors import InputError
 
 
@@ -26,7 +26,7 @@ def _parse_options(pairs) -> dict:
 @main.command()
 @click.option("--data", "data", required=True, type=InputFile(), help="Dataset file from `seqconv prepare`.")
 @click.option("--arch", default="basset", show_default=True, help="Architecture: deepbind, basset or resnet.")
-@click.option("--arch-option", "arch_options", multiple=True, metavar="KEY=VALUE",
+@click.option("--arch-option", "arch_options", multiple=True, metavar="KEY=VALUE", callback=check_arch_options,
               help="Override one architecture setting (JSON value), e.g. filters=[32,64,64]; repeatable.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Model directory to write.")
 @click.option("--epochs", default=20, show_default=True, type=click.IntRange(min=1))
