@@ -695,7 +695,10 @@ def chromosome_split(
     if known is not None:
         missing = [c for c in test + valid if c not in set(known)]
         if missing:
-            raise InputError(f"held-out chromosome(s) {missing} are not in the genome ({_some(known)})")
+            hint = chrom_mismatch_hint(missing, known).replace("the intervals use", "the held-out names use")
+            raise InputError(f"held-out chromosome(s) {missing} are not in the genome ({_some(known)})"
+                             + (f": {hint} (or give --test-chroms / --valid-chroms)" if hint else
+                                "; give --test-chroms / --valid-chroms"))
     chroms = np.asarray(chroms, dtype=object)
     split = np.full(len(chroms), "train", dtype=object)
     split[np.isin(chroms, valid)] = "valid"

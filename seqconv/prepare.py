@@ -134,22 +134,25 @@ def from_peaks(
         raise InputError(f"need one distinct task name per peak file, got {names}")
     report = PrepareReport()
     genome = Genome(genome_path)
-    # validate held-out chromosomes before any heavy work
-    chromosome_split([], test=test_chroms, valid=valid_chroms, known=list(genome.sizes))
-
     beds = [read_bed(path) for path in peak_files]
+    used = list(dict.fromkeys(c for b in beds for c in b["chrom"].unique()))
     aliases = chrom_alias if isinstance(chrom_alias, dict) else parse_chrom_alias(
-        chrom_alias, [c for b in beds for c in b["chrom"].unique()], genome.sizes)
+        chrom_alias, used + list(test_chroms) + list(valid_chroms), genome.sizes)
     if aliases:
         genome = Genome(genome_path, aliases=aliases)
         report.add("chromosome aliases: " + ", ".join(f"{a}->{b}" for a, b in list(aliases.items())[:6])
                    + (" ..." if len(aliases) > 6 else ""))
+        test_chroms = [genome.resolve(c) for c in test_chroms]
+        valid_chroms = [genome.resolve(c) for c in valid_chroms]
+    for path, p in zip(peak_files, beds):  # names first: a chr1-vs-1 genome fails here, with the hint
+        check_chroms(p["chrom"].tolist(), genome, source=path, lines=p["line"].to_numpy())
+    # validate held-out chromosomes before any heavy work
+    chromosome_split([], test=test_chroms, valid=valid_chroms, known=list(genome.sizes))
     report.add(f"window policy: {WINDOW_POLICY}"
                + ("" if off_end == "clamp" else "; --off-end drop: such windows are dropped instead"))
     peaks = {}
     frames = []
     for path, task, p in zip(peak_files, names, beds):
-        check_chroms(p["chrom"].tolist(), genome, source=path, lines=p["line"].to_numpy())
         p = p.assign(chrom=[genome.resolve(c) for c in p["chrom"]])
         peaks[task] = p
         w, wrep = windows(p, genome, width, off_end=off_end, source=path)

@@ -179,6 +179,8 @@ class InputFile(click.ParamType):
 
     Parameters
     ----------
+    what : str
+        What the file is, for messages ("BED file", "genome FASTA file" ...).
     spool : bool
         Copy a stream (``-``, pipe, device) into a temporary regular file removed when the command
         ends, for consumers that need random access or a real file (genome FASTA, ``scan``).
@@ -189,15 +191,18 @@ class InputFile(click.ParamType):
 
     name = "file"
 
-    def __init__(self, *, spool: bool = False):
+    def __init__(self, *, spool: bool = False, what: str = "file"):
         self.spool = spool
+        self.what = what
 
     def convert(self, value, param, ctx):
         if value is None or isinstance(value, Path) and not str(value):
             return value
         text = os.fspath(value)
         if text != STDIO and os.path.isdir(text):
-            self.fail(f"{text!r} is a folder, not a file", param, ctx)
+            self.fail(f"{text!r} is a folder, not a {self.what}", param, ctx)
+        if text != STDIO and not os.path.exists(text):
+            self.fail(f"{text}: no such {self.what}", param, ctx)
         if self.spool and is_stream(text):
             folder = _run_tempdir(ctx)
             base = "stdin" if text == STDIO else (Path(text).name or "input")
