@@ -95,6 +95,21 @@ def _finish_record(path, name, chunks, header_line):
     return name, seq
 
 
+def write_fasta(records, path, *, line_width: int = 60) -> Path:
+    """Write ``(id, sequence)`` records (or a dict) as FASTA, atomically; ``-`` is standard output."""
+    from seqconv.fileio import atomic_open
+
+    items = records.items() if isinstance(records, dict) else records
+    with atomic_open(path) as fh:
+        for name, seq in items:
+            if not name or any(c.isspace() for c in str(name)) or str(name).startswith(">"):
+                raise InputError(f"cannot write FASTA id {name!r} (empty, whitespace or '>')")
+            fh.write(f">{name}\n")
+            for i in range(0, len(seq), line_width):
+                fh.write(seq[i:i + line_width] + "\n")
+    return Path(path)
+
+
 def read_fasta(path) -> dict[str, str]:
     """All records of a FASTA file as ``{id: sequence}``; a repeated id is an error."""
     return dict(iter_fasta(path))
@@ -382,6 +397,21 @@ def read_bed(path) -> pd.DataFrame:
         raise InputError("empty BED file (no intervals)", path=src)
     df = pd.DataFrame(rows, columns=BED_COLUMNS + ["line"])
     return df.astype({"start": np.int64, "end": np.int64, "summit": np.int64})
+
+
+def write_bed(intervals: pd.DataFrame, path) -> Path:
+    """Write chrom/start/end (+ name, score, strand when present) as BED, atomically (read back by :func:`read_bed`)."""
+    from seqconv.fileio import atomic_open
+
+    cols = [c for c in ("chrom", "start", "end", "name", "score", "strand") if c in intervals.columns]
+    if cols[:3] != ["chrom", "start", "end"]:
+        raise InputError(f"BED needs chrom, start and end columns, got {list(intervals.columns)}")
+    with atomic_open(path) as fh:
+        out = intervals[cols].copy()
+        if "score" in out:
+            out["score"] = ["." if np.isnan(v) else repr(float(v)) for v in out["score"]]
+        out.to_csv(fh, sep="\t", header=False, index=False)
+    return Path(path)
 
 
 def _float_or_nan(text: str) -> float:

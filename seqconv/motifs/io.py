@@ -167,6 +167,15 @@ def _fmt(x: float) -> str:
     return f"{x:.6f}"
 
 
+def _rows_summing_to_one(P: np.ndarray) -> np.ndarray:
+    """Rows rounded to 6 decimals that still sum to 1 (the rounding residue goes to each row's largest entry),
+    so that a written file read back and written again is byte-identical."""
+    R = np.round(np.asarray(P, dtype=np.float64), 6)
+    idx = np.argmax(R, axis=1)
+    R[np.arange(len(R)), idx] += 1.0 - R.sum(axis=1)
+    return np.round(R, 6)
+
+
 def write_meme(motifs, path, *, background=None) -> None:
     """Write motifs as a MEME v4 minimal-format file (atomically).
 
@@ -190,7 +199,7 @@ def write_meme(motifs, path, *, background=None) -> None:
             nsites = m.n_sites if m.n_sites is not None else 20
             fh.write(f"MOTIF {m.id}{name}\n")
             fh.write(f"letter-probability matrix: alength= 4 w= {m.width} nsites= {nsites:g} E= 0\n")
-            for row in m.probabilities:
+            for row in _rows_summing_to_one(m.probabilities):
                 fh.write(" ".join(_fmt(v) for v in row) + "\n")
             if m.url:
                 fh.write(f"URL {m.url}\n")
