@@ -57,6 +57,7 @@ STDIO = "-"
 
 _inputs: contextvars.ContextVar = contextvars.ContextVar("seqconv_inputs", default=None)
 _live_temps: set = set()
+_display_names: dict = {}  # spooled copy of a stream -> the name the user gave ("<stdin>", "/dev/fd/63")
 
 
 # ------------------------------------------------------------------ input guard
@@ -442,13 +443,18 @@ def open_text(path, *, what: str = "file") -> TextReader:
     ``path`` may be a file, ``-`` (standard input), a pipe or a process substitution.
     """
     raw, close = open_binary(path, what=what)
-    name = "<stdin>" if str(path) == STDIO else str(path)
+    name = "<stdin>" if str(path) == STDIO else _display_names.get(str(path), str(path))
     try:
         return TextReader(raw, name, close_raw=close)
     except BaseException:
         if close:
             raw.close()
         raise
+
+
+def display_name(path) -> str:
+    """The name to show for ``path``: ``<stdin>`` for ``-`` or its spooled copy, the user's name for a spooled pipe."""
+    return "<stdin>" if str(path) == STDIO else _display_names.get(str(path), str(path))
 
 
 def is_stream(path) -> bool:
@@ -473,4 +479,5 @@ def spool(path, folder, *, name: str | None = None) -> Path:
     finally:
         if close:
             raw.close()
+    _display_names[str(dst)] = "<stdin>" if str(path) == STDIO else str(path)
     return dst

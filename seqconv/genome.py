@@ -23,7 +23,7 @@ import pandas as pd
 
 from seqconv.encode import IUPAC, dinucleotide_shuffle, gc_content
 from seqconv.errors import InputError
-from seqconv.fileio import STDIO, is_stream, note_input, open_text
+from seqconv.fileio import display_name, is_stream, note_input, open_text
 
 _VALID_BASES = "".join(IUPAC) + "".join(IUPAC).lower() + "-*"
 _DELETE_VALID = _VALID_BASES.encode("ascii")
@@ -136,10 +136,11 @@ class Genome:
     """
 
     def __init__(self, path, *, aliases: dict | None = None):
-        self.path = Path(path) if str(path) != STDIO else Path("<stdin>")
+        self.path = Path(display_name(path))
         self.aliases = dict(aliases or {})
         self.index_location = None
         stream = is_stream(path)
+        self._file = Path(path)
         if not stream and not Path(path).exists():
             raise InputError("no such genome FASTA file", path=self.path)
         if not stream and Path(path).is_dir():
@@ -147,7 +148,7 @@ class Genome:
         self._mem: dict[str, str] | None = None
         self._fa = None
         note_input(path)
-        if stream or _is_gzip(self.path):
+        if stream or _is_gzip(self._file):
             self._mem = read_fasta(path)
             self.index_location = "memory"
             self.sizes = {k: len(v) for k, v in self._mem.items()}
@@ -167,11 +168,11 @@ class Genome:
         import pyfaidx
 
         kwargs = {"sequence_always_upper": False, "as_raw": True}
-        fai = Path(str(self.path) + ".fai")
-        if fai.exists() or os.access(self.path.parent, os.W_OK):
+        fai = Path(str(self._file) + ".fai")
+        if fai.exists() or os.access(self._file.parent, os.W_OK):
             self.index_location = str(fai)
             return self._faidx(pyfaidx, kwargs)
-        key = hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:16]
+        key = hashlib.sha1(str(self._file.resolve()).encode()).hexdigest()[:16]
         cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "seqconv" / "faidx"
         with contextlib.suppress(OSError):
             cache.mkdir(parents=True, exist_ok=True)
@@ -192,13 +193,13 @@ class Genome:
                     os.unlink(tmp)
             self.index_location = "temporary"
             return fa
-        self._mem = read_fasta(self.path)
+        self._mem = read_fasta(self._file)
         self.index_location = "memory"
         return None
 
     def _faidx(self, pyfaidx, kwargs):
         try:
-            return pyfaidx.Fasta(str(self.path), **kwargs)
+            return pyfaidx.Fasta(str(self._file), **kwargs)
         except OSError as exc:
             from seqconv.fileio import env_error
 
@@ -271,8 +272,8 @@ def chrom_mismatch_hint(names, genome_names) -> str:
     if not al:
         return ""
     a, g = next(iter(al.items()))
-    return (f"the intervals use {a!r}, the genome has {g!r}; add --chrom-alias auto (or a mapping file) "
-            "or rename the chromosomes")
+    return (f"the intervals use {a!r}, the genome has {g!r}; rename the chromosomes to match "
+            "(seqconv prepare also takes --chrom-alias auto or a mapping file)")
 
 
 def check_chroms(names, genome: "Genome", *, source=None, lines=None) -> None:

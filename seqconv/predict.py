@@ -317,8 +317,7 @@ class Scorer:
         """Chunks for windows tiled with ``stride`` along a region ``CHROM[:START-END]`` of a genome."""
         g = Genome(genome)
         chrom, s, e = parse_region(region)
-        if chrom not in g:
-            raise InputError(f"chromosome {chrom!r} is not in the genome", path=genome)
+        check_chroms([chrom], g)
         clen = g.sizes[chrom]
         s, e = (0, clen) if s is None else (s, min(e, clen))
         if s >= clen:

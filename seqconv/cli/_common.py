@@ -264,7 +264,7 @@ def _run_tempdir(ctx) -> str:
     obj = root.ensure_object(dict)
     if "tempdir" not in obj:
         try:
-            tmp = tempfile.TemporaryDirectory(prefix="seqconv-in-")
+            tmp = tempfile.TemporaryDirectory(prefix="seqconv-in-", ignore_cleanup_errors=True)
         except OSError as exc:
             raise (env_error(exc, tempfile.gettempdir(), action="create a temporary folder") or exc) from None
         obj["tempdir"] = tmp

@@ -9,7 +9,7 @@ from seqconv.cli._common import InputFile, check_device, log, main, quiet_option
 
 @main.command()
 @click.option("--model", "model", required=True, help="Model directory or bundled model name.")
-@click.option("--data", "data", required=True, type=InputFile(), help="Dataset file (`seqconv prepare`).")
+@click.option("--data", "data", required=True, type=InputFile(what="dataset file"), help="Dataset file (`seqconv prepare`).")
 @click.option("--split", type=click.Choice(["test", "valid", "train"]), default="test", show_default=True)
 @click.option("--out", "out", default=None, type=click.Path(file_okay=False),
               help="Directory for metrics.tsv, metrics.json, roc.png, pr.png (default: table on stdout only).")

@@ -39,7 +39,7 @@ def read_sequences(path, width: int, *, split: str | None = None):
 
 @main.command()
 @click.option("--model", "model", required=True, help="Model directory or bundled model name.")
-@click.option("--data", "data", required=True, type=InputFile(),
+@click.option("--data", "data", required=True, type=InputFile(what="dataset or FASTA file"),
               help="Dataset (`seqconv prepare`, labels used for influence) or FASTA file.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Output directory.")
 @click.option("--split", type=click.Choice(["all", "train", "valid", "test"]), default="all", show_default=True,

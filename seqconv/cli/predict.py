@@ -13,10 +13,10 @@ from seqconv.errors import InputError
 
 
 @main.command()
-@click.argument("fasta", required=False, type=InputFile())
+@click.argument("fasta", required=False, type=InputFile(what="FASTA file"))
 @click.option("--model", "model", required=True, help="Bundled model name (see `seqconv models`) or model directory.")
-@click.option("--bed", default=None, type=InputFile(), help="BED intervals to score (with --genome).")
-@click.option("--genome", default=None, type=InputFile(spool=True), help="Genome FASTA (plain or bgzip).")
+@click.option("--bed", default=None, type=InputFile(what="BED file"), help="BED intervals to score (with --genome).")
+@click.option("--genome", default=None, type=InputFile(spool=True, what="genome FASTA file"), help="Genome FASTA (plain or bgzip).")
 @click.option("--region", default=None, help="CHROM or CHROM:START-END (1-based) of --genome, tiled with --stride.")
 @click.option("--tile", is_flag=True, help="Score windows along each FASTA record / BED interval, not its centre.")
 @click.option("--stride", default=None, type=click.IntRange(min=1), help="Tiling step in bp (default: half the model input).")

@@ -24,7 +24,7 @@ def _parse_options(pairs) -> dict:
 
 
 @main.command()
-@click.option("--data", "data", required=True, type=InputFile(), help="Dataset file from `seqconv prepare`.")
+@click.option("--data", "data", required=True, type=InputFile(what="dataset file"), help="Dataset file from `seqconv prepare`.")
 @click.option("--arch", default="basset", show_default=True, help="Architecture: deepbind, basset or resnet.")
 @click.option("--arch-option", "arch_options", multiple=True, metavar="KEY=VALUE", callback=check_arch_options,
               help="Override one architecture setting (JSON value), e.g. filters=[32,64,64]; repeatable.")
