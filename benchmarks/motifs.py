@@ -165,7 +165,8 @@ def section_bundled(comparer, args, out):
     names = list_models()["name"].tolist()
     res = {"models": names, "oct4_mafk": None, "gue": {}}
     if "oct4_mafk" in names:
-        model, card = load_pretrained("oct4_mafk")
+        model = load_pretrained("oct4_mafk")
+    card = model.card
         X, y = janggu_data(seed=args.seed)
         Xt, yt = janggu_data(split="test")
         r = filter_report(model, X, y, list(card.tasks), comparer, strand=card.strand, max_seqs=args.max_seqs,
@@ -216,7 +217,8 @@ def section_bundled(comparer, args, out):
         task = name[len("gue_"):]
         if not (SHARED / "gue_tf" / task).is_dir():
             continue
-        model, card = load_pretrained(name)
+        model = load_pretrained(name)
+    card = model.card
         X, y = gue_data(task, card.input_width)  # motifs from test + dev (2002 sequences)
         Xt, yt = gue_data(task, card.input_width, splits=("test",))  # influence on the test set
         r = filter_report(model, X, y, list(card.tasks), comparer, strand=card.strand, max_seqs=args.max_seqs,
@@ -248,7 +250,8 @@ def section_deepbind(comparer, args):
         ac = sorted((SHARED / "deepbind_encode").glob(f"{tf}_*_AC.seq.gz"))
         if not files:
             continue
-        model, card = load_pretrained(name)
+        model = load_pretrained(name)
+    card = model.card
         b = pd.read_csv(files[0], sep="\t")
         pos = pd.concat([b[b["Bound"] == 1]["seq"], pd.read_csv(ac[0], sep="\t")["seq"].head(1500)]) if ac \
             else b[b["Bound"] == 1]["seq"]
@@ -342,7 +345,8 @@ def section_koo(args):
     for mdir in sorted(mdirs, key=lambda p: (json.loads((p / "model.json").read_text())["architecture"]["arch"] != "deepbind",
                                              _first_pool(json.loads((p / "model.json").read_text())["architecture"]),
                                              p.name)):
-        model, card = load_model(mdir)
+        model = load_model(mdir)
+    card = model.card
         if (mdir / "DONE").exists():
             out["train_seconds_total"] += float((mdir / "DONE").read_text().split()[0])
         logits = predict(model, X, strand=card.strand)
@@ -806,7 +810,8 @@ def _oct4_queries(comparer, args):
 
     if "oct4_mafk" not in list_models()["name"].tolist():
         return []
-    model, card = load_pretrained("oct4_mafk")
+    model = load_pretrained("oct4_mafk")
+    card = model.card
     X, _ = janggu_data(seed=args.seed)
     out = []
     for m in activation_motifs(model, X, strand=card.strand):

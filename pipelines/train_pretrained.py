@@ -2,7 +2,11 @@
 
 Usage::
 
-    python pipelines/train_pretrained.py --data ../shared/data --out seqconv/pretrained [--only gue_tf0 ...]
+    python pipelines/train_pretrained.py --out ../pretrained_build [--only gue_tf_0 ...]
+    python pipelines/train_pretrained.py --out ../pretrained_build --only oct4_mafk --install   # refresh the bundled copy
+
+Models are written to ``--out`` (never into the package unless ``--install`` is given, which copies
+the built models into ``seqconv/pretrained`` and updates its ``index.json``).
 
 Every model is trained with a fixed seed on CPU (2 threads), evaluated on its held-out
 test set, saved as float16 safetensors + JSON card, and listed in ``index.json``.
@@ -173,7 +177,7 @@ def train_one(name: str, root, out_root: Path, *, seed: int = 0, verbose: bool =
     logits = predict(res.model, test.X(), strand="both")
     table = metrics_table(test.y(), logits, ds.tasks, n_boot=1000, seed=seed)
     split = dict(ds.meta.get("split", {}))
-    training = {"dataset": ds.meta.get("name"), "sources": ds.meta.get("sources"), "split": split,
+    training = {"dataset": ds.meta.get("name"), "sources": _relative(ds.meta.get("sources"), root), "split": split,
                 "train_chromosomes": split.get("train"), "seed": seed, "config": TrainConfig(seed=seed, **topts).to_dict(),
                 "best_epoch": res.best_epoch, "n_train": int((ds.table["split"] == "train").sum()),
                 "n_valid": int((ds.table["split"] == "valid").sum()), "n_test": int(len(test.table)),
@@ -182,10 +186,14 @@ def train_one(name: str, root, out_root: Path, *, seed: int = 0, verbose: bool =
     metrics = {"valid": {k: res.best_metrics[k] for k in ("valid_auroc", "valid_auprc", "valid_mcc")},
                "test": json.loads(table.to_json(orient="records"))}
     out = out_root / name
+    negatives = {"gue": "genomic background (GC-matched, GUE)", "deepbind": "dinucleotide shuffles",
+                 "janggu": "another TF (MafK peaks): a discriminator, not a binding model",
+                 "yeast": "genomic background (GC-matched)"}[kind]
     save_model(res.model, out, tasks=ds.tasks, strand="both", training=training, metrics=metrics, description=desc,
-               dtype="float16")
+               negatives=negatives, dtype="float16")
     size = sum(p.stat().st_size for p in out.iterdir())
-    entry = {"name": name, "arch": arch, "input_width": ds.width, "tasks": ds.tasks, "data": ds.meta.get("name"),
+    entry = {"name": name, "kind": "model", "arch": arch, "input_width": ds.width, "tasks": ds.tasks,
+             "negatives": negatives, "data": ds.meta.get("name"),
              "description": desc,
              "test": {k: round(float(table[k].mean()), 4) for k in ("auroc", "auprc", "mcc")},
              "size_kb": round(size / 1024, 1)}
@@ -193,6 +201,20 @@ def train_one(name: str, root, out_root: Path, *, seed: int = 0, verbose: bool =
           f"MCC {entry['test']['mcc']:.4f}  ({training['seconds']} s, {entry['size_kb']} KB)", file=sys.stderr,
           flush=True)
     return entry
+
+
+def _relative(obj, root):
+    """Source paths relative to the shared data root (no machine path in a shipped card)."""
+    if isinstance(obj, dict):
+        return {k: _relative(v, root) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_relative(v, root) for v in obj]
+    if isinstance(obj, str) and obj.startswith("/"):
+        try:
+            return str(Path(obj).resolve().relative_to(Path(root).resolve()))
+        except ValueError:
+            return Path(obj).name
+    return obj
 
 
 def write_index(out_root: Path, entries: list) -> None:
@@ -212,7 +234,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"),
                     help="the shared real-data folder (default ../shared/data)")
-    ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "seqconv" / "pretrained"))
+    ap.add_argument("--out", required=True, help="folder for the built models (never the package itself)")
+    ap.add_argument("--install", action="store_true", help="copy the built models into seqconv/pretrained")
     ap.add_argument("--only", nargs="*", default=None, help=f"model names (default all): {', '.join(MODELS)}")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
@@ -229,7 +252,25 @@ def main(argv=None) -> int:
     for name in names:
         entries[name] = train_one(name, args.data, out_root, seed=args.seed, verbose=args.verbose)
         write_index(out_root, list(entries.values()))
+    if args.install:
+        install(out_root, names, entries)
     return 0
+
+
+def install(out_root: Path, names, entries: dict) -> None:
+    """Copy built models into seqconv/pretrained and merge their entries into its index.json."""
+    import shutil
+
+    pre = Path(__file__).resolve().parents[1] / "seqconv" / "pretrained"
+    if out_root.resolve() == pre.resolve():
+        raise SystemExit("--out must not be the package folder; build elsewhere, then --install")
+    index = json.loads((pre / "index.json").read_text())
+    keep = [m for m in index["models"] if m["name"] not in names]
+    for name in names:
+        if (pre / name).exists():
+            shutil.rmtree(pre / name)
+        shutil.copytree(out_root / name, pre / name)
+    write_index(pre, keep + [entries[n] for n in names])
 
 
 if __name__ == "__main__":

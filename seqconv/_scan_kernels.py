@@ -469,11 +469,10 @@ def matched_from_codes(codes, pos, widths, minus):
 
 
 @nb.njit(cache=True, nogil=True)
-def count_tests(codes, n_owned, width_counts):
-    """Sum over owned window starts x and widths w of ``width_counts[w]`` if ``codes[x:x+w]``
-    holds no N (windows tested, for the q-values)."""
+def valid_windows(codes, n_owned, maxw):
+    """``ge[w]`` = owned window starts x (``x < n_owned``) whose ``codes[x:x+w]`` hold no N, for
+    w in ``0..maxw`` (windows scored, for the q-values)."""
     n = len(codes)
-    maxw = len(width_counts) - 1
     hist = np.zeros(maxw + 1, dtype=np.int64)
     run = 0
     for x in range(n - 1, -1, -1):
@@ -483,12 +482,46 @@ def count_tests(codes, n_owned, width_counts):
             run = min(run + 1, maxw)
         if x < n_owned:
             hist[run] += 1
-    total = 0
-    ge = 0
-    for w in range(maxw, 0, -1):
-        ge += hist[w]
-        total += ge * width_counts[w]
-    return total
+    ge = np.zeros(maxw + 1, dtype=np.int64)
+    acc = 0
+    for w in range(maxw, -1, -1):
+        acc += hist[w]
+        ge[w] = acc
+    return ge
+
+
+@nb.njit(parallel=True, cache=True)
+def sample_bins(win, widths, int_table, smin, sf_off, sf_flat, lambdas):
+    """For each motif-strand j, a histogram of the p-values of the sampled windows ``win`` (n, maxw)
+    (those without N within its width): ``hist[j, b]`` counts p-values with exactly ``b`` of the
+    sorted ``lambdas`` at or below them (for FIMO's pi0 estimate)."""
+    J = len(widths)
+    n = win.shape[0]
+    nl = len(lambdas)
+    hist = np.zeros((J, nl + 1), dtype=np.int64)
+    for j in nb.prange(J):
+        w = widths[j]
+        size = sf_off[j + 1] - sf_off[j]
+        for r in range(n):
+            s = 0
+            ok = True
+            for t in range(w):
+                c = win[r, t]
+                if c > 3:
+                    ok = False
+                    break
+                s += int_table[j, t, c]
+            if not ok:
+                continue
+            k = min(max(s - smin[j], 0), size - 1)
+            p = sf_flat[sf_off[j] + k]
+            b = min(nl, int(p * nl / lambdas[nl - 1]))    # the grid is even: start at the estimate
+            while b < nl and lambdas[b] <= p:
+                b += 1
+            while b > 0 and lambdas[b - 1] > p:
+                b -= 1
+            hist[j, b] += 1
+    return hist
 
 
 # ------------------------------------------------------------------ set-up (motif-strand layouts)
@@ -766,13 +799,18 @@ def score_tables(ints, offs, bgs, same_as_prev, threshold, strict):
     for j in range(J):
         sf_off[j + 1] = sf_off[j] + sizes[j]
     sf = np.empty(sf_off[J])
+    reuse = np.zeros(J, dtype=np.bool_)
+    for j in range(1, J):
+        reuse[j] = same_as_prev[j] and sizes[j] == sizes[j - 1]
+    todo = np.flatnonzero(~reuse)
+    for u in range(len(todo)):
+        j = todo[u]
+        _, pmf = score_pmf(ints[offs[j]:offs[j + 1]], bgs[j])
+        sf[sf_off[j]:sf_off[j + 1]] = survival_of(pmf)
     first = np.full(J, -1, dtype=np.int64)
     for j in range(J):
-        if same_as_prev[j] and j > 0 and sizes[j] == sizes[j - 1]:
+        if reuse[j]:
             sf[sf_off[j]:sf_off[j + 1]] = sf[sf_off[j - 1]:sf_off[j]]
-        else:
-            _, pmf = score_pmf(ints[offs[j]:offs[j + 1]], bgs[j])
-            sf[sf_off[j]:sf_off[j + 1]] = survival_of(pmf)
         for t in range(sizes[j]):
             v = sf[sf_off[j] + t]
             if (v < threshold) if strict else (v <= threshold):

@@ -15,7 +15,9 @@ column         type      meaning
 ``kind``       str       ``positive``, ``background`` (GC-matched genomic),
                          ``shuffle`` (dinucleotide shuffle) or ``input``
 ``split``      str       ``train``, ``valid`` or ``test``
-``label:TF``   int8      one column per task (TF), 1 bound / 0 not bound
+``label:TF``   int8      one column per task (TF), 1 bound / 0 not bound /
+                         -1 unlabelled (pooled cohorts: a row labelled for
+                         some tasks only; training masks it out)
 =============  ========  ======================================================
 
 The file's key-value metadata holds ``seqconv`` = JSON with ``format_version``,
@@ -76,15 +78,23 @@ class Dataset:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         return Dataset(self.table[self.table["split"] == split].reset_index(drop=True), self.meta)
 
-    def X(self, split: str | None = None, *, dtype="uint8") -> np.ndarray:
-        """One-hot sequences ``(N, 4, L)`` of one split (uint8 at rest)."""
+    def X(self, split: str | None = None, *, dtype=None, iupac: str = "zero") -> np.ndarray:
+        """One-hot sequences ``(N, 4, L)`` of one split.
+
+        ``iupac`` is the model's encoding policy (``"zero"``: N and IUPAC codes are zero
+        columns, uint8 at rest; ``"uniform"``: R = 0.5 A + 0.5 G ..., float16 at rest).
+        """
         t = self.subset(split).table
-        return one_hot(t["sequence"].tolist(), dtype=dtype, iupac="zero", labels=t["name"].tolist())
+        if dtype is None:
+            dtype = "uint8" if iupac == "zero" else "float16"
+        return one_hot(t["sequence"].tolist(), dtype=dtype, iupac=iupac, labels=t["name"].tolist())
 
     def y(self, split: str | None = None) -> np.ndarray:
-        """Labels ``(N, T)`` float32 of one split."""
+        """Labels ``(N, T)`` float32 of one split; NaN where a row is unlabelled for a task (-1 in the file)."""
         t = self.subset(split).table
-        return t[[LABEL_PREFIX + k for k in self.tasks]].to_numpy(dtype=np.float32)
+        y = np.array(t[[LABEL_PREFIX + k for k in self.tasks]].to_numpy(dtype=np.float32))
+        y[y < 0] = np.nan
+        return y
 
     def summary(self) -> pd.DataFrame:
         """Counts per split x kind, with positives per task and mean GC."""
@@ -95,7 +105,7 @@ class Dataset:
         for (split, kind), g in t.groupby(["split", "kind"], sort=False):
             row = {"split": split, "kind": kind, "n": len(g), "gc_mean": round(float(g["gc"].mean()), 4)}
             for task in self.tasks:
-                row[f"pos:{task}"] = int(g[LABEL_PREFIX + task].sum())
+                row[f"pos:{task}"] = int((g[LABEL_PREFIX + task] == 1).sum())
             rows.append(row)
         order = {s: i for i, s in enumerate(SPLITS)}
         return pd.DataFrame(rows).sort_values(["split", "kind"], key=lambda c: c.map(order) if c.name == "split" else c).reset_index(drop=True)

@@ -134,7 +134,8 @@ def metrics_table(y, logits, tasks, *, n_boot: int = 1000, seed: int = 0) -> pd.
     logits = np.asarray(logits).reshape(len(logits), -1)
     rows = []
     for t, name in enumerate(tasks):
-        yt, st = y[:, t], logits[:, t]
+        keep = ~np.isnan(y[:, t].astype(np.float64))  # unlabelled rows (pooled cohorts) are left out
+        yt, st = y[keep, t], logits[keep, t]
         row = {"TF": name, "n": len(yt), "n_pos": int(yt.sum()), "n_neg": int(len(yt) - yt.sum()),
                "auroc": auroc(yt, st), "auprc": auprc(yt, st), "mcc": mcc(yt, st)}
         row.update(bootstrap_ci(yt, st, n_boot=n_boot, seed=seed + t))
@@ -150,6 +151,7 @@ def evaluate(model, dataset, *, split: str = "test", n_boot: int = 1000, seed: i
     Parameters
     ----------
     model : SeqModel, model directory or bundled model name
+        Tasks, input width, strand and encoding come from the model's card.
     dataset : seqconv.dataset.Dataset or path to a dataset file
     split : {"test", "valid", "train"}
     n_boot : int
@@ -162,32 +164,48 @@ def evaluate(model, dataset, *, split: str = "test", n_boot: int = 1000, seed: i
     table : DataFrame (see :func:`metrics_table`)
     y : (N, T) labels, logits : (N, T) scores  (for the curves)
     """
-    import torch
-
     from seqconv.dataset import Dataset, read_dataset
     from seqconv.modelfile import resolve_model
     from seqconv.predict import predict
 
-    card = None
-    if not isinstance(model, torch.nn.Module):
-        model, card = resolve_model(model)
+    model = resolve_model(model)
     ds = dataset if isinstance(dataset, Dataset) else read_dataset(dataset)
-    tasks = list(card.tasks) if card is not None else ds.tasks
-    if ds.tasks != tasks:
-        missing = [t for t in tasks if t not in ds.tasks]
-        if missing:
-            raise InputError(f"the dataset has no labels for the model's TF(s) {missing}; it has {ds.tasks}")
+    tasks = list(model.tasks)
+    missing = [t for t in tasks if t not in ds.tasks]
+    if missing:
+        raise InputError(f"the dataset has no labels for the model's TF(s) {missing}; it has {ds.tasks}")
     sub = ds.subset(split)
     if len(sub.table) == 0:
         raise InputError(f"the dataset has no {split!r} rows")
-    width = card.input_width if card is not None else model.input_length
-    if sub.width != width:
-        raise InputError(f"dataset windows are {sub.width} bp but the model takes {width} bp")
-    X = sub.X()
+    if sub.width != model.input_length:
+        raise InputError(f"dataset windows are {sub.width} bp but the model takes {model.input_length} bp")
+    X = sub.X(iupac=model.encoding["iupac"])
     y = sub.y()[:, [sub.tasks.index(t) for t in tasks]]
-    strand = strand or (card.strand if card is not None else "both")
-    logits = predict(model, X, batch_size=batch_size, device=device, strand=strand, verbose=verbose)
+    logits = predict(model, X, batch_size=batch_size, device=device, strand=strand or model.strand, verbose=verbose)
     return metrics_table(y, logits, tasks, n_boot=n_boot, seed=seed), y, logits
+
+
+def record_test_metrics(model, dataset, *, n_boot: int = 200, seed: int = 0, device=None, path=None):
+    """Evaluate ``model`` on the test split of ``dataset`` (when it has one), store the table in
+    ``model.card.metrics["test"]`` and, with ``path``, rewrite that model directory's card.
+
+    Returns
+    -------
+    DataFrame or None
+        The metrics table (see :func:`metrics_table`); ``None`` without test rows.
+    """
+    from seqconv.dataset import Dataset, read_dataset
+    from seqconv.modelfile import write_card
+
+    ds = dataset if isinstance(dataset, Dataset) else read_dataset(dataset)
+    if not (ds.table["split"] == "test").any():
+        return None
+    table, _, _ = evaluate(model, ds, split="test", n_boot=n_boot, seed=seed, device=device)
+    model.card = model.card.replace(metrics={**model.card.metrics,
+                                             "test": json.loads(table.to_json(orient="records"))})
+    if path is not None:
+        write_card(model, path)
+    return table
 
 
 def write_report(table: pd.DataFrame, y, logits, out_dir, *, info: dict | None = None, plots: bool = True

@@ -457,6 +457,13 @@ def display_name(path) -> str:
     return "<stdin>" if str(path) == STDIO else _display_names.get(str(path), str(path))
 
 
+def with_display_names(text: str) -> str:
+    """``text`` with the paths of spooled stream copies replaced by the names the user gave."""
+    for spooled, shown in _display_names.items():
+        text = text.replace(spooled, shown)
+    return text
+
+
 def is_stream(path) -> bool:
     """``-``, a pipe, a character device or a socket: readable once, no random access."""
     if str(path) == STDIO:

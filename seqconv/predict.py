@@ -14,8 +14,13 @@ and ``probability`` (its sigmoid).
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import sys
+import time
 import warnings
+from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -25,6 +30,9 @@ import torch
 from seqconv.encode import one_hot
 from seqconv.errors import InputError
 from seqconv.genome import Genome, check_chroms, iter_fasta, read_bed
+
+#: Without a terminal, the progress log prints one line per this many windows.
+PROGRESS_EVERY = 50_000
 
 
 class ShortSequenceWarning(UserWarning):
@@ -59,27 +67,32 @@ def _logits(model, x: torch.Tensor, strand: str) -> torch.Tensor:
 
 
 def _for_inference(model):
-    """Eval-mode model; a :class:`~seqconv.models.SeqModel` gets its BatchNorm folded into its convs (a copy)."""
+    """An eval-mode copy for scoring; a :class:`~seqconv.models.SeqModel` also gets its BatchNorm folded
+    into its convs.  The caller's model keeps its device and train/eval mode."""
+    import copy
+
     from seqconv.models import SeqModel, inference_copy
 
-    return inference_copy(model) if isinstance(model, SeqModel) else model.eval()
+    return inference_copy(model) if isinstance(model, SeqModel) else copy.deepcopy(model).eval()
 
 
-def predict(model, X, *, batch_size: int = 256, device=None, strand: str = "both",
+def predict(model, X, *, batch_size: int = 256, device=None, strand: str | None = None,
             verbose: bool = False, check: bool = True) -> np.ndarray:
     """Logits of a model on an array of one-hot sequences.
 
     Parameters
     ----------
     model : torch.nn.Module
-        ``(N, 4, L)`` float -> ``(N, T)`` logits (put in eval mode here).
+        ``(N, 4, L)`` float -> ``(N, T)`` logits.  Scored through an eval-mode copy: the
+        caller's model keeps its device and train/eval mode.
     X : (N, 4, L) ndarray (uint8 at rest or float) or torch.Tensor, or a list of str
         Strings are one-hot encoded batch by batch at the model's ``input_length``
         (centre-cropped / N-padded).
     batch_size : int
     device : str or torch.device, optional
-    strand : {"both", "forward"}
-        Average over forward and reverse complement, or forward only.
+    strand : {"both", "forward"}, optional
+        Average over forward and reverse complement, or forward only (default: the model's
+        own ``strand``, else ``"both"``).
     verbose : bool
         Progress bar on stderr.
     check : bool
@@ -93,6 +106,7 @@ def predict(model, X, *, batch_size: int = 256, device=None, strand: str = "both
     """
     from tqdm.auto import tqdm
 
+    strand = strand or getattr(model, "strand", "both")
     if strand not in ("both", "forward"):
         raise ValueError(f"strand must be 'both' or 'forward', got {strand!r}")
     dev = resolve_device(device)
@@ -104,7 +118,8 @@ def predict(model, X, *, batch_size: int = 256, device=None, strand: str = "both
         for i in tqdm(range(0, n, batch_size), disable=not verbose, unit="batch", leave=False):
             xb = X[i:i + batch_size]
             if strings:
-                xb = one_hot(list(xb), dtype="float32", length=model.input_length)
+                xb = one_hot(list(xb), dtype="float32", length=model.input_length,
+                             iupac=getattr(model, "encoding", {}).get("iupac", "zero"))
             xb = torch.as_tensor(np.asarray(xb) if not torch.is_tensor(xb) else xb).to(dev, torch.float32)
             if check:
                 _check_one_hot(xb, i)
@@ -118,12 +133,10 @@ def _check_one_hot(xb: torch.Tensor, offset: int) -> None:
     """A batch must be ``(n, 4, L)``, finite, in [0, 1], each position summing to at most 1 (N = all 0 or 0.25)."""
     if xb.ndim != 3 or xb.shape[1] != 4:
         raise InputError(f"one-hot input must be (N, 4, L), got shape {tuple(xb.shape)}")
-    finite = torch.isfinite(xb)
-    bad = ~finite.all(dim=1)
+    bad = ~torch.isfinite(xb).all(dim=1)
     what = "NaN or infinite values"
     if not bad.any():
-        col = xb.sum(dim=1)
-        bad = (xb < 0).any(dim=1) | (xb > 1).any(dim=1) | (col > 1 + 1e-3)
+        bad = (xb < 0).any(dim=1) | (xb > 1).any(dim=1) | (xb.sum(dim=1) > 1 + 1e-3)
         what = "values that are not one-hot (each position: one 1, or all 0 / 0.25 for N)"
     if bad.any():
         n, pos = (int(v) for v in torch.nonzero(bad)[0])
@@ -189,38 +202,292 @@ def _tiles(name: str, chrom: str, offset: int, length: int, fetch, width: int, s
         i = j
 
 
+# --------------------------------------------------------------------------- genome-wide tiling (shards)
+
+
+class BgzfGenome:
+    """Random access to a BGZF (``bgzip``) genome through pyfaidx, without loading it.
+
+    The ``.fai`` and ``.gzi`` indexes next to the file are used when both exist;
+    otherwise they are built once into ``$XDG_CACHE_HOME/seqconv/faidx`` (keyed
+    by path, size and mtime) and renamed into place atomically, so parallel
+    shard jobs never read a half-written index.
+
+    Parameters
+    ----------
+    path : str or Path
+        A BGZF-compressed FASTA (``bgzip genome.fa``).
+
+    Attributes
+    ----------
+    sizes : dict
+        ``{chrom: length}`` in file order.
+    """
+
+    def __init__(self, path):
+        import pyfaidx
+
+        self.path = Path(path)
+        fai, gzi = Path(f"{self.path}.fai"), Path(f"{self.path}.gzi")
+        if not (fai.exists() and gzi.exists()):
+            fai, gzi = _cached_bgzf_index(self.path)
+        try:
+            self._fa = pyfaidx.Fasta(str(self.path), indexname=str(fai), gzi_indexname=str(gzi),
+                                     sequence_always_upper=False, as_raw=True, rebuild=False)
+        except Exception as exc:  # pyfaidx raises several types for malformed files
+            raise InputError(f"cannot index BGZF genome FASTA: {exc}", path=self.path) from None
+        self.sizes = {k: len(self._fa[k]) for k in self._fa.keys()}
+        if not self.sizes:
+            raise InputError("genome FASTA has no records", path=self.path)
+
+    def __contains__(self, chrom) -> bool:
+        return chrom in self.sizes
+
+    def fetch(self, chrom: str, start: int, end: int) -> str:
+        """Sequence of ``chrom:start-end`` (0-based, half-open), case as in the file."""
+        if chrom not in self.sizes:
+            raise InputError(f"chromosome {chrom!r} is not in the genome", path=self.path)
+        if start < 0 or end > self.sizes[chrom] or start >= end:
+            raise InputError(f"interval {chrom}:{start}-{end} is outside {chrom} (length {self.sizes[chrom]})",
+                             path=self.path)
+        return str(self._fa[chrom][start:end])
+
+
+def _cached_bgzf_index(path: Path) -> tuple[Path, Path]:
+    import pyfaidx
+
+    st = path.stat()
+    key = hashlib.sha1(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "seqconv" / "faidx"
+    fai, gzi = cache / f"{key}.fai", cache / f"{key}.gzi"
+    if fai.exists() and gzi.exists():
+        return fai, gzi
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = cache / f".{key}.{os.getpid()}"
+    try:
+        pyfaidx.Fasta(str(path), indexname=f"{tmp}.fai", gzi_indexname=f"{tmp}.gzi").close()
+    except Exception as exc:  # pyfaidx raises several types for malformed files
+        for ext in (".fai", ".gzi"):
+            Path(f"{tmp}{ext}").unlink(missing_ok=True)
+        raise InputError(f"cannot index BGZF genome FASTA: {exc}", path=path) from None
+    os.replace(f"{tmp}.gzi", gzi)  # .fai last: once it exists, both are complete
+    os.replace(f"{tmp}.fai", fai)
+    return fai, gzi
+
+
+def _is_bgzf(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    return len(head) >= 16 and head[:4] == b"\x1f\x8b\x08\x04" and head[12:14] == b"BC"
+
+
+def open_genome(path):
+    """A genome reader with ``sizes`` and ``fetch``: BGZF through pyfaidx (:class:`BgzfGenome`), else
+    :class:`seqconv.genome.Genome` (plain FASTA indexed lazily; plain gzip loaded into memory)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no such genome FASTA file", path=path)
+    return BgzfGenome(path) if _is_bgzf(path) else Genome(path)
+
+
+def parse_shard(spec: str) -> tuple[int, int]:
+    """``"2/8"`` -> ``(2, 8)`` (1-based shard index, number of shards)."""
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(spec))
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise InputError(f"bad shard {spec!r}; use K/N with 1 <= K <= N, e.g. 2/8")
+    return int(m.group(1)), int(m.group(2))
+
+
+def shard_ranges(sizes: dict, chroms=None, shard: tuple[int, int] = (1, 1)) -> list[tuple[str, int, int]]:
+    """The tile-centre ranges a shard owns: ``[(chrom, lo, hi), ...]``, half-open.
+
+    The chromosomes (``chroms``, default all, in the order given) are laid end to
+    end and cut into ``N`` pieces of equal length; shard ``K`` owns piece ``K``.
+    A tile belongs to the shard holding its centre, so the shards partition the
+    tiles of a single run exactly, whatever ``N``.
+
+    Parameters
+    ----------
+    sizes : dict
+        ``{chrom: length}``.
+    chroms : list of str, optional
+    shard : (K, N)
+        1-based shard index and shard count.
+    """
+    chroms = list(sizes) if chroms is None else list(chroms)
+    unknown = [c for c in chroms if c not in sizes]
+    if unknown:
+        raise InputError(f"chromosome(s) {unknown[:5]} are not in the genome (it has {list(sizes)[:5]} ...)")
+    if len(set(chroms)) != len(chroms):
+        raise InputError(f"a chromosome is listed twice in {chroms}")
+    k, n = shard
+    total = sum(sizes[c] for c in chroms)
+    lo_g, hi_g = (k - 1) * total // n, k * total // n
+    out, off = [], 0
+    for c in chroms:
+        a, b = max(lo_g, off), min(hi_g, off + sizes[c])
+        if a < b:
+            out.append((c, a - off, b - off))
+        off += sizes[c]
+    return out
+
+
+def tile_bins(starts: np.ndarray, ends: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """The bedGraph bin of each tile of a chromosome-wide grid (origin 0): a pure function of the tile.
+
+    A tile's bin is the central ``stride`` bp of its window; where that would
+    overlap the bin of the grid tile before it (only the last tile, flush with the
+    chromosome end) it starts where that bin ends and runs ``stride`` bp or to
+    the window end.  Bins never overlap and do not depend on which shard scored
+    the tile: the same bins as a one-run ``--region CHROM`` track.
+
+    Parameters
+    ----------
+    starts, ends : (n,) int arrays
+        Window coordinates (``ends - starts`` is the model width, or the
+        chromosome length for a chromosome shorter than that).
+    stride : int
+
+    Returns
+    -------
+    lo, hi : (n,) int arrays; a tile with ``hi <= lo`` has no bin.
+    """
+    starts, ends = np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
+    half = stride // 2
+
+    def bin_of(s, e):
+        lo = np.maximum((s + e) // 2 - half, s)
+        return lo, np.minimum(lo + stride, e)
+
+    lo, _ = bin_of(starts, ends)
+    prev = (starts - 1) // stride * stride  # the grid tile before (a full window: only chromosomes >= width have one)
+    _, prev_hi = bin_of(prev, prev + (ends - starts))
+    lo = np.where(starts > 0, np.maximum(lo, prev_hi), lo)
+    return lo, np.minimum(lo + stride, ends)
+
+
+def _owned_tiles(chrom: str, clen: int, lo: int, hi: int, fetch, width: int, stride: int, strict: bool,
+                 chunk: int = 1 << 20):
+    """Yield the grid tiles of ``chrom`` whose centre lies in ``[lo, hi)`` as ``(id, chrom, start, end, seq)``."""
+    if clen < width:
+        if lo <= clen // 2 < hi:
+            yield from _tiles(chrom, chrom, 0, clen, fetch, width, stride, strict)
+        return
+    starts = _tile_starts(clen, width, stride)
+    centres = starts + width // 2
+    starts = starts[(centres >= lo) & (centres < hi)]
+    i = 0
+    while i < len(starts):
+        j = max(int(np.searchsorted(starts, starts[i] + chunk, side="right")), i + 1)
+        a0 = int(starts[i])
+        block = fetch(a0, int(starts[j - 1]) + width)
+        for s in starts[i:j]:
+            s = int(s)
+            yield f"{chrom}:{s}-{s + width}", chrom, s, s + width, block[s - a0:s - a0 + width]
+        i = j
+
+
+def count_owned_tiles(sizes: dict, ranges, width: int, stride: int) -> int:
+    """How many tiles the centre ranges of :func:`shard_ranges` hold (for progress totals)."""
+    n = 0
+    for chrom, lo, hi in ranges:
+        clen = sizes[chrom]
+        if clen < width:
+            n += int(lo <= clen // 2 < hi)
+            continue
+        c = _tile_starts(clen, width, stride) + width // 2
+        n += int(np.count_nonzero((c >= lo) & (c < hi)))
+    return n
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class Progress:
+    """Windows-scored progress on stderr: a tqdm bar on a terminal, else one plain line per ``every`` windows.
+
+    Snakemake and cluster logs get ``scored 150000/240331 windows (62.4%), 3105 windows/s`` lines, not
+    thousands of carriage-return updates.
+
+    Parameters
+    ----------
+    enabled : bool
+    total : int, optional
+    every : int
+        Windows between log lines when stderr is not a terminal.
+    stream : file, optional
+        Default ``sys.stderr``.
+    """
+
+    def __init__(self, enabled: bool, total: int | None = None, every: int = PROGRESS_EVERY, stream=None):
+        self.enabled, self.total, self.every = enabled, total, max(1, int(every))
+        self.stream = sys.stderr if stream is None else stream
+        self.n, self._next, self._t0 = 0, self.every, time.perf_counter()
+        self._bar = None
+        if enabled and _isatty(self.stream):
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, unit=" windows", leave=False, mininterval=1.0, file=self.stream)
+
+    def update(self, k: int) -> None:
+        self.n += k
+        if self._bar is not None:
+            self._bar.update(k)
+        elif self.enabled and self.n >= self._next:
+            self._line()
+            self._next = (self.n // self.every + 1) * self.every
+
+    def _line(self) -> None:
+        rate = self.n / max(time.perf_counter() - self._t0, 1e-9)
+        of = f"/{self.total} windows ({100 * self.n / self.total:.1f}%)" if self.total else " windows"
+        print(f"scored {self.n}{of}, {rate:.0f} windows/s", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        elif self.enabled and self.n and self.n != self._next - self.every:
+            self._line()
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 # --------------------------------------------------------------------------- scoring streams
 
 
 class Scorer:
-    """A model with its tasks, input width and strand setting, scoring windows in batches.
+    """A model scoring windows in batches, with the tasks, input width, strand and encoding it carries.
 
     Parameters
     ----------
     model : SeqModel, str or Path
-        A model, a model directory or a bundled model name.
-    card : ModelCard, optional
-        Its card (read from the directory / bundle when ``model`` is a name or path).
+        A model (its card gives tasks, width, strand and encoding), a model directory or a
+        bundled model name.
     strand : {"both", "forward"}, optional
-        Default: the card's setting, else ``"both"``.
+        Override the model's strand handling (default: ``model.strand``).
     batch_size : int
     device : str, optional
+        ``None`` = CPU.
     verbose : bool
         Progress bar (windows scored) on stderr.
     """
 
-    def __init__(self, model, card=None, *, strand: str | None = None, batch_size: int = 256, device=None,
+    def __init__(self, model, *, strand: str | None = None, batch_size: int = 256, device=None,
                  verbose: bool = False):
         from seqconv.modelfile import resolve_model
 
         self.device = resolve_device(device)
         if not isinstance(model, torch.nn.Module):
-            model, card = resolve_model(model)
+            model = resolve_model(model)
+        self.width = int(model.input_length)
+        self.tasks = list(getattr(model, "tasks", None) or [f"task{i}" for i in range(model.n_tasks)])
+        self.encoding = dict(getattr(model, "encoding", None) or {"n": "zero", "iupac": "zero"})
         self.model = _for_inference(model).to(self.device)
-        self.card = card
-        self.width = int(card.input_width if card is not None else model.input_length)
-        self.tasks = list(card.tasks) if card is not None else [f"task{i}" for i in range(model.n_tasks)]
-        self.strand = strand or (card.strand if card is not None else "both")
+        self.strand = strand or getattr(model, "strand", "both")
         if self.strand not in ("both", "forward"):
             raise InputError(f"strand must be 'both' or 'forward', got {self.strand!r}")
         if batch_size < 1:
@@ -230,17 +497,18 @@ class Scorer:
 
     def _score(self, seqs: list, names: list) -> np.ndarray:
         try:
-            x = one_hot(seqs, dtype="float32", iupac="uniform", labels=names)
+            x = one_hot(seqs, dtype="float32", iupac=self.encoding["iupac"], labels=names)
         except ValueError as exc:
             raise InputError(str(exc)) from None
         with torch.inference_mode():
             return _logits(self.model, torch.from_numpy(x).to(self.device), self.strand).float().cpu().numpy()
 
-    def stream(self, windows: Iterable[tuple], *, tiled: bool) -> Iterator[pd.DataFrame]:
-        """Score ``(id, chrom, start, end, seq)`` windows; yield long-format DataFrame chunks."""
-        from tqdm.auto import tqdm
+    def stream(self, windows: Iterable[tuple], *, tiled: bool, total: int | None = None) -> Iterator[pd.DataFrame]:
+        """Score ``(id, chrom, start, end, seq)`` windows; yield long-format DataFrame chunks.
 
-        bar = tqdm(disable=not self.verbose, unit=" windows", leave=False, mininterval=1.0)
+        Progress (when ``verbose``): a bar on a terminal, else one line per :data:`PROGRESS_EVERY` windows.
+        """
+        bar = Progress(self.verbose, total=total)
         buf: list[tuple] = []
 
         def flush():
@@ -286,7 +554,7 @@ class Scorer:
 
     def bed(self, bed, genome, *, tile: bool = False, stride: int | None = None, strict: bool = False):
         """Chunks for BED intervals on a genome: the centre window of each interval, or tiles along it."""
-        g = Genome(genome)
+        g = open_genome(genome)
         stride = self._stride(stride)
         peaks = read_bed(bed)
         check_chroms(peaks["chrom"].tolist(), g, source=bed, lines=peaks["line"].to_numpy())
@@ -315,7 +583,7 @@ class Scorer:
 
     def region(self, genome, region: str, *, stride: int | None = None, strict: bool = False):
         """Chunks for windows tiled with ``stride`` along a region ``CHROM[:START-END]`` of a genome."""
-        g = Genome(genome)
+        g = open_genome(genome)
         chrom, s, e = parse_region(region)
         check_chroms([chrom], g)
         clen = g.sizes[chrom]
@@ -325,6 +593,35 @@ class Scorer:
         stride = self._stride(stride)
         return self.stream(_tiles(chrom, chrom, s, e - s, lambda a, b: g.fetch(chrom, int(a), int(b)), self.width, stride,
                                   strict), tiled=True)
+
+    def genome(self, genome, chroms=None, *, shard: tuple[int, int] = (1, 1), stride: int | None = None,
+               strict: bool = False):
+        """Chunks for a shard of genome-wide tiling: the grid tiles whose centre the shard owns.
+
+        Every chromosome (or ``chroms``) is tiled from position 0 with ``stride``
+        (plus one window flush with its end); shard ``(K, N)`` scores the tiles
+        whose centre lies in its range (:func:`shard_ranges`), so the outputs of
+        shards ``1/N .. N/N`` concatenate into exactly the one-run output.
+
+        Parameters
+        ----------
+        genome : str, Path or genome reader
+            A BGZF genome is read through pyfaidx, never loaded whole.
+        chroms : list of str, optional
+        shard : (K, N)
+        """
+        g = open_genome(genome) if isinstance(genome, (str, os.PathLike)) else genome
+        stride = self._stride(stride)
+        ranges = shard_ranges(g.sizes, chroms, shard)
+        total = count_owned_tiles(g.sizes, ranges, self.width, stride)
+
+        def windows():
+            for chrom, lo, hi in ranges:
+                yield from _owned_tiles(chrom, g.sizes[chrom], lo, hi,
+                                        lambda a, b, _c=chrom: g.fetch(_c, int(a), int(b)),
+                                        self.width, stride, strict)
+
+        return self.stream(windows(), tiled=True, total=total)
 
     def _stride(self, stride):
         stride = self.width // 2 if stride is None else int(stride)
@@ -369,21 +666,36 @@ def predict_region(model, genome, region: str, *, stride: int | None = None, str
 # --------------------------------------------------------------------------- writers
 
 
-def write_tsv(chunks: Iterable[pd.DataFrame], fh, *, bedgraph: dict | None = None, stride: int | None = None) -> int:
-    """Write prediction chunks as TSV to an open text file; returns the number of rows.
+def write_tsv(chunks: Iterable[pd.DataFrame], fh, *, bedgraph: dict | None = None, stride: int | None = None,
+              grid: bool = False) -> int:
+    """Write prediction chunks as TSV to an open text file (``fh=None``: no TSV); returns the number of rows.
 
     ``bedgraph`` maps TF name -> open text file: each tiled window's probability is
     written for the central ``stride`` bp of the window (non-overlapping bins).
+    ``grid=True`` (genome-wide shards) takes the bins from :func:`tile_bins`, a pure
+    function of each tile, so shard tracks concatenate into the one-run track.
     """
     n, header = 0, True
     last_end: dict = {}
     for chunk in chunks:
-        chunk.to_csv(fh, sep="\t", index=False, header=header, float_format="%.6g")
+        if fh is not None:
+            chunk.to_csv(fh, sep="\t", index=False, header=header, float_format="%.6g")
         header = False
         n += len(chunk)
         if bedgraph:
-            _write_bedgraph(chunk, bedgraph, int(stride), last_end)
+            if grid:
+                _write_grid_bedgraph(chunk, bedgraph, int(stride))
+            else:
+                _write_bedgraph(chunk, bedgraph, int(stride), last_end)
     return n
+
+
+def _write_grid_bedgraph(chunk: pd.DataFrame, outs: dict, stride: int) -> None:
+    for tf, out in outs.items():
+        sub = chunk[chunk["TF"] == tf]
+        lo, hi = tile_bins(sub["start"].to_numpy(), sub["end"].to_numpy(), max(1, stride))
+        out.write("".join(f"{c}\t{a}\t{b}\t{p:.5g}\n" for c, a, b, p in
+                          zip(sub["chrom"], lo.tolist(), hi.tolist(), sub["probability"].tolist()) if b > a))
 
 
 def _write_bedgraph(chunk: pd.DataFrame, outs: dict, stride: int, last_end: dict) -> None:

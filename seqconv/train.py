@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import json
 import math
 import sys
 import time
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +84,67 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+@dataclass(frozen=True)
+class ParamGroup:
+    """A named group of parameters with its own learning rate, or frozen.
+
+    Attributes
+    ----------
+    name : str
+        Shown in the log and recorded in the card (``"backbone"``, ``"head"`` ...).
+    prefixes : tuple of str
+        Module-name prefixes of ``model.named_parameters()`` that belong to the group
+        (``("trunk",)``, ``("trunk.layers.0", "trunk.layers.1")``, ``("head",)``).  A parameter
+        goes to the first group whose prefix matches; parameters no group names form a group
+        ``"rest"`` at ``config.lr``.
+    lr : float, optional
+        Peak learning rate (default: ``config.lr``); the schedule scales every group alike.
+    frozen : bool
+        Never trained: no gradient, and its modules stay in eval mode (BatchNorm statistics
+        and dropout frozen).
+    start_epoch : int
+        Frozen (as above) for epochs ``< start_epoch`` (0-based), trained from then on: gradual unfreezing.
+    """
+
+    name: str
+    prefixes: tuple
+    lr: float | None = None
+    frozen: bool = False
+    start_epoch: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "prefixes", tuple(str(p) for p in self.prefixes))
+        if not self.prefixes:
+            raise ValueError(f"parameter group {self.name!r} names no module prefix")
+        if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"parameter group {self.name!r}: lr must be a positive number, got {self.lr}")
+        if self.start_epoch < 0:
+            raise ValueError(f"parameter group {self.name!r}: start_epoch must be >= 0")
+
+    def matches(self, name: str) -> bool:
+        return any(name == p or name.startswith(p + ".") for p in self.prefixes)
+
+    def frozen_at(self, epoch: int) -> bool:
+        return self.frozen or epoch < self.start_epoch
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["prefixes"] = list(self.prefixes)
+        return d
+
+
+@dataclass
+class Source:
+    """Training or validation data: ``X : (N, 4, L)`` uint8 (float16 for fractional IUPAC codes),
+    ``y : (N, T)`` float32 with NaN where a task is unlabelled, and their provenance."""
+
+    X: np.ndarray
+    y: np.ndarray
+    tasks: list
+    name: str = ""
+    provenance: dict = field(default_factory=dict)
+
+
 @dataclass
 class FitResult:
     """What :func:`fit` returns: the best model (weights loaded), its epoch and validation metrics, the log."""
@@ -90,6 +153,10 @@ class FitResult:
     best_epoch: int
     best_metrics: dict
     history: list  #: one dict per epoch: losses, valid metrics, lr, ``seconds`` (wall) and ``cpu_seconds`` (process CPU)
+
+
+#: a class with fewer labelled training examples than this, for any task, is an error
+MIN_PER_CLASS = 3
 
 
 def augment(x: torch.Tensor, *, rc: bool, max_shift: int, gen: torch.Generator) -> torch.Tensor:
@@ -116,6 +183,139 @@ def _lr_factor(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
     return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / (total - warm))))
 
 
+# --------------------------------------------------------------------------- data sources
+
+
+def as_source(data, split: str | None, *, encoding: dict | None = None, name: str = "") -> Source:
+    """A :class:`Source` from a Dataset (one split of it, or all rows with ``split=None``), a dataset
+    path, a ``(X, y)`` pair or a Source; N and IUPAC codes are encoded by the model's ``encoding``."""
+    from seqconv.dataset import Dataset, read_dataset
+    from seqconv.provenance import genome_name, rows_entry
+
+    if isinstance(data, Source):
+        return data
+    if isinstance(data, tuple) and len(data) == 2:
+        X, y = np.asarray(data[0]), np.asarray(data[1], dtype=np.float32)
+        y = y.reshape(len(y), -1)
+        if X.ndim != 3 or X.shape[1] != 4 or len(X) != len(y):
+            raise InputError(f"(X, y): X must be (N, 4, L) and y (N, T) with the same N; got {X.shape}, {y.shape}")
+        return Source(X, y, [f"task{i}" for i in range(y.shape[1])], name=name or "arrays")
+    ds = data if isinstance(data, Dataset) else read_dataset(data)
+    label = name or (str(data) if not isinstance(data, Dataset) else ds.meta.get("name", "")) or "dataset"
+    sub = ds.subset(split)
+    if len(sub.table) == 0:
+        raise InputError(f"{label}: the dataset has no {split!r} rows; training needs 'train' and 'valid' rows")
+    iupac = (encoding or {}).get("iupac", "zero")
+    prov = {"name": label, "genome": genome_name(ds), "rows": rows_entry(sub.table)}
+    return Source(sub.X(iupac=iupac), sub.y(), list(ds.tasks), name=label, provenance=prov)
+
+
+def _check_sources(model, train: Source, valid: Source, cfg: "TrainConfig", monitor=None) -> None:
+    for role, src in (("train", train), ("valid", valid)):
+        if src.X.shape[2] != model.input_length:
+            raise InputError(f"{src.name}: {role} windows are {src.X.shape[2]} bp but the model takes "
+                             f"{model.input_length} bp")
+        if src.y.shape[1] != model.n_tasks:
+            raise InputError(f"{src.name}: the {role} data have {src.y.shape[1]} task(s) {src.tasks}, "
+                             f"the model {model.n_tasks} output(s) {model.tasks}")
+        bad = ~np.isnan(src.y) & (src.y != 0) & (src.y != 1)
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            raise InputError(f"{src.name}: {role} labels must be 0, 1 or missing; row {r + 1}, task "
+                             f"{src.tasks[c]!r} has {src.y[r, c]}")
+    from seqconv.models import default_tasks
+
+    if list(train.tasks) != list(valid.tasks):
+        raise InputError(f"the train data have tasks {train.tasks}, the valid data {valid.tasks}")
+    named = list(train.tasks) != list(default_tasks(len(train.tasks)))
+    if named and list(model.tasks) == list(default_tasks(model.n_tasks)):
+        model.card = model.card.replace(tasks=train.tasks)  # a new model takes its task names from the data
+    elif named and list(model.tasks) != list(train.tasks):
+        raise InputError(f"the model's outputs are {model.tasks} but the data's tasks are {train.tasks} "
+                         "(same names in the same order needed)")
+    for t, task in enumerate(train.tasks):
+        lab = train.y[:, t][~np.isnan(train.y[:, t])]
+        npos, nneg = int(lab.sum()), int(len(lab) - lab.sum())
+        if len(lab) == 0:
+            raise InputError(f"{train.name}: task {task!r} has no labelled rows in the train split")
+        if npos < MIN_PER_CLASS or nneg < MIN_PER_CLASS:
+            what = "positives" if npos < MIN_PER_CLASS else "negatives"
+            raise InputError(
+                f"{train.name}: the train split has {npos} positive(s) and {nneg} negative(s) for task {task!r}; "
+                f"at least {MIN_PER_CLASS} of each class are needed (too few {what}: a model trained on one class "
+                "learns nothing; add negatives, e.g. `seqconv prepare --negatives gc|shuffle|both`)")
+    unknown = sorted(set(monitor or []) - set(train.tasks))
+    if unknown:
+        raise ValueError(f"monitor names unknown task(s) {unknown}")
+    ok = []
+    for t, task in enumerate(valid.tasks):
+        if monitor and task not in monitor:
+            continue
+        lab = valid.y[:, t][~np.isnan(valid.y[:, t])]
+        if 0 < lab.sum() < len(lab):
+            ok.append(task)
+        else:
+            warnings.warn(f"{valid.name}: the valid split has only one class (or no labels) for task {task!r}; "
+                          "early stopping uses the other tasks", stacklevel=3)
+    if not ok:
+        raise InputError(f"{valid.name}: no task has both classes in the valid split, so there is nothing to "
+                         "early-stop on")
+    if len(train.X) < cfg.batch_size:
+        raise InputError(f"{train.name}: the train split has {len(train.X)} sequences, fewer than the batch size "
+                         f"{cfg.batch_size}; use a batch size <= {len(train.X)}")
+
+
+def _fingerprint(src: Source) -> str:
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(src.X).tobytes())
+    h.update(np.nan_to_num(src.y, nan=-1).astype(np.float32).tobytes())
+    h.update(json.dumps(list(src.tasks)).encode())
+    return h.hexdigest()[:32]
+
+
+# --------------------------------------------------------------------------- parameter groups
+
+
+def _resolve_groups(model, groups) -> list[tuple[ParamGroup, list]]:
+    """(group, [(name, param)]) in order; unmatched parameters form a group "rest"."""
+    groups = list(groups or [ParamGroup("all", ("",))])
+    names = [g.name for g in groups]
+    if len(set(names)) != len(names):
+        raise ValueError(f"parameter group names must be unique, got {names}")
+    buckets: dict[str, list] = {g.name: [] for g in groups}
+    rest = []
+    for pname, p in model.named_parameters():
+        g = next((g for g in groups if g.prefixes == ("",) or g.matches(pname)), None)
+        (buckets[g.name] if g is not None else rest).append((pname, p))
+    out = [(g, buckets[g.name]) for g in groups]
+    empty = [g.name for g, ps in out if not ps]
+    if empty:
+        raise ValueError(f"parameter group(s) {empty} match no parameter of the model")
+    if rest:
+        out.append((ParamGroup("rest", tuple(sorted({n.split(".")[0] for n, _ in rest}))), rest))
+    return out
+
+
+def _apply_freezing(model, resolved, epoch: int) -> None:
+    """requires_grad per group for this epoch; frozen groups' modules to eval mode (BatchNorm, dropout)."""
+    frozen_names = set()
+    for g, ps in resolved:
+        fz = g.frozen_at(epoch)
+        for n, p in ps:
+            p.requires_grad_(not fz)
+            if fz:
+                frozen_names.add(n)
+    if not frozen_names:
+        return
+    for mname, mod in model.named_modules():
+        own = [f"{mname}.{n}" if mname else n for n, _ in mod.named_parameters(recurse=True)]
+        if own and all(n in frozen_names for n in own):
+            mod.eval()
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
 def _optim_tensors(opt: torch.optim.Optimizer) -> tuple[dict, dict]:
     sd = opt.state_dict()
     tensors = {}
@@ -136,7 +336,7 @@ def _save_checkpoint(out: Path, model, opt, state: dict) -> None:
     tensors = {f"model.{k}": v.detach().contiguous().clone() for k, v in model.state_dict().items()}
     tensors.update(otensors)
     with atomic_path(ck / "last.safetensors", suffix=".safetensors") as tmp:
-        save_file(tensors, str(tmp))
+        save_file({k: tensors[k] for k in sorted(tensors)}, str(tmp))
     with atomic_open(ck / "last.json") as fh:
         json.dump({**state, "optimizer": ometa}, fh, indent=1)
 
@@ -155,85 +355,138 @@ def _load_checkpoint(out: Path, model, opt) -> dict:
         raise InputError(f"--resume: damaged checkpoint ({exc})", path=ck) from None
     msd = model.state_dict()
     model.load_state_dict({k: tensors[f"model.{k}"].reshape(msd[k].shape) for k in msd})
-    params = [p for p in model.parameters()]
+    params = [p for g in opt.param_groups for p in g["params"]]
     state_t = {}
     for key, t in tensors.items():
         if key.startswith("optim."):
             _, idx, k = key.split(".", 2)
             state_t.setdefault(int(idx), {})[k] = t.reshape(()) if k == "step" else t.reshape(params[int(idx)].shape)
-    opt.load_state_dict({"state": state_t, "param_groups": state["optimizer"]["param_groups"]})
+    sd = opt.state_dict()
+    groups = [{**g, "params": cur["params"]} for g, cur in zip(state["optimizer"]["param_groups"], sd["param_groups"])]
+    opt.load_state_dict({"state": state_t, "param_groups": groups})
     return state
 
 
-def _train_split(ds, split):
-    sub = ds.subset(split)
-    if len(sub.table) == 0:
-        raise InputError(f"the dataset has no {split!r} rows; training needs 'train' and 'valid' splits")
-    return sub.X(), sub.y()
+# --------------------------------------------------------------------------- fit
 
 
-def fit(model, dataset, *, config: TrainConfig | None = None, out_dir=None, resume: bool = False,
-        device=None, verbose: bool = True, card_extra: dict | None = None) -> FitResult:
-    """Train ``model`` on the ``train`` split of ``dataset``; early-stop on the ``valid`` split's auPRC.
+def _masked_metrics(y: np.ndarray, logits: np.ndarray) -> dict:
+    from seqconv.evaluate import auprc, auroc, mcc
+
+    per = []
+    for t in range(y.shape[1]):
+        keep = ~np.isnan(y[:, t])
+        yt, st = y[keep, t], logits[keep, t]
+        ok = 0 < yt.sum() < len(yt)
+        per.append({"auroc": auroc(yt, st) if ok else float("nan"), "auprc": auprc(yt, st) if ok else float("nan"),
+                    "mcc": mcc(yt, st) if ok else float("nan")})
+    out = {k: float(np.nanmean([p[k] for p in per])) if any(np.isfinite(p[k]) for p in per) else float("nan")
+           for k in ("auroc", "auprc", "mcc")}
+    out["per_task"] = per
+    return out
+
+
+def _masked_loss(logits, y, pos_weight):
+    mask = ~torch.isnan(y)
+    target = torch.nan_to_num(y, nan=0.0)
+    raw = nn.functional.binary_cross_entropy_with_logits(logits, target, pos_weight=pos_weight, reduction="none")
+    return (raw * mask).sum() / mask.sum().clamp(min=1)
+
+
+def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=None, out_dir=None,
+        resume: bool = False, device=None, verbose: bool = True, card_extra: dict | None = None,
+        monitor=None, regularizer=None) -> FitResult:
+    """Train ``model`` on ``train``; early-stop on ``valid``'s auPRC (mean over tasks).
 
     Parameters
     ----------
     model : SeqModel
-        Its ``n_tasks`` and ``input_length`` must match the dataset (T tasks, L bp).
-    dataset : seqconv.dataset.Dataset or path
-        ``X : (N, 4, L)`` uint8 is kept at rest; float32 batches are made on the fly.
+        Its ``n_tasks`` and ``input_length`` must match the data (T tasks, L bp).
+    train, valid : Dataset, dataset path, ``(X, y)`` pair or :class:`Source`
+        ``X : (N, 4, L)`` uint8 at rest (float32 per batch), ``y : (N, T)`` with NaN (or -1 in a
+        dataset file) where a task is unlabelled: such entries are left out of the loss (masked
+        multi-task loss, for cohorts pooled from different experiments).  With ``valid=None``,
+        ``train`` must be one dataset with ``train`` and ``valid`` splits.
     config : TrainConfig
+    groups : sequence of ParamGroup, optional
+        Named parameter groups, each with its own learning rate, frozen, or unfrozen from an
+        epoch on (default: one group, every parameter at ``config.lr``).  Frozen modules are kept
+        in eval mode, so their BatchNorm statistics do not move.
     out_dir : path, optional
         Writes the best model (``model.safetensors`` + ``model.json``), ``train_log.csv``
         and a checkpoint each epoch.  Without it nothing is written.
     resume : bool
-        Continue from ``out_dir/checkpoint`` (same config required).
+        Continue from ``out_dir/checkpoint`` (same config, groups and data required).
     device : str, optional
+        ``None`` = CPU.
     verbose : bool
-        Progress bar and one metrics line per epoch on stderr.
+        One metrics line per epoch on stderr (and a progress bar when stderr is a terminal).
     card_extra : dict, optional
         Extra ``training`` fields for the saved model card.
+    monitor : sequence of str, optional
+        Tasks whose mean validation auPRC drives early stopping (default: every task).
+    regularizer : callable, optional
+        ``regularizer(model, xb, gen) -> scalar tensor`` added to each batch's loss (``xb`` the
+        float batch on the device, ``gen`` the epoch's seeded generator); used by the ``adapt``
+        mode of :mod:`seqconv.transfer`.
 
     Returns
     -------
     FitResult
-        ``model`` holds the best epoch's weights.
+        ``model`` holds the best epoch's weights and a card with the training provenance.
+
+    Notes
+    -----
+    Every random choice of epoch ``e`` (order, augmentation, dropout) comes from generators
+    seeded with ``(config.seed, e)`` inside a forked RNG state: the global torch RNG is left as it was.
     """
     from tqdm.auto import tqdm
 
-    from seqconv.dataset import Dataset, read_dataset
-    from seqconv.evaluate import binary_metrics
-    from seqconv.modelfile import save_model
+    from seqconv.modelfile import load_model, save_model
     from seqconv.predict import predict, resolve_device
 
     cfg = config or TrainConfig()
-    ds = dataset if isinstance(dataset, Dataset) else read_dataset(dataset)
-    if ds.width != model.input_length:
-        raise InputError(f"dataset windows are {ds.width} bp but the model takes {model.input_length} bp")
-    if len(ds.tasks) != model.n_tasks:
-        raise InputError(f"dataset has {len(ds.tasks)} task(s) {ds.tasks}, the model {model.n_tasks} output(s)")
+    if valid is None:
+        tr_src = as_source(train, "train", encoding=model.encoding)
+        va_src = as_source(train, "valid", encoding=model.encoding)
+    else:
+        tr_src = as_source(train, None, encoding=model.encoding)
+        va_src = as_source(valid, None, encoding=model.encoding)
+    _check_sources(model, tr_src, va_src, cfg, monitor)
+    mon = [tr_src.tasks.index(t) for t in monitor] if monitor else list(range(len(tr_src.tasks)))
     dev = resolve_device(device)
-    Xtr, ytr = _train_split(ds, "train")
-    Xva, yva = _train_split(ds, "valid")
-    npos = ytr.sum(0)
-    if (npos == 0).any():
-        raise InputError(f"no training positives for task(s) {[t for t, n in zip(ds.tasks, npos) if n == 0]}")
+    Xtr, ytr, Xva, yva = tr_src.X, tr_src.y, va_src.X, va_src.y
+    lab = ~np.isnan(ytr)
+    npos = np.nansum(ytr, 0)
     pos_weight = None
     if cfg.class_weight == "balanced":
-        pos_weight = torch.tensor((len(ytr) - npos) / npos, dtype=torch.float32, device=dev)
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+        pos_weight = torch.tensor((lab.sum(0) - npos) / npos, dtype=torch.float32, device=dev)
     model = model.to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    resolved = _resolve_groups(model, groups)
+    opt_groups = [{"params": [p for _, p in ps], "lr": g.lr or cfg.lr, "name": g.name}
+                  for g, ps in resolved if not g.frozen]
+    if not opt_groups:
+        raise ValueError("every parameter group is frozen: nothing to train")
+    for g, ps in resolved:
+        if g.frozen:
+            for _, p in ps:
+                p.requires_grad_(False)
+    opt = torch.optim.AdamW(opt_groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = math.ceil(len(Xtr) / cfg.batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(cfg, s, steps))
     out = Path(out_dir) if out_dir is not None else None
-    training_info = {"dataset": str(dataset) if not isinstance(dataset, Dataset) else ds.meta.get("name", ""),
-                     "dataset_meta": {k: ds.meta.get(k) for k in ("name", "split", "sources", "seed") if k in ds.meta},
-                     "split": ds.meta.get("split"),
-                     "train_chromosomes": (ds.meta.get("split") or {}).get("train")
-                     or sorted(c for c in set(ds.subset("train").table["chrom"]) if c),
+    fingerprint = {"train": _fingerprint(tr_src), "valid": _fingerprint(va_src), "tasks": list(tr_src.tasks),
+                   "monitor": list(monitor or [])}
+    groups_info = [g.to_dict() for g, _ in resolved]
+    splits = {"train": tr_src.provenance.get("rows", {}), "valid": va_src.provenance.get("rows", {})}
+    test_entry = _test_entry(train if valid is None else None)
+    if test_entry:
+        splits["test"] = test_entry
+    training_info = {"datasets": sorted({tr_src.name, va_src.name}), "dataset": tr_src.name,
+                     "genome": tr_src.provenance.get("genome"),
+                     "splits": splits, "train_chromosomes": splits["train"].get("chromosomes", []),
                      "n_train": int(len(Xtr)), "n_valid": int(len(Xva)), "config": cfg.to_dict(),
-                     **(card_extra or {})}
+                     "groups": groups_info, **(card_extra or {})}
     start, best, best_epoch, bad, history = 0, -1.0, -1, 0, []
     if resume:
         if out is None:
@@ -241,6 +494,14 @@ def fit(model, dataset, *, config: TrainConfig | None = None, out_dir=None, resu
         state = _load_checkpoint(out, model, opt)
         if state["config"] != cfg.to_dict():
             raise InputError(f"--resume: the checkpoint was made with a different training config {state['config']}")
+        if state.get("groups", groups_info) != groups_info:
+            raise InputError("--resume: the checkpoint was made with different parameter groups "
+                             f"{[g['name'] for g in state.get('groups', [])]}")
+        if state.get("data") not in (None, fingerprint):
+            what = "task list" if state["data"].get("tasks") != fingerprint["tasks"] else "dataset"
+            raise InputError(f"--resume: the checkpoint in {out} was made with a different {what} "
+                             f"(tasks {state['data'].get('tasks')}); use the same --data, or start afresh "
+                             "with another --out")
         start, best, best_epoch, bad, history = (state["epoch"] + 1, state["best"], state["best_epoch"],
                                                  state["bad"], state["history"])
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(cfg, s, steps),
@@ -249,36 +510,42 @@ def fit(model, dataset, *, config: TrainConfig | None = None, out_dir=None, resu
         raise InputError(f"{out} already holds a training run; use --resume to continue it or another --out")
     Xtr_t = torch.from_numpy(np.ascontiguousarray(Xtr))
     ytr_t = torch.from_numpy(np.array(ytr, dtype=np.float32))
+    best_state = None
+    show_bar = verbose and sys.stderr.isatty()
     for epoch in range(start, cfg.epochs):
         if bad >= cfg.patience:
             break
         t0, c0 = time.time(), time.process_time()
-        torch.manual_seed(cfg.seed * 100_003 + epoch)
-        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
-        order = torch.from_numpy(np.random.default_rng([cfg.seed, epoch]).permutation(len(Xtr)))
-        model.train()
-        total, seen = 0.0, 0
-        bar = tqdm(range(steps), disable=not verbose, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
-                   leave=False, file=sys.stderr)
-        for b in bar:
-            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            xb = augment(Xtr_t[idx].float(), rc=cfg.rc_augment, max_shift=cfg.max_shift, gen=gen).to(dev)
-            yb = ytr_t[idx].to(dev)
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach()) * len(idx)
-            seen += len(idx)
-            if b % 20 == 0:
-                bar.set_postfix(loss=f"{total / seen:.4f}")
-        bar.close()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed * 100_003 + epoch)
+            gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
+            order = torch.from_numpy(np.random.default_rng([cfg.seed, epoch]).permutation(len(Xtr)))
+            model.train()
+            _apply_freezing(model, resolved, epoch)
+            total, seen = 0.0, 0
+            bar = tqdm(range(steps), disable=not show_bar, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
+                       leave=False, file=sys.stderr)
+            for b in bar:
+                idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+                xb = augment(Xtr_t[idx].float(), rc=cfg.rc_augment, max_shift=cfg.max_shift, gen=gen).to(dev)
+                yb = ytr_t[idx].to(dev)
+                opt.zero_grad(set_to_none=True)
+                loss = _masked_loss(model(xb), yb, pos_weight)
+                if regularizer is not None:
+                    loss = loss + regularizer(model, xb, gen)
+                loss.backward()
+                opt.step()
+                sched.step()
+                total += float(loss.detach()) * len(idx)
+                seen += len(idx)
+                if b % 20 == 0:
+                    bar.set_postfix(loss=f"{total / seen:.4f}")
+            bar.close()
         logits = predict(model, Xva, batch_size=512, device=dev, strand="both")
         with torch.no_grad():
-            vloss = float(nn.BCEWithLogitsLoss(pos_weight=pos_weight)(
-                torch.from_numpy(logits).to(dev), torch.tensor(yva, device=dev)))
-        m = binary_metrics(yva, logits)
+            vloss = float(_masked_loss(torch.from_numpy(logits[:, mon]).to(dev), torch.from_numpy(yva[:, mon]).to(dev),
+                                       None if pos_weight is None else pos_weight[mon]))
+        m = _masked_metrics(yva[:, mon], logits[:, mon])
         row = {"epoch": epoch + 1, "train_loss": total / seen, "valid_loss": vloss, "valid_auroc": m["auroc"],
                "valid_auprc": m["auprc"], "valid_mcc": m["mcc"], "lr": opt.param_groups[0]["lr"],
                "seconds": time.time() - t0, "cpu_seconds": time.process_time() - c0}
@@ -286,31 +553,49 @@ def fit(model, dataset, *, config: TrainConfig | None = None, out_dir=None, resu
         improved = m["auprc"] > best
         if improved:
             best, best_epoch, bad = m["auprc"], epoch + 1, 0
+            model.card = model.card.replace(training={**training_info, "best_epoch": best_epoch},
+                                            metrics={"valid": {k: row[k] for k in
+                                                               ("valid_auroc", "valid_auprc", "valid_mcc")}})
             if out is not None:
-                save_model(model, out, tasks=ds.tasks, training={**training_info, "best_epoch": best_epoch},
-                           metrics={"valid": {k: row[k] for k in ("valid_auroc", "valid_auprc", "valid_mcc")}})
+                save_model(model, out)
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             bad += 1
         if verbose:
             print(f"epoch {epoch + 1:3d}  train_loss {row['train_loss']:.4f}  valid_loss {vloss:.4f}  "
                   f"valid_auROC {m['auroc']:.4f}  valid_auPRC {m['auprc']:.4f}  lr {row['lr']:.2e}  "
-                  f"{row['seconds']:.1f}s{'  *' if improved else ''}", file=sys.stderr)
+                  f"{row['seconds']:.1f}s{'  *' if improved else ''}", file=sys.stderr, flush=True)
         if out is not None:
             _write_log(out / LOG, history)
             _save_checkpoint(out, model, opt, {"epoch": epoch, "best": best, "best_epoch": best_epoch, "bad": bad,
-                                               "history": history, "config": cfg.to_dict()})
+                                               "history": history, "config": cfg.to_dict(), "groups": groups_info,
+                                               "data": fingerprint})
+    for _, ps in resolved:
+        for _, p in ps:
+            p.requires_grad_(True)
     if best_epoch < 0:
         raise InputError("no epoch was trained (the checkpoint is already complete)")
     if out is not None:
-        from seqconv.modelfile import load_model
-
-        model.load_state_dict(load_model(out)[0].state_dict())
-    elif "best_state" in locals():
+        saved = load_model(out)
+        model.load_state_dict(saved.state_dict())
+        model.card = saved.card
+    elif best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
     best_row = history[best_epoch - 1]
     return FitResult(model=model, best_epoch=best_epoch, best_metrics=best_row, history=history)
+
+
+def _test_entry(data) -> dict | None:
+    """Provenance of the test split when training from one dataset that has one (the held-out data)."""
+    from seqconv.dataset import Dataset, read_dataset
+    from seqconv.provenance import rows_entry
+
+    if data is None or not isinstance(data, (Dataset, str, Path)):
+        return None
+    ds = data if isinstance(data, Dataset) else read_dataset(data)
+    test = ds.table[ds.table["split"] == "test"]
+    return rows_entry(test) if len(test) else None
 
 
 def _write_log(path: Path, history: list) -> None:

@@ -28,13 +28,15 @@ def test_roundtrip_identical_predictions(tmp_path, model):
     save_model(model, tmp_path / "m", tasks=["CTCF", "REST"], strand="forward",
                training={"dataset": "ds.parquet", "split": {"scheme": "chromosome", "test": ["chr8", "chr9"]},
                          "train_chromosomes": ["chr1", "chr2"]}, metrics={"test": {"auroc": 0.9}})
-    m2, card = load_model(tmp_path / "m")
+    m2 = load_model(tmp_path / "m")
+    card = m2.card
     assert torch.equal(model(x), m2(x))
     assert card.tasks == ("CTCF", "REST") and card.strand == "forward" and card.alphabet == "ACGT"
-    assert card.input_width == 101 and card.format_version == FORMAT_VERSION
-    assert card.seqconv_version == __version__
     assert card.training["split"]["test"] == ["chr8", "chr9"]
     raw = json.loads((tmp_path / "m" / CARD).read_text())
+    assert raw["input_width"] == 101 == m2.input_length and raw["format_version"] == FORMAT_VERSION
+    assert raw["seqconv_version"] == __version__ and raw["kind"] == "model"
+    assert m2.tasks == ["CTCF", "REST"] and m2.strand == "forward" and m2.encoding == {"n": "zero", "iupac": "zero"}
     assert raw["architecture"]["arch"] == "basset" and raw["architecture"]["filters"] == [8, 8, 8]
     assert set(load_file(str(tmp_path / "m" / WEIGHTS))) == set(model.state_dict())
 
@@ -44,7 +46,7 @@ def test_float16_storage_is_smaller_and_close(tmp_path, model):
     save_model(model, tmp_path / "b", dtype="float16")
     a, b = (tmp_path / "a" / WEIGHTS).stat().st_size, (tmp_path / "b" / WEIGHTS).stat().st_size
     assert b < 0.6 * a
-    m16, _ = load_model(tmp_path / "b")
+    m16 = load_model(tmp_path / "b")
     assert next(m16.parameters()).dtype == torch.float32
     x = torch.rand(4, 4, 101)
     assert torch.allclose(model(x), m16(x), atol=2e-2)
@@ -97,5 +99,44 @@ def test_missing_things(tmp_path, model):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no model.json"):
         load_model(tmp_path / "empty")
-    with pytest.raises(ValueError, match="task names"):
+    with pytest.raises(ValueError, match="the card names 1 task"):
         save_model(model, tmp_path / "x", tasks=["only_one"])
+
+
+def test_backbone_save_load_and_kind_errors(tmp_path, model):
+    from seqconv.modelfile import load_backbone, save_backbone
+
+    save_model(model, tmp_path / "m", tasks=["CTCF", "REST"], training={"splits": {"train": {"chromosomes": ["chr1"]}}})
+    save_backbone(load_model(tmp_path / "m"), tmp_path / "bb", description="test backbone")
+    assert all(k.startswith("trunk.") for k in load_file(str(tmp_path / "bb" / WEIGHTS)))
+    bb = load_backbone(tmp_path / "bb")
+    assert bb.card.kind == "backbone" and bb.card.tasks == ("CTCF", "REST") and bb.input_length == 101
+    assert bb.card.training["splits"]["train"]["chromosomes"] == ["chr1"]
+    x = torch.rand(2, 4, 101)
+    assert torch.equal(bb(x), model.trunk(x))
+    with pytest.raises(InputError, match="this is a backbone, not a model"):
+        load_model(tmp_path / "bb")
+    with pytest.raises(InputError, match="this is a model, not a backbone"):
+        load_backbone(tmp_path / "m")
+    new = bb.attach_head(["YY1"])
+    assert new.n_tasks == 1 and torch.equal(new.trunk(x), bb(x))
+
+
+def test_same_model_same_bytes_and_nan_refused(tmp_path, model):
+    save_model(model, tmp_path / "a")
+    save_model(model, tmp_path / "b")
+    assert (tmp_path / "a" / WEIGHTS).read_bytes() == (tmp_path / "b" / WEIGHTS).read_bytes()
+    model.head.output.weight.data[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="non-finite"):
+        save_model(model, tmp_path / "c")
+
+
+def test_format_version_1_card_loads_with_recorded_defaults(tmp_path, model):
+    save_model(model, tmp_path / "m")
+    raw = json.loads((tmp_path / "m" / CARD).read_text())
+    for k in ("kind", "encoding", "negatives", "transfer"):
+        raw.pop(k)
+    raw["format_version"] = 1
+    (tmp_path / "m" / CARD).write_text(json.dumps(raw))
+    m = load_model(tmp_path / "m")
+    assert m.card.kind == "model" and m.encoding == {"n": "zero", "iupac": "zero"}

@@ -189,3 +189,27 @@ def test_inference_copy_in_train_mode_uses_the_plain_path():
         fast.eval()
         c = fast(x)
     assert not torch.allclose(a, b) and torch.allclose(a, c)
+
+
+def test_model_card_travels_with_the_model_and_with_head_swaps_safely(tmp_path):
+    from seqconv.modelfile import load_model, save_model
+    from seqconv.models import ModelCard
+
+    card = ModelCard(tasks=["CTCF", "REST"], strand="forward", encoding={"iupac": "uniform"},
+                     negatives="genomic background (GC-matched)")
+    m = build_model(get_config("basset", n_tasks=2, filters=[8, 8, 8], hidden=16), seed=0, card=card)
+    assert m.tasks == ["CTCF", "REST"] and m.strand == "forward" and m.encoding["iupac"] == "uniform"
+    with pytest.raises(ValueError, match="the card names 1 task"):
+        m.card = card.replace(tasks=["CTCF"])
+    new = m.with_head(["YY1", "SP1", "MAX"], hidden=0, seed=1)
+    assert new.n_tasks == 3 and new.tasks == ["YY1", "SP1", "MAX"] and new.config.hidden == 0
+    assert new.strand == "forward" and new.encoding["iupac"] == "uniform"
+    assert new.card.transfer["backbone"]["tasks"] == ["CTCF", "REST"]
+    for k, v in m.trunk.state_dict().items():  # the trunk is copied, not shared
+        assert torch.equal(new.trunk.state_dict()[k], v)
+    new.trunk.layers[0].conv.weight.data.add_(1.0)
+    assert not torch.equal(new.trunk.layers[0].conv.weight, m.trunk.layers[0].conv.weight)
+    save_model(new, tmp_path / "n")
+    back = load_model(tmp_path / "n")
+    x = torch.rand(3, 4, 101)
+    assert torch.equal(back(x), new.eval()(x)) and back.tasks == new.tasks and back.card == new.card

@@ -117,7 +117,8 @@ def test_bundled_oct4_model_finds_its_motifs(shared_data):
 
     if "oct4_mafk" not in list_models()["name"].tolist():
         pytest.skip("no bundled oct4_mafk model")
-    model, card = load_pretrained("oct4_mafk")
+    model = load_pretrained("oct4_mafk")
+    card = model.card
     rng = np.random.default_rng(0)
     seqs = []
     for name in ("sample.fa.gz", "sample2.fa.gz"):

@@ -1,8 +1,16 @@
-"""Tomtom-like motif comparison against the bundled JASPAR 2024 CORE vertebrates collection."""
+"""Motif comparison (Tomtom's scoring, and the gapped variant) against the bundled JASPAR 2024 CORE
+vertebrates collection; against the MEME suite's own tomtom when it is installed (SEQCONV_TOMTOM or PATH)."""
 
 from __future__ import annotations
 
+import io
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from seqconv.errors import InputError
@@ -55,22 +63,25 @@ def test_reverse_complement_and_sub_motif_alignment(comparer, db):
     assert sub.q_value < 1e-4
 
 
-def test_random_motifs_are_calibrated(comparer):
-    """Random Dirichlet motifs: p-values are not anti-conservative (few small p among 879 targets)."""
+@pytest.mark.parametrize("method, small", [("tomtom", 0.008), ("gapped", 0.004)])
+def test_random_motifs_are_calibrated(db, method, small):
+    """Random Dirichlet motifs: p-values near uniform (few small p among 879 targets).  Tomtom's own
+    p-values (independent alignments assumed) are slightly liberal in the far tail."""
+    comparer = MotifComparer(db, method=method)
     rng = np.random.default_rng(7)
     ps = np.concatenate([comparer.search(rng.dirichlet(np.ones(4), size=int(w))).p_value
                          for w in rng.integers(6, 16, size=12)])
     assert 0.0 < (ps < 0.05).mean() < 0.08
-    assert (ps < 0.001).mean() < 0.004
+    assert (ps < 0.001).mean() < small
 
 
 def test_flat_target_columns_are_not_evidence(db):
     """A weak query must not match a spacer-rich motif through flat columns (flat_bits guard)."""
     rng = np.random.default_rng(0)
     weak = Motif("weak", rng.dirichlet(np.full(4, 30.0), size=12))  # ~0.05 bits per column
-    guarded = MotifComparer(db).compare([weak], top=1).iloc[0]
+    guarded = MotifComparer(db, method="gapped").compare([weak], top=1).iloc[0]
     assert guarded.q_value > 0.5
-    naive = MotifComparer(db, flat_bits=0).compare([weak], top=1).iloc[0]
+    naive = MotifComparer(db, method="gapped", flat_bits=0).compare([weak], top=1).iloc[0]
     assert naive.q_value < guarded.q_value
 
 
@@ -81,7 +92,7 @@ def test_flat_flanks_of_a_target_do_not_dilute_a_match(db):
     core = core[core.max(axis=1) > 0.9]  # the E-box CACGTG
     flat = np.full((3, 4), 0.25) + np.array([0.03, -0.01, -0.01, -0.01])  # < 0.25 bits each
     padded = Motif("padded", np.vstack([flat, core, flat[::-1]]))
-    comparer = MotifComparer(db + [padded])
+    comparer = MotifComparer(db + [padded], method="gapped")
     j = comparer.n_targets - 1
     p_self = comparer.search(padded).p_value[j]
     p_core = comparer.search(core).p_value[j]
@@ -115,3 +126,47 @@ def test_pearson_metric_and_file_inputs(tmp_path, db):
         MotifComparer(db).search(np.zeros((0, 4)))
     with pytest.raises(ValueError, match="metric"):
         MotifComparer(db, metric="cosine")
+
+
+def test_tomtom_and_gapped_agree_on_self_matches(db):
+    for name in ("CTCF", "SRF"):
+        m = _get(db, name)
+        for method in ("tomtom", "gapped"):
+            assert MotifComparer(db, method=method).compare([m], top=1).iloc[0].target_id == m.id
+    with pytest.raises(ValueError, match="method"):
+        MotifComparer(db, method="blast")
+
+
+TOMTOM = os.environ.get("SEQCONV_TOMTOM") or shutil.which("tomtom")
+
+
+@pytest.mark.skipif(not TOMTOM or not Path(TOMTOM).exists(), reason="MEME suite tomtom not installed")
+def test_pvalues_offsets_and_top1_equal_real_tomtom(tmp_path, db):
+    """Learned-filter-like queries (JASPAR motifs blurred with noise, cut, some reverse-complemented)
+    against 300 targets: Tomtom's p-values, offsets, orientations and best match."""
+    from seqconv.motifs import write_meme
+
+    rng = np.random.default_rng(5)
+    targets = db[:300]
+    queries = []
+    for i, m in enumerate(targets[::12]):
+        p = m.probabilities[1:-1] if m.width > 8 else m.probabilities
+        p = 0.6 * p + 0.4 * rng.dirichlet(np.ones(4), size=len(p))
+        q = Motif(f"q{i}", p)
+        queries.append(q.reverse_complement() if i % 3 == 0 else q)
+    write_meme(queries, tmp_path / "q.meme")
+    write_meme(targets, tmp_path / "t.meme")
+    out = subprocess.run([TOMTOM, "-text", "-verbosity", "1", "-evalue", "-thresh", "1e9", str(tmp_path / "q.meme"),
+                          str(tmp_path / "t.meme")], capture_output=True, text=True, check=True).stdout
+    ref = pd.read_csv(io.StringIO(out), sep="\t", comment="#").rename(
+        columns={"Query_ID": "query_id", "Target_ID": "target_id"})
+    got = MotifComparer(targets).compare(queries, top=0)
+    m = got.merge(ref, on=["query_id", "target_id"])
+    assert len(m) == len(queries) * len(targets)
+    rel = np.abs(m.p_value - m["p-value"]) / m["p-value"]
+    assert (rel <= 0.01).mean() >= 0.995
+    assert (m.offset == m.Optimal_offset).mean() >= 0.99 and (m.orientation == m.Orientation).mean() >= 0.99
+    top_ref = ref.sort_values(["query_id", "p-value", "Overlap"], ascending=[True, True, False]).groupby(
+        "query_id").target_id.first()
+    top_got = got[got["rank"] == 1].set_index("query_id").target_id
+    assert (top_got.reindex(top_ref.index) == top_ref).all()

@@ -1,61 +1,175 @@
-"""The Snakemake workflow in pipelines/ runs end to end on the bundled real yeast excerpt."""
+"""The Snakemake workflow in pipelines/: rules, config validation, the default config end to end on the bundled
+real yeast excerpt (and that its model learns), reruns on changed settings, module reuse, the SLURM profile."""
 
+import re
 import shutil
 import subprocess
 import sys
 
 import pandas as pd
 import pytest
+import yaml
 
-from conftest import ROOT
+from conftest import ROOT, YEAST_GENOME
 from seqconv.dataset import read_dataset
-from seqconv.motifs import read_meme
 
 SNAKEFILE = ROOT / "pipelines" / "Snakefile"
 CONFIG = ROOT / "pipelines" / "config.yaml"
+MODULE = ROOT / "pipelines" / "examples" / "module"
+PROFILE = ROOT / "pipelines" / "profiles" / "slurm"
 
 pytest.importorskip("snakemake")
 
+RULES = ("prepare", "train", "evaluate", "motifs", "scan", "predict_shard", "merge_tracks", "report")
 
-def _snakemake(*args, cwd=ROOT):
-    exe = shutil.which("snakemake") or sys.executable
-    cmd = [exe] if exe != sys.executable else [exe, "-m", "snakemake"]
-    return subprocess.run(cmd + ["-s", str(SNAKEFILE), "--configfile", str(CONFIG), *args],
+
+def _snakemake(*args, snakefile=SNAKEFILE, config=CONFIG, cwd=ROOT):
+    exe = shutil.which("snakemake")
+    cmd = [exe] if exe else [sys.executable, "-m", "snakemake"]
+    return subprocess.run(cmd + ["-s", str(snakefile), "--configfile", str(config), *args],
                           cwd=cwd, capture_output=True, text=True)
 
 
-def test_dry_run_lists_every_step(tmp_path):
-    p = _snakemake("-n", "--config", f"out={tmp_path}", "regions=[chr8, 'chr9:1-5000']")
+def _job_counts(text):
+    """``{rule: count}`` from Snakemake's "Job stats" table."""
+    table = text.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def test_dry_run_every_rule_and_shards(tmp_path):
+    p = _snakemake("-n", "-p", "--config", f"out={tmp_path}")
     assert p.returncode == 0, p.stderr + p.stdout
     text = p.stdout + p.stderr
-    for rule in ("prepare", "train", "evaluate", "motifs", "predict_region", "all"):
-        assert rule in text
-    assert text.count("rule predict_region") == 2  # one job per region
+    counts = _job_counts(text)
+    assert counts == {"prepare": 1, "scan": 2, "train": 1, "evaluate": 1, "motifs": 1, "predict_shard": 2,
+                      "merge_tracks": 2, "report": 1, "all": 1, "total": 12}
+    # each rule is one seqconv command; the shards split chr8+chr9 into halves
+    for k in (1, 2):
+        assert f"--chroms chr8,chr9 --shard {k}/2 --stride 50" in text
+    assert re.search(r"seqconv merge-tracks \S+/1-of-2/track \S+/2-of-2/track --tfs Reb1", text)
+    for rule in RULES:
+        assert f"benchmarks/reb1_cbf1/{rule}" in text or f"benchmarks/scan/" in text
+    # scatter over chromosomes instead: one job per chromosome
+    p = _snakemake("-n", "-p", "--config", f"out={tmp_path}", "scatter=chroms", "predict_chroms=[chr1,chr3,chr6]")
+    assert p.returncode == 0, p.stderr
+    assert _job_counts(p.stdout)["predict_shard"] == 3
+    assert all(f"--chroms {c} --stride" in p.stdout for c in ("chr1", "chr3", "chr6"))
 
 
-def test_workflow_runs_on_bundled_yeast_data(tmp_path):
+@pytest.mark.parametrize("overrides,message", [
+    (["epochz=3"], "config key 'epochz': unknown key"),
+    (["stride=0"], "config key 'stride': 0 is less than the minimum of 1"),
+    (["arch=alexnet"], "config key 'arch': 'alexnet' is not one of"),
+    (["peaks={Reb1: data/yeast/no_such.bed.gz}"], "config key 'peaks.Reb1': no such file 'data/yeast/no_such.bed.gz'"),
+    (["EMPTY"], "config key 'peaks.Cbf1': TF Cbf1 has no usable peaks"),
+    (["sets={reb1_cbf1: [Reb1, Abf1]}"], "config key 'sets.reb1_cbf1': TF 'Abf1' has no entry under 'peaks'"),
+    (["genome=nope.fa"], "config key 'genome': no such file 'nope.fa'"),
+])
+def test_config_errors_name_the_key_before_any_job(tmp_path, overrides, message):
+    if overrides == ["EMPTY"]:
+        (tmp_path / "empty.bed").write_text("# no peaks\n")
+        overrides = [f"peaks={{Cbf1: {tmp_path / 'empty.bed'}}}"]
+    out = tmp_path / "out"
+    p = _snakemake("-c", "1", "--config", f"out={out}", *overrides)
+    assert p.returncode != 0
+    text = p.stdout + p.stderr
+    assert "invalid seqconv workflow config" in text and message in text, text[-3000:]
+    assert len(re.findall(r"^  config key", text, re.M)) == 1  # one message, not the whole config dumped
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_default_config_end_to_end_learns_and_reruns_on_changed_params(tmp_path):
+    """The small default config, unchanged but for `out`, on the bundled real yeast excerpt (about 4 min on 2 cores)."""
     out = tmp_path / "run"
-    p = _snakemake("-c", "2", "--config", f"out={out}", "epochs=2", "threads=1", "motif_max_seqs=150",
-                   "regions=['chr8:1-20000']", "stride=100")
-    assert p.returncode == 0, p.stderr[-3000:] + p.stdout[-2000:]
+    p = _snakemake("-c", "2", "--config", f"out={out}")
+    assert p.returncode == 0, p.stderr[-4000:] + p.stdout[-2000:]
+    run = out / "reb1_cbf1"
 
-    ds = read_dataset(out / "dataset.parquet")
+    ds = read_dataset(run / "dataset.parquet")
     assert ds.tasks == ["Reb1", "Cbf1"]
-    test_chroms = set(ds.table.loc[ds.table.split == "test", "chrom"])
-    assert test_chroms <= {"chr8", "chr9"} and test_chroms
-    assert "chr8" not in set(ds.table.loc[ds.table.split == "train", "chrom"])
+    t = ds.table
+    assert set(t.loc[t.split == "test", "chrom"]) == {"chr9"} and set(t.loc[t.split == "valid", "chrom"]) == {"chr8"}
+    assert (t.split == "train").sum() > 600  # not the 158 training windows of the old default
 
-    metrics = pd.read_csv(out / "evaluation" / "metrics.tsv", sep="\t")
-    assert list(metrics.TF) == ["Reb1", "Cbf1"]
-    assert metrics.auroc.between(0, 1).all()
+    # the model clearly learns: the lower end of the bootstrap 95% interval of the held-out auROC is above chance
+    m = pd.read_csv(run / "evaluation" / "metrics.tsv", sep="\t").set_index("TF")
+    assert list(m.index) == ["Reb1", "Cbf1"]
+    assert (m["auroc_lo"] > 0.55).all() and m.loc["Reb1", "auroc"] > 0.65 and m.loc["Cbf1", "auroc"] > 0.75, m
+    assert {"model.safetensors", "model.json", "train_log.csv"} <= {f.name for f in (run / "model").iterdir()}
 
-    motifs = read_meme(out / "motifs" / "motifs.meme")
-    assert motifs and all(m.counts.shape[1] == 4 for m in motifs)
-    assert (out / "motifs" / "matches.tsv").stat().st_size > 0
+    # tracks: merged = the single-run genome-wide track of chr8+chr9, sorted; bigWig header = all chromosomes
+    from seqconv.cli import main
+    from click.testing import CliRunner
 
-    track = pd.read_csv(out / "tracks" / "chr8_1_20000.Reb1.bedGraph", sep="\t", header=None,
-                        names=["chrom", "start", "end", "p"])
-    assert (track.chrom == "chr8").all() and track.start.min() >= 0 and track.end.max() <= 20000
-    assert track.p.between(0, 1).all()
-    tiled = pd.read_csv(out / "tracks" / "chr8_1_20000.tsv", sep="\t")
-    assert set(tiled.TF) == {"Reb1", "Cbf1"}
+    r = CliRunner().invoke(main, ["predict", "--model", str(run / "model"), "--genome", str(YEAST_GENOME),
+                                  "--chroms", "chr8,chr9", "--stride", "50", "--bedgraph", str(tmp_path / "one"),
+                                  "-q"])
+    assert r.exit_code == 0, r.output
+    for tf in ("Reb1", "Cbf1"):
+        shards = b"".join((run / "tracks" / "shards" / s / f"track.{tf}.bedGraph").read_bytes()
+                          for s in ("1-of-2", "2-of-2"))
+        assert shards == (tmp_path / f"one.{tf}.bedGraph").read_bytes()
+        bg = pd.read_csv(run / "tracks" / f"genome.{tf}.bedGraph", sep="\t", header=None, names=["c", "s", "e", "p"])
+        assert list(bg.c.unique()) == ["chr8", "chr9"] and bg.p.between(0, 1).all()
+        assert (bg.groupby("c")["s"].apply(lambda s: s.is_monotonic_increasing)).all()
+    pyBigWig = pytest.importorskip("pyBigWig")
+    bw = pyBigWig.open(str(run / "tracks" / "genome.Reb1.bw"))
+    assert len(bw.chroms()) == 6 and bw.chroms()["chr7"] == 1_090_940
+    bw.close()
+
+    # logs fit for files: progress lines, not carriage-return bars; one benchmark per job
+    log = (out / "logs" / "reb1_cbf1" / "predict_shard" / "1-of-2.log").read_text()
+    assert re.search(r"scored \d+/\d+ windows \(100\.0%\)", log) and "\r" not in log
+    assert len(list((out / "benchmarks").rglob("*.tsv"))) == 11
+    page = (run / "report.html").read_text()
+    assert all(f'id="{s}"' in page for s in ("data", "training", "metrics", "motifs", "track", "outputs"))
+    assert (out / "scan" / "Reb1.bed").exists()
+
+    # reruns: nothing to do as is; a changed setting reruns its step and everything downstream, only that
+    p = _snakemake("-n", "--config", f"out={out}")
+    assert p.returncode == 0 and "Nothing to be done" in p.stdout + p.stderr, p.stdout[-2000:]
+    p = _snakemake("-n", "--config", f"out={out}", "epochs=31")
+    counts = _job_counts(p.stdout)
+    assert "prepare" not in counts and "scan" not in counts
+    assert counts["train"] == 1 and counts["predict_shard"] == 2 and counts["report"] == 1
+    assert "Params have changed since last execution" in p.stdout
+    p = _snakemake("-n", "--config", f"out={out}", "stride=100")
+    assert set(_job_counts(p.stdout)) == {"predict_shard", "merge_tracks", "report", "all", "total"}
+
+
+def test_rules_as_a_module_of_another_workflow(tmp_path):
+    cfg = yaml.safe_load((MODULE / "config.yaml").read_text())
+    cfg["host_out"] = str(tmp_path / "host")
+    cfg["seqconv"]["out"] = str(tmp_path / "sc")
+    path = tmp_path / "host.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    p = _snakemake("-n", "-p", snakefile=MODULE / "Snakefile", config=path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    counts = _job_counts(p.stdout)
+    assert counts["top_bins"] == 1 and counts["all"] == 1 and "seqconv_all" not in counts
+    assert all(counts[f"seqconv_{r}"] >= 1 for r in RULES)
+    assert counts["seqconv_predict_shard"] == 1  # scatter: chroms over [chr9]
+    assert f"{tmp_path}/sc/yeast2/report.html" in p.stdout
+    # the module validates the host's seqconv section with the same schema
+    cfg["seqconv"]["epochz"] = 3
+    path.write_text(yaml.safe_dump(cfg))
+    p = _snakemake("-n", snakefile=MODULE / "Snakefile", config=path)
+    assert p.returncode != 0 and "config key 'epochz': unknown key" in p.stdout + p.stderr
+
+
+def test_slurm_profile_dry_run(tmp_path):
+    pytest.importorskip("snakemake_executor_plugin_slurm")
+    p = _snakemake("-n", "-p", "--profile", str(PROFILE), "--cores", "64", "--config", f"out={tmp_path}")
+    assert p.returncode == 0, p.stderr[-3000:]
+    jobs = {}
+    for block in re.split(r"\n(?=(?:localrule|rule) )", p.stdout):
+        m = re.match(r"(?:localrule|rule) (\w+):", block)
+        if m:
+            jobs.setdefault(m.group(1), block)
+    train, shard, prep = jobs["train"], jobs["predict_shard"], jobs["prepare"]
+    assert "slurm_partition=gpu" in train and "gpu=1" in train and "runtime=240" in train
+    assert "--device cuda" in train and "--threads 8" in train
+    assert "slurm_partition=gpu" in shard and "gpu=1" in shard and "--device cuda" in shard
+    assert "slurm_partition=cpu" in prep and "gpu=0" in prep
+    assert "--device cuda" not in jobs["evaluate"]

@@ -173,13 +173,14 @@ def test_bundled_models_load_and_are_small():
         pytest.skip("no bundled models in this checkout")
     total = 0
     for name in table["name"]:
-        model, card = load_pretrained(name)
-        assert card.input_width == model.input_length and len(card.tasks) == model.n_tasks
+        model = load_pretrained(name)
+        card = model.card
+        assert len(card.tasks) == model.n_tasks and card.negatives
         assert card.strand == "both" and card.training["split"] and card.metrics["test"]
         total += sum(p.stat().st_size for p in (ROOT / name).iterdir())
     assert total < 5 * 2 ** 20
     r = CliRunner().invoke(main, ["models", "--tsv"])
-    assert r.exit_code == 0 and r.output.split("\n")[0].startswith("name\tarch\twidth\ttasks")
+    assert r.exit_code == 0 and r.output.split("\n")[0].startswith("name\tkind\tarch\twidth\ttasks\tnegatives")
     assert len(r.output.strip().split("\n")) == len(table) + 1
 
 
@@ -193,3 +194,138 @@ def test_bundled_oct4_mafk_on_bundled_real_input():
     df = pd.read_csv(io.StringIO(r.output), sep="\t")
     # janggu's held-out test peaks: Oct4 records must outscore MafK records
     assert roc_auc_score(df["id"].str.startswith("oct4"), df["probability"]) > 0.95
+
+
+# --------------------------------------------------------------------------- genome-wide shards
+
+
+def test_bgzf_genome_reads_through_index_not_memory(tmp_path, monkeypatch):
+    from conftest import YEAST_GENOME
+    from seqconv.genome import Genome
+    from seqconv.predict import BgzfGenome, open_genome
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    g = open_genome(YEAST_GENOME)
+    assert isinstance(g, BgzfGenome) and not hasattr(g, "_mem")
+    mem = Genome(YEAST_GENOME)  # the gzip reader loads every record
+    assert g.sizes == mem.sizes and list(g.sizes) == ["chr1", "chr3", "chr6", "chr7", "chr8", "chr9"]
+    for chrom, a, b in [("chr1", 0, 500), ("chr7", 543_210, 545_000), ("chr9", 439_000, 439_888)]:
+        assert g.fetch(chrom, a, b) == mem.fetch(chrom, a, b)
+    # the index went to the cache (data/ stays clean), once: a second open reuses it
+    idx = sorted(p.suffix for p in (tmp_path / "cache" / "seqconv" / "faidx").iterdir())
+    assert idx == [".fai", ".gzi"]
+    assert open_genome(YEAST_GENOME).fetch("chr3", 10, 20) == mem.fetch("chr3", 10, 20)
+    with pytest.raises(InputError, match="outside chr1"):
+        g.fetch("chr1", 230_000, 230_500)
+    # plain gzip (not BGZF) and plain FASTA go to seqconv.genome.Genome
+    import gzip
+
+    (tmp_path / "g.fa.gz").write_bytes(gzip.compress(b">c\nACGTACGTAC\n"))
+    (tmp_path / "g.fa").write_text(">c\nACGTACGTAC\n")
+    assert [type(open_genome(tmp_path / n)).__name__ for n in ("g.fa.gz", "g.fa")] == ["Genome", "Genome"]
+    with pytest.raises(InputError, match="no such genome FASTA"):
+        open_genome(tmp_path / "missing.fa.gz")
+
+
+def test_shard_ranges_partition_every_tile():
+    from seqconv.predict import _tile_starts, count_owned_tiles, shard_ranges
+
+    sizes = {"chrA": 1000, "chrB": 137, "chrC": 2501}  # chrB is shorter than the window
+    width, stride = 200, 50
+    total = count_owned_tiles(sizes, shard_ranges(sizes), width, stride)
+    assert total == len(_tile_starts(1000, width, stride)) + 1 + len(_tile_starts(2501, width, stride))
+    for n in (1, 2, 3, 7, 50):
+        parts = [shard_ranges(sizes, None, (k, n)) for k in range(1, n + 1)]
+        assert sum(count_owned_tiles(sizes, p, width, stride) for p in parts) == total
+        flat = [r for p in parts for r in p]
+        for chrom, size in sizes.items():  # the centre ranges tile each chromosome exactly once
+            rs = sorted((lo, hi) for c, lo, hi in flat if c == chrom)
+            assert rs[0][0] == 0 and rs[-1][1] == size and all(a[1] == b[0] for a, b in zip(rs, rs[1:]))
+    assert shard_ranges(sizes, ["chrC"], (2, 2)) == [("chrC", 1250, 2501)]
+    with pytest.raises(InputError, match="not in the genome"):
+        shard_ranges(sizes, ["chrZ"])
+
+
+def test_tile_bins_do_not_depend_on_the_shard():
+    from seqconv.predict import _tile_starts, tile_bins
+
+    starts = _tile_starts(1000, 200, 150)  # 0 150 300 450 600 750 800: the last one is flush with the end
+    lo, hi = tile_bins(starts, starts + 200, 150)
+    assert lo.tolist() == [25, 175, 325, 475, 625, 775, 925] and hi.tolist() == [175, 325, 475, 625, 775, 925, 1000]
+    one = tile_bins(starts[-1:], starts[-1:] + 200, 150)  # the flush tile alone, as the first tile of a shard
+    assert (one[0][0], one[1][0]) == (925, 1000)
+
+
+def _shard_cli(model_dir, genome, prefix, *extra):
+    r = CliRunner().invoke(main, ["predict", "--model", str(model_dir), "--genome", str(genome), "--stride", "40",
+                                  "--bedgraph", str(prefix), "-q", *extra])
+    assert r.exit_code == 0, r.output
+    return r
+
+
+def test_two_shards_and_merge_equal_one_run_byte_for_byte(model_dir, tmp_path, monkeypatch):
+    """Real yeast sequence (bundled bgzip excerpt): shards 1/2 + 2/2 of chr1+chr3 -> the one-run track."""
+    from conftest import YEAST_GENOME
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    chroms = ["--chroms", "chr3,chr1"]
+    _shard_cli(model_dir, YEAST_GENOME, tmp_path / "one", *chroms, "--out", str(tmp_path / "one.tsv"))
+    for k in (1, 2):
+        _shard_cli(model_dir, YEAST_GENOME, tmp_path / f"s{k}", *chroms, "--shard", f"{k}/2",
+                   "--out", str(tmp_path / f"s{k}.tsv"))
+    one = (tmp_path / "one.Oct4.bedGraph").read_bytes()
+    s1, s2 = (tmp_path / "s1.Oct4.bedGraph").read_bytes(), (tmp_path / "s2.Oct4.bedGraph").read_bytes()
+    assert s1 and s2 and s1 + s2 == one  # concatenation is the single run, byte for byte
+    tsv1, tsv2 = (tmp_path / "s1.tsv").read_text(), (tmp_path / "s2.tsv").read_text()
+    assert tsv1 + tsv2.split("\n", 1)[1] == (tmp_path / "one.tsv").read_text()
+    # the shard boundary falls inside chr3 (chr3 316,620 bp + chr1 230,218 bp, halved -> chr3:273,419)
+    assert s1.split(b"\n")[-2].startswith(b"chr3\t2733") and s2.startswith(b"chr3\t2734")
+    # merge (shards given in any order) == merge of the single run; sorted chr1 before chr3
+    for args, out in ((["s2", "s1"], "m2"), (["one"], "m1")):
+        r = CliRunner().invoke(main, ["merge-tracks", *[str(tmp_path / a) for a in args], "--genome",
+                                      str(YEAST_GENOME), "--out", str(tmp_path / out), "-q", "--no-bigwig"])
+        assert r.exit_code == 0, r.output
+    merged = (tmp_path / "m2.Oct4.bedGraph").read_bytes()
+    assert merged == (tmp_path / "m1.Oct4.bedGraph").read_bytes()
+    bg = pd.read_csv(io.BytesIO(merged), sep="\t", header=None, names=["c", "s", "e", "v"])
+    assert bg["c"].iloc[0] == "chr1" and bg["c"].iloc[-1] == "chr3" and bg["c"].is_monotonic_increasing
+    assert (bg.groupby("c")["s"].apply(lambda s: s.is_monotonic_increasing)).all()
+    # last chr3 tile [316420, 316620) (flush): its bin starts where the previous one ends (316520), 40 bp
+    assert bg["e"].max() == 316_560 and len(bg) == len(pd.read_csv(tmp_path / "one.tsv", sep="\t"))
+    # the genome-wide track of a chromosome is the --region track of that chromosome
+    _shard_cli(model_dir, YEAST_GENOME, tmp_path / "reg", "--region", "chr1", "--out", str(tmp_path / "r.tsv"))
+    chr1 = b"".join(line + b"\n" for line in one.split(b"\n") if line.startswith(b"chr1\t"))
+    assert chr1 == (tmp_path / "reg.Oct4.bedGraph").read_bytes()
+
+
+def test_genome_wide_cli_errors(model_dir, tmp_path):
+    from conftest import YEAST_GENOME
+
+    base = ["predict", "--model", str(model_dir), "--genome", str(YEAST_GENOME), "-q"]
+    for extra, msg in [(["--chroms", "chr2", "--bedgraph", "x"], "['chr2'] are not in the genome"),
+                       (["--chroms", "chr1", "--shard", "3/2", "--bedgraph", "x"], "bad shard '3/2'"),
+                       (["--chroms", "chr1"], "--chroms needs --out"),
+                       (["--region", "chr1", "--shard", "1/2"], "--shard needs --chroms")]:
+        r = CliRunner().invoke(main, base + extra)
+        assert r.exit_code == 2 and msg in r.output and "Traceback" not in r.output, r.output
+    assert not list(tmp_path.iterdir())
+
+
+def test_progress_lines_without_a_terminal(model_dir, tmp_path):
+    """stderr not a TTY (a Snakemake log): plain lines every N windows, no carriage returns."""
+    from seqconv.predict import Progress
+
+    buf = io.StringIO()
+    p = Progress(True, total=250, every=100, stream=buf)
+    for _ in range(5):
+        p.update(50)
+    p.close()
+    lines = buf.getvalue().splitlines()
+    assert [ln.split(",")[0] for ln in lines] == ["scored 100/250 windows (40.0%)", "scored 200/250 windows (80.0%)",
+                                                   "scored 250/250 windows (100.0%)"]
+    assert "\r" not in buf.getvalue()
+    silent = io.StringIO()
+    q = Progress(False, total=250, every=100, stream=silent)
+    q.update(250)
+    q.close()
+    assert silent.getvalue() == ""

@@ -14,7 +14,8 @@ from seqconv.encode import one_hot, reverse_complement
 from seqconv.errors import InputError
 from seqconv.genome import iter_fasta
 from seqconv.motifs import Motif, jaspar_collection, write_meme
-from seqconv.scan import bh_qvalues, scan, scan_to_file, score_distribution, score_matrix, survival
+from seqconv.scan import (NRDB_DNA, ScanOptions, bh_qvalues, estimate_pi0, fimo_qvalues, scan, scan_to_file,
+                          score_distribution, score_matrix, survival)
 
 ENGINES = ["numba", "torch"]
 
@@ -43,14 +44,37 @@ def _codes(seq: str) -> np.ndarray:
     return np.array([lut.get(c, 4) for c in seq.upper()], dtype=np.int64)
 
 
-def reference_scan(records, motif_list, threshold, *, pseudocount=0.1, bin_size=0.1, bg=None):
-    """Slow, independent scan: every window of every record, both strands, in plain numpy."""
-    bg = np.full(4, 0.25) if bg is None else np.asarray(bg)
+def fimo_bg(bg, both=True):
+    """FIMO's treatment of a background: averaged with the complement (both strands), floored at 5e-7."""
+    f = np.asarray(bg, dtype=float)
+    if both:
+        f = (f + f[::-1]) / 2
+    f = (f + 5e-7) / (f.sum() + 2e-6)
+    return f / f.sum()
+
+
+def fimo_ints(lo_nat):
+    """FIMO's scaled matrix (pssm.c scale_score_matrix) of a log-odds matrix given as log2 via ln * 1.44269504."""
+    small, large = lo_nat.min(), lo_nat.max()
+    offset = np.floor(small)
+    scale = np.floor(1000 / (large - offset))
+    x = (lo_nat - offset) * scale
+    return np.floor(x + 0.5).astype(np.int64)       # x >= 0
+
+
+def reference_scan(records, motif_list, threshold, *, pseudocount=0.1, bin_size=None, bg=None, strands=("+", "-")):
+    """Slow, independent scan: every window of every record, in plain numpy.  Default: FIMO's
+    background (NRDB) and FIMO's per-motif grid; ``bin_size``: one fixed grid."""
+    bg = fimo_bg(NRDB_DNA if bg is None else bg, both=len(strands) == 2)
     rows = []
     for m in motif_list:
         for strand, mm in (("+", m), ("-", m.reverse_complement())):
+            if strand not in strands:
+                continue
             lo = mm.log_odds(pseudocount, bg)
-            ints = np.round(lo / bin_size).astype(np.int64)
+            p = mm.probabilities_with_pseudocount(pseudocount, bg)
+            ints = (fimo_ints(np.log(p / bg) * 1.44269504) if bin_size is None
+                    else np.round(lo / bin_size).astype(np.int64))
             smin, pmf = score_distribution(ints, bg)
             sf = survival(pmf)
             W = m.width
@@ -97,11 +121,15 @@ def test_pvalues_equal_exact_enumeration(seed):
     assert sf[0] == pytest.approx(1.0)
 
 
-def test_hit_pvalue_matches_enumeration_for_a_real_short_motif():
+@pytest.mark.parametrize("bin_size", [None, 0.1])
+def test_hit_pvalue_matches_enumeration_for_a_real_short_motif(bin_size):
+    """Under a uniform background every 6-mer is equally likely: p = share of 6-mers scoring as high."""
     m = next(x for x in jaspar_collection() if x.width == 6)
     seqs = ["".join(s) for s in itertools.product("ACGT", repeat=6)]  # every 6-mer once
-    hits = scan(seqs, [m], threshold=1e-2, strands="+")
-    ints = np.round(m.log_odds(0.1) / 0.1).astype(int)
+    hits = scan(seqs, [m], threshold=1e-2, strands="+", background="uniform", bin_size=bin_size)
+    bg = np.full(4, 0.25)
+    p = m.probabilities_with_pseudocount(0.1, bg)
+    ints = fimo_ints(np.log(p / bg) * 1.44269504) if bin_size is None else np.round(m.log_odds(0.1) / 0.1).astype(int)
     all_scores = np.array([ints[np.arange(6), _codes(s)].sum() for s in seqs])
     for row in hits.itertuples():
         s = ints[np.arange(6), _codes(row.matched_sequence)].sum()
@@ -135,10 +163,10 @@ def test_hits_equal_slow_reference_on_real_peaks(motifs, peaks, ref_peaks_1e3, e
 @pytest.mark.parametrize("dtype, limit", [(torch.float16, 2048), (torch.float32, 2 ** 24)])
 def test_filter_dtypes_give_the_same_hits(monkeypatch, motifs, peaks, dtype, limit):
     """float16 is the CUDA filter dtype, float32 the fallback: both must give the bfloat16 hits."""
-    import seqconv.scan as sc
+    import seqconv.scan.engine_torch as et
 
     ref = scan(peaks[:40], motifs, threshold=1e-3, engine="torch")
-    monkeypatch.setattr(sc, "_filter_dtype", lambda dev: (dtype, limit))
+    monkeypatch.setattr(et, "_filter_dtype", lambda dev: (dtype, limit))
     pd.testing.assert_frame_equal(scan(peaks[:40], motifs, threshold=1e-3, engine="torch"), ref)
 
 
@@ -151,10 +179,12 @@ def test_background_from_sequences_and_given(motifs, peaks, engine):
     np.testing.assert_allclose(got.p_value, ref.p_value, rtol=1e-12)
     seqbg = scan(peaks[:40], motifs[:10], threshold=1e-3, background="sequences", engine=engine)
     assert len(seqbg) > 0 and not seqbg.equals(got)
-    # an asymmetric background: the minus strand has its own log-odds and p-value table
+    # an asymmetric background on one strand (FIMO symmetrises it only for both): the minus strand's
+    # own log-odds and p-value table
     bg = [0.4, 0.3, 0.2, 0.1]
-    got = _key(scan(peaks[:20], motifs[:6], threshold=1e-3, background=bg, engine=engine))
-    ref = _key(reference_scan(peaks[:20], motifs[:6], 1e-3, bg=np.array(bg)))
+    got = _key(scan(peaks[:20], motifs[:6], threshold=1e-3, background=bg, engine=engine, strands="-"))
+    ref = _key(reference_scan(peaks[:20], motifs[:6], 1e-3, bg=np.array(bg), strands=("-",)))
+    assert len(ref) > 10
     assert list(zip(got.motif_id, got.start, got.strand)) == list(zip(ref.motif_id, ref.start, ref.strand))
     np.testing.assert_allclose(got.p_value, ref.p_value, rtol=1e-12)
 
@@ -206,12 +236,12 @@ def kernel_case(peaks):
 
 
 def test_numba_engine_paths_equal_reference(kernel_case):
-    import seqconv.scan as sc
+    from seqconv.scan.bank import _Bank
+    from seqconv.scan.engine_numba import _Lookahead
 
     motif_list, recs = kernel_case
-    bank = sc._Bank(motif_list, threshold=1e-3, strands="both", background=np.full(4, 0.25), pseudocount=0.1,
-                    bin_size=0.1, method="fimo")
-    eng = sc._Lookahead(bank, 1e-3)
+    bank = _Bank(motif_list, ScanOptions(threshold=1e-3), NRDB_DNA)
+    eng = _Lookahead(bank, 1e-3)
     assert len(eng.dense) and len(eng.narrow) and len(eng.ent)     # every path is taken
     got = _key(scan(recs, motif_list, threshold=1e-3, engine="numba"))
     ref = _key(reference_scan(recs, motif_list, 1e-3))
@@ -226,22 +256,22 @@ def test_numba_engine_paths_equal_reference(kernel_case):
 
 
 def test_numba_hit_buffers_overflow_and_rerun(monkeypatch, kernel_case):
-    import seqconv.scan as sc
+    from seqconv.scan.engine_numba import _Lookahead
 
     motif_list, recs = kernel_case
     full = scan(recs, motif_list, threshold=1e-2, engine="numba")
-    monkeypatch.setattr(sc._Lookahead, "CAP_MAX", 2)
-    monkeypatch.setattr(sc._Lookahead, "CHUNK", 512)
-    monkeypatch.setattr(sc._Lookahead, "SEGMENT", 700)
+    monkeypatch.setattr(_Lookahead, "CAP_MAX", 2)
+    monkeypatch.setattr(_Lookahead, "CHUNK", 512)
+    monkeypatch.setattr(_Lookahead, "SEGMENT", 700)
     small = scan(recs, motif_list, threshold=1e-2, engine="numba")
     assert len(full) > 500
     pd.testing.assert_frame_equal(small, full)
 
 
-@pytest.mark.parametrize("method", ["fimo", "memelite"])
-def test_engines_give_identical_frames(motifs, peaks, method):
-    a = scan(peaks[:80], motifs, threshold=1e-3, method=method, engine="numba")
-    b = scan(peaks[:80], motifs, threshold=1e-3, method=method, engine="torch")
+@pytest.mark.parametrize("method, bin_size", [("fimo", None), ("fimo", 0.1), ("memelite", None)])
+def test_engines_give_identical_frames(motifs, peaks, method, bin_size):
+    a = scan(peaks[:80], motifs, threshold=1e-3, method=method, bin_size=bin_size, engine="numba")
+    b = scan(peaks[:80], motifs, threshold=1e-3, method=method, bin_size=bin_size, engine="torch")
     assert len(a) > 500
     pd.testing.assert_frame_equal(a, b, check_exact=True)
 
@@ -269,7 +299,7 @@ def test_kmer_codes_match_naive():
 
 
 def test_engine_choice_errors(motifs):
-    with pytest.raises(ValueError, match="engine must be"):
+    with pytest.raises(InputError, match="engine must be"):
         scan(["ACGTACGTACGT"], motifs[:1], engine="gpu")
     with pytest.raises(InputError, match="engine='numba' runs on the CPU"):
         scan(["ACGTACGTACGT"], motifs[:1], engine="numba", device="cuda")
@@ -317,7 +347,7 @@ def test_threshold_one_reports_every_window(motifs, engine):
 
 def test_qvalues_by_table_equal_bh_qvalues():
     """scan() computes q-values from the p-value table entries used; the numbers must be identical."""
-    from seqconv.scan import _bh_by_table
+    from seqconv.scan.pvalues import _bh_by_table
 
     rng = np.random.default_rng(1)
     for _ in range(20):
@@ -336,14 +366,51 @@ def test_qvalues_are_benjamini_hochberg():
     assert (bh_qvalues(np.array([0.5]), 10) == 1).all()
 
 
-def test_q_values_count_every_window(motifs, peaks):
-    hits = scan(peaks[:20], motifs[:5], threshold=1e-3)
-    n_tests = sum(2 * (len(s) - m.width + 1) for _, s in peaks[:20] for m in motifs[:5])
-    np.testing.assert_allclose(hits.q_value, bh_qvalues(hits.p_value.to_numpy(), n_tests))
+def test_q_values_are_fimos_per_motif_over_every_window(motifs, peaks):
+    """q = FIMO's per-motif q-value: its hits' p-values, its windows (both strands), its pi0."""
+    from seqconv.scan.run import _Run
+
+    recs = peaks[:20]
+    hits = scan(recs, motifs[:5], threshold=1e-3)
+    run = _Run(recs, motifs[:5], ScanOptions(threshold=1e-3))
+    list(run.hits())
+    n_tests, pi0 = run.n_tests(), run.pi0()
+    assert ((pi0 > 0.5) & (pi0 <= 1)).all()
+    for k, m in enumerate(motifs[:5]):
+        assert n_tests[k] == sum(2 * (len(s) - m.width + 1) for _, s in recs)
+        h = hits[hits.motif_id == m.id]
+        if len(h):
+            np.testing.assert_allclose(h.q_value, fimo_qvalues(h.p_value.to_numpy(), n_tests[k], pi0[k]),
+                                       rtol=1e-12)
+
+
+def test_fimo_qvalues_definition():
+    p = np.array([0.01, 0.0001, 0.03, 0.0001])
+    # sorted p: 1e-4, 1e-4, 0.01, 0.03 -> pi0 p n / rank = 0.5 * (5e-3, 5e-3, 0.333, 0.75)
+    np.testing.assert_allclose(fimo_qvalues(p, 100, 0.5), [1 / 6, 2.5e-3, 0.375, 2.5e-3])
+    np.testing.assert_allclose(fimo_qvalues(p, 100, 1.0), bh_qvalues(p, 100))
+
+
+@pytest.mark.parametrize("share", [1.0, 0.7])
+def test_pi0_estimates_the_share_of_nulls(share):
+    """Storey's estimate (FIMO's): uniform p-values give ~1; 30% near-zero p-values give ~0.7, from the
+    p-values themselves and from their lambda histogram (the scan's route)."""
+    from seqconv.scan.pvalues import pi0_from_histograms
+
+    rng = np.random.default_rng(3)
+    n = 10_000
+    p = rng.random(n)
+    k = int((1 - share) * n)
+    p[:k] = rng.random(k) * 1e-4
+    lam = np.arange(1, 101) / 100 * 0.5
+    hist = np.bincount(np.searchsorted(lam, p, side="right"), minlength=101)[None]
+    for est in (estimate_pi0(p), pi0_from_histograms(hist)[0]):
+        assert est == pytest.approx(share, abs=0.04)
+    assert estimate_pi0(p[:50]) == 1.0            # too few p-values: 1, as FIMO
 
 
 def test_memelite_method_uses_float_threshold(motifs, peaks):
-    fimo = scan(peaks[:50], motifs, threshold=1e-3)
+    fimo = scan(peaks[:50], motifs, threshold=1e-3, background="uniform")
     ml = scan(peaks[:50], motifs, threshold=1e-3, method="memelite")
     assert len(ml) > 0
     # memelite: p-value of the truncated float score's bin; same windows mostly
@@ -381,8 +448,11 @@ def test_threshold_outside_unit_interval(threshold, motifs):
 
 
 def test_bad_sequences(motifs):
-    with pytest.raises(InputError, match="sequence 'b' is empty"):
-        scan({"a": "ACGTAGCTAGCTAG", "b": ""}, motifs[:1])
+    with pytest.warns(UserWarning, match="sequence 'b' is empty: skipped"):      # FIMO skips it too
+        got = scan({"a": "ACGTAGCTAGCTAG", "b": "", "c": "ACGT"}, motifs[:1], threshold=1.0)
+    assert set(got.sequence_id) == {"a"}
+    with pytest.warns(UserWarning), pytest.raises(InputError, match="every one is empty"):
+        scan({"b": ""}, motifs[:1])
     with pytest.raises(InputError, match="sequence id 'x' is repeated"):
         scan([("x", "ACGTACGATCGAT"), ("x", "ACGATCGATCGA")], motifs[:1])
     with pytest.raises(InputError, match="neither an existing FASTA file nor a DNA sequence"):
@@ -454,18 +524,3 @@ def test_cli_scan_and_errors(tmp_path, motifs, peaks):
     assert res.exit_code == 0 and res.stdout == lines_default, res.output
     res = runner.invoke(main, ["scan", "--help"])
     assert "Example" in res.output and "--engine" in res.output
-
-
-def test_without_numba_the_torch_engine_gives_the_same_frame(monkeypatch, motifs, peaks):
-    """numba is optional at run time: without it every step falls back to numpy/torch, same numbers."""
-    import sys
-
-    import seqconv
-
-    ref = scan(peaks[:40], motifs, threshold=1e-3)
-    monkeypatch.delattr(seqconv, "_scan_kernels", raising=False)
-    monkeypatch.setitem(sys.modules, "seqconv._scan_kernels", None)    # import fails
-    got = scan(peaks[:40], motifs, threshold=1e-3)
-    pd.testing.assert_frame_equal(got, ref, check_exact=True)
-    with pytest.raises(InputError, match="needs numba"):
-        scan(peaks[:5], motifs, threshold=1e-3, engine="numba")

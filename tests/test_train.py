@@ -1,6 +1,8 @@
 """seqconv.train.fit and `seqconv train`: learning on real peaks, determinism, resume, logs, checkpoints."""
 
 import csv
+
+import numpy as np
 import json
 
 import pytest
@@ -31,7 +33,8 @@ def test_learns_oct4_vs_mafk(tmp_path):
     assert losses[-1] < losses[0]
     assert res.best_metrics["valid_auroc"] > 0.75  # 30 held-out real peaks; chance is 0.5
     assert res.best_metrics["valid_auprc"] == max(h["valid_auprc"] for h in res.history)
-    model, card = load_model(tmp_path / "m")
+    model = load_model(tmp_path / "m")
+    card = model.card
     assert card.tasks == ("Oct4",) and card.training["best_epoch"] == res.best_epoch
     assert card.training["config"]["seed"] == 0
     sd = res.model.state_dict()
@@ -136,3 +139,92 @@ def test_train_cli(tmp_path):
     if not torch.cuda.is_available():
         assert r.exit_code == 2 and "no CUDA device" in r.output
         assert not (tmp_path / "y").exists()
+
+
+def _deepbind(seed=0):
+    return build_model(get_config("basset", input_length=200, filters=[8, 8, 8], hidden=8), seed=seed)
+
+
+def test_frozen_group_keeps_weights_and_batchnorm_stats_other_group_learns():
+    from seqconv.train import ParamGroup
+
+    m = _deepbind()
+    before = {k: v.clone() for k, v in m.trunk.state_dict().items()}
+    head0 = {k: v.clone() for k, v in m.head.state_dict().items()}
+    res = fit(m, oct4_mafk_dataset(), config=TrainConfig(epochs=2, batch_size=32, seed=0), verbose=False,
+              groups=[ParamGroup("trunk", ("trunk",), frozen=True), ParamGroup("head", ("head",), lr=5e-3)])
+    for k, v in res.model.trunk.state_dict().items():  # running_mean / running_var included
+        assert torch.equal(v, before[k]), k
+    assert any(not torch.equal(v, head0[k]) for k, v in res.model.head.state_dict().items())
+    g = res.model.card.training["groups"]
+    assert [x["name"] for x in g] == ["trunk", "head"] and g[1]["lr"] == 5e-3
+    assert all(p.requires_grad for p in res.model.parameters())  # the caller's flags are restored
+
+
+def test_gradual_group_starts_later_and_discriminative_lr():
+    from seqconv.train import ParamGroup
+
+    m = _deepbind()
+    w0 = m.trunk.layers[0].conv.weight.clone()
+    groups = [ParamGroup("head", ("head",)), ParamGroup("top", ("trunk.layers.1", "trunk.layers.2"), lr=2e-4),
+              ParamGroup("first", ("trunk.layers.0",), lr=2e-4, start_epoch=5)]
+    res = fit(m, oct4_mafk_dataset(), config=TrainConfig(epochs=2, batch_size=32, seed=0), groups=groups,
+              verbose=False)
+    assert torch.equal(res.model.trunk.layers[0].conv.weight, w0)  # not yet unfrozen
+    assert not torch.equal(res.model.trunk.layers[1].conv.weight, _deepbind().trunk.layers[1].conv.weight)
+    with pytest.raises(ValueError, match="match no parameter"):
+        fit(_deepbind(), oct4_mafk_dataset(), config=TrainConfig(epochs=1), verbose=False,
+            groups=[ParamGroup("x", ("stem",))])
+
+
+def test_masked_loss_ignores_unlabelled_entries():
+    from seqconv.train import _masked_loss
+
+    logits = torch.tensor([[2.0, -1.0], [0.5, 3.0], [-2.0, 0.0]])
+    y = torch.tensor([[1.0, float("nan")], [0.0, 1.0], [float("nan"), 0.0]])
+    keep = ~torch.isnan(y)
+    ref = torch.nn.functional.binary_cross_entropy_with_logits(logits[keep], y[keep])
+    assert torch.allclose(_masked_loss(logits, y, None), ref)
+
+
+def test_fit_leaves_global_rng_alone_and_checks_classes(tmp_path):
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    _fit(epochs=1)
+    assert torch.equal(torch.get_rng_state(), state)
+    ds = oct4_mafk_dataset()
+    pos_only = type(ds)(ds.table[(ds.table["label:Oct4"] == 1) | (ds.table["split"] != "train")].reset_index(drop=True),
+                        ds.meta)
+    with pytest.raises(InputError, match=r"train split has 70 positive\(s\) and 0 negative\(s\) for task 'Oct4'"):
+        fit(_deepbind(), pos_only, config=TrainConfig(epochs=1, batch_size=32), verbose=False)
+    no_valid_neg = type(ds)(ds.table[(ds.table["label:Oct4"] == 1) | (ds.table["split"] != "valid")]
+                            .reset_index(drop=True), ds.meta)
+    with pytest.raises(InputError, match="no task has both classes in the valid split"):
+        fit(_deepbind(), no_valid_neg, config=TrainConfig(epochs=1, batch_size=32), verbose=False)
+
+
+def test_resume_with_another_dataset_is_refused(tmp_path):
+    cfg = TrainConfig(epochs=2, batch_size=32, seed=0)
+    fit(_deepbind(), oct4_mafk_dataset(seed=0), config=cfg, out_dir=tmp_path / "m", verbose=False)
+    with pytest.raises(InputError, match="different dataset"):
+        fit(_deepbind(), oct4_mafk_dataset(seed=1), config=cfg, out_dir=tmp_path / "m", resume=True, verbose=False)
+
+
+def test_training_and_prediction_encode_iupac_the_same_way():
+    from seqconv.models import ModelCard
+    from seqconv.predict import Scorer
+
+    ds = oct4_mafk_dataset()
+    seq = ds.table["sequence"].iloc[0]
+    amb = seq[:50] + "R" * 20 + seq[70:]
+    for policy in ("zero", "uniform"):
+        m = build_model(get_config("deepbind", input_length=200, **SMALL), seed=0,
+                        card=ModelCard(tasks=["Oct4"], encoding={"iupac": policy}))
+        t = ds.table.iloc[:1].assign(sequence=amb)
+        X = type(ds)(t, ds.meta).X(iupac=m.encoding["iupac"]).astype("float32")
+        expect = 0.0 if policy == "zero" else 0.5
+        assert X[0, 0, 60] == expect and X[0, 2, 60] == expect  # A and G columns of an R
+        sc = Scorer(m)
+        direct = sc.model(torch.from_numpy(X)).detach()
+        direct = (direct + sc.model(torch.from_numpy(X).flip(1).flip(2)).detach()) / 2
+        assert np.allclose(sc._score([amb], ["x"]), direct.numpy(), atol=1e-5)

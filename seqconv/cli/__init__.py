@@ -12,7 +12,8 @@ import importlib
 from seqconv.cli._common import main
 
 # command modules, imported for their @main.command registrations
-_COMMANDS = ["prepare", "train", "predict", "evaluate", "describe", "models", "scan", "motifs"]
+_COMMANDS = ["prepare", "train", "finetune", "predict", "evaluate", "describe", "models", "scan", "motifs",
+             "report"]
 
 for _name in _COMMANDS:
     importlib.import_module(f"seqconv.cli.{_name}")

@@ -14,6 +14,7 @@ Exit codes (the only place they are decided, :meth:`_Group.invoke`):
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
 import math
 import os
@@ -21,13 +22,24 @@ import signal
 import sys
 import tempfile
 import traceback
+import zlib
 from pathlib import Path
 
 import click
 
 from seqconv import __version__
 from seqconv.errors import InputError, Interrupted, InternalError
-from seqconv.fileio import STDIO, check_not_input, env_error, is_stream, note_input, output_guard, remove_live_temps, spool
+from seqconv.fileio import (
+    STDIO,
+    check_not_input,
+    env_error,
+    is_stream,
+    note_input,
+    output_guard,
+    remove_live_temps,
+    spool,
+    with_display_names,
+)
 
 #: Transitional (until these modules raise InputError themselves): a ValueError/TypeError raised directly by
 #: the option/config validation of these modules is a user error (exit 2), and so is any ValueError, TypeError
@@ -60,10 +72,37 @@ def _config_error(exc: BaseException) -> bool:
         for f in frames)
 
 
+def _damaged_input(exc: BaseException) -> str | None:
+    """A message for a truncated/corrupt gzip or undecodable input met by a reader that does not name it
+    (readers going through :func:`seqconv.fileio.open_text` raise InputError themselves)."""
+    if isinstance(exc, EOFError):
+        what = "truncated gzip input: the compressed stream ends early (incomplete download or copy?)"
+    elif isinstance(exc, (gzip.BadGzipFile, zlib.error)):
+        what = f"corrupt gzip input ({exc})"
+    elif isinstance(exc, UnicodeDecodeError):
+        what = f"input is not UTF-8 text ({exc.reason} at byte {exc.start})"
+    else:
+        return None
+    for frame in reversed(list(_frames(exc))):  # name the file the failing reader had open
+        for key in ("path", "source", "filename"):
+            value = frame.f_locals.get(key)
+            if isinstance(value, (str, os.PathLike)) and os.path.exists(value):
+                return f"{os.fspath(value)}: {what}"
+    return what
+
+
 def classify(exc: BaseException) -> tuple[int, str]:
     """``(exit code, message)`` for an exception escaping a command (see the module docstring)."""
+    code, message = _classify(exc)
+    return code, with_display_names(message)
+
+
+def _classify(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, InputError):
         return 2, str(exc)
+    damaged = _damaged_input(exc)
+    if damaged is not None:
+        return 2, damaged
     if isinstance(exc, FileNotFoundError):
         return 2, f"{exc.filename or exc}: no such file or folder"
     if isinstance(exc, OSError):

@@ -36,11 +36,35 @@ def describe(model, length, n_tasks, tsv):
     else:
         from seqconv.modelfile import resolve_model
 
-        net, card = resolve_model(model)
-        title = f"{model}: {net.arch}, {card.input_width} bp input, tasks {', '.join(card.tasks)}"
+        net = resolve_model(model)
+        title = _model_title(model, net)
     table = describe_model(net, length)
     if tsv:
         click.echo(table.to_csv(sep="\t", index=False), nl=False)
         return
     click.echo(title)
     click.echo(format_table(table))
+
+
+def _model_title(name, net) -> str:
+    """Header lines of a saved model: architecture, width, tasks, negatives, provenance and test metrics."""
+    card = net.card
+    lines = [f"{name}: {net.arch}, {net.input_length} bp input, strand {card.strand}, tasks {', '.join(card.tasks)}"]
+    if card.negatives:
+        lines.append(f"negatives: {card.negatives}")
+    t = card.training or {}
+    split = t.get("split") or {}
+    if t.get("dataset") or split:
+        held = {k: split[k] for k in ("test", "valid") if isinstance(split, dict) and k in split}
+        lines.append(f"trained on: {t.get('dataset', '?')}" + (f"; held out: {held}" if held else ""))
+    if card.transfer:
+        bb = card.transfer.get("backbone") or {}
+        lines.append(f"transfer: mode {card.transfer.get('mode', '?')} from backbone {bb.get('name', '?')} "
+                     f"({len(bb.get('tasks') or [])} source tasks)")
+    for row in (card.metrics or {}).get("test") or []:
+        if isinstance(row, dict) and "auroc" in row:
+            lines.append(f"test {row.get('TF', '')}: auROC {row['auroc']:.4f} [{row.get('auroc_lo', float('nan')):.4f}, "
+                         f"{row.get('auroc_hi', float('nan')):.4f}]  auPRC {row['auprc']:.4f} "
+                         f"[{row.get('auprc_lo', float('nan')):.4f}, {row.get('auprc_hi', float('nan')):.4f}]"
+                         f"  (n = {row.get('n', '?')})")
+    return "\n".join(lines)

@@ -99,9 +99,9 @@ def motifs(model, data, out, split, max_seqs, method, threshold, min_sites, trim
         torch.set_num_threads(threads)
     if not 0 <= threshold < 1:
         raise InputError(f"--threshold must be in [0, 1), got {threshold}")
-    net, card = resolve_model(model, device=device)
+    net = resolve_model(model, device=device)
     first_layer(net)  # clear error for a model without a convolutional first layer
-    strand = strand or card.strand
+    strand = strand or net.strand
     collection = read_motifs(db)
     X, y, tasks = read_sequences(data, net.input_length, split=None if split == "all" else split)
     if max_seqs and len(X) > max_seqs:

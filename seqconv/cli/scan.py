@@ -1,4 +1,4 @@
-"""``seqconv scan``: find motif matches (FIMO p-values, both strands) in FASTA or BED regions."""
+"""``seqconv scan``: find motif matches (FIMO's hits, p- and q-values) in FASTA or BED regions."""
 
 from __future__ import annotations
 
@@ -14,31 +14,55 @@ from seqconv.errors import InputError
 @click.option("--fasta", default=None, type=InputFile(spool=True, what="FASTA file"), help="Sequences to scan (gzip allowed).")
 @click.option("--bed", default=None, type=InputFile(spool=True, what="BED file"), help="Regions to scan (with --genome).")
 @click.option("--genome", default=None, type=InputFile(spool=True, what="genome FASTA file"), help="Genome FASTA for --bed.")
-@click.option("--thresh", default=1e-4, show_default=True, type=float, help="Report hits with p-value <= this.")
+@click.option("--thresh", default=1e-4, show_default=True, type=float,
+              help="Report hits with p-value <= this (FIMO --thresh).")
 @click.option("--format", "fmt", type=click.Choice(["tsv", "bed", "gff"]), default="tsv", show_default=True)
 @click.option("--out", default=None, type=OutputFile(stdout_ok=True), help="Output file (default or -: stdout).")
-@click.option("--strands", type=click.Choice(["both", "+", "-"]), default="both", show_default=True)
-@click.option("--pseudocount", default=0.1, show_default=True, type=FiniteFloat(min=0), help="MEME motif pseudocount.")
-@click.option("--background", default="uniform", show_default=True,
-              help="uniform, sequences (ACGT frequencies of the input), motif (the motif file's), "
-                   "or four comma-separated A,C,G,T frequencies.")
+@click.option("--strands", type=click.Choice(["both", "+", "-"]), default="both", show_default=True,
+              help="FIMO scans both; '+' is FIMO --norc.")
+@click.option("--pseudocount", default=0.1, show_default=True, type=FiniteFloat(min=0),
+              help="MEME motif pseudocount (FIMO --motif-pseudo).")
+@click.option("--background", default="nrdb", show_default=True,
+              help="nrdb (FIMO's default), uniform (FIMO --bfile --uniform--), motif (the motif file's, FIMO "
+                   "--bfile --motif--), sequences (ACGT frequencies of the input; no FIMO equivalent), or four "
+                   "comma-separated A,C,G,T frequencies.  Averaged with the complement when both strands are "
+                   "scanned, as FIMO does.")
+@click.option("--bin-size", default=None, type=FiniteFloat(min=0, min_open=True),
+              help="One fixed score grid of this many bits for every motif (0.1 is memelite's) instead of "
+                   "FIMO's per-motif grid (the default, FIMO's exact p-values).")
+@click.option("--seed", default=0, show_default=True, type=int,
+              help="Seed of the window sample that estimates each motif's pi0 for q-values.")
 @click.option("--device", default=None, callback=check_device, help="cpu or cuda (default: cuda when available).")
 @click.option("--engine", type=click.Choice(["auto", "numba", "torch"]), default="auto", show_default=True,
               help="numba: CPU lookahead engine; torch: matrix products (CPU or CUDA); auto: numba on the "
-                   "CPU when installed.")
+                   "CPU, torch on a GPU.")
 @click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads (numba and torch).")
 @quiet_option
 @user_errors
-def scan(motifs, fasta, bed, genome, thresh, fmt, out, strands, pseudocount, background, device, engine, threads,
-         quiet):
-    """Scan sequences for motif matches: FIMO definitions, exact p-values.
+def scan(motifs, fasta, bed, genome, thresh, fmt, out, strands, pseudocount, background, bin_size, seed, device,
+         engine, threads, quiet):
+    """Scan sequences for motif matches: FIMO's hits, p-values and q-values.
 
-    Each hit is a window whose p-value (exact, from the log-odds score
-    distribution under the background) is <= --thresh, on either strand.  TSV
-    columns: motif_id, motif_name, sequence_id, start, end (0-based, half-open),
-    strand, score (bits), p_value, q_value (Benjamini-Hochberg), matched_sequence.
-    --format bed gives BED6 (score = min(1000, -10 log10 p)); gff gives GFF3
-    like FIMO's.  Output appears only when the whole run succeeds.
+    Each hit is a window whose p-value (exact, on FIMO's per-motif score grid,
+    under the background) is <= --thresh, on either strand; defaults are
+    FIMO 5.5.8's (background NRDB, pseudocount 0.1, threshold 1e-4, both
+    strands).  TSV columns: motif_id, motif_name, sequence_id, start, end,
+    strand, score (bits), p_value, q_value, matched_sequence.  --format bed gives
+    BED6 (score = min(1000, -10 log10 p)); gff gives GFF3 like FIMO's.  Output
+    appears only when the whole run succeeds; empty records are skipped with a
+    warning, as FIMO does.
+
+    \b
+    Differences from FIMO's fimo.tsv (no flag needed to get FIMO's hits):
+    - start is 0-based, end exclusive (FIMO: 1-based start, inclusive stop);
+      GFF and BED follow their formats.
+    - score is the window's exact log-odds; FIMO prints its grid's score
+      (within width/(2*scale) bits, scale ~ 1000 / column range).
+    - q_value is FIMO's (per motif, BH x pi0), but pi0 comes from our own
+      sample of 10,000 window p-values (--seed), so q-values can differ from
+      FIMO's by a few percent where pi0 < 1.
+    - every hit is kept (FIMO keeps the best 100,000 per motif:
+      --max-stored-scores).
 
     \b
     Example:
@@ -50,11 +74,11 @@ def scan(motifs, fasta, bed, genome, thresh, fmt, out, strands, pseudocount, bac
     import sys
     import tempfile
 
+    import numba
     import torch
 
-    from seqconv.scan import _check_threshold, scan_to_file
+    from seqconv.scan import ScanOptions, scan_to_file
 
-    _check_threshold(thresh)
     if (fasta is None) == (bed is None):
         raise InputError("give exactly one input: --fasta FILE, or --bed FILE with --genome FILE")
     if bed is not None and genome is None:
@@ -63,21 +87,17 @@ def scan(motifs, fasta, bed, genome, thresh, fmt, out, strands, pseudocount, bac
         raise InputError(f"--threads must be >= 1, got {threads}")
     if threads:
         torch.set_num_threads(threads)
-        try:
-            import numba
-        except ImportError:
-            pass
-        else:
-            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     bg = background
-    if background not in ("uniform", "sequences", "motif"):
+    if background not in ("nrdb", "uniform", "sequences", "motif"):
         try:
             bg = [float(x) for x in background.split(",")]
         except ValueError:
-            raise InputError(f"--background must be uniform, sequences, motif or A,C,G,T frequencies, "
+            raise InputError(f"--background must be nrdb, uniform, sequences, motif or A,C,G,T frequencies, "
                              f"got {background!r}") from None
-    kwargs = dict(format=fmt, threshold=thresh, strands=strands, background=bg, pseudocount=pseudocount,
-                  device=device, engine=engine, verbose=not quiet)
+    options = ScanOptions(threshold=thresh, strands=strands, background=bg, pseudocount=pseudocount,
+                          bin_size=bin_size, seed=seed, device=device, engine=engine, verbose=not quiet)
+    kwargs = dict(format=fmt, options=options)
     if bed is not None:
         kwargs["genome"] = genome
     source = bed if bed is not None else fasta

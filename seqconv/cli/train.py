@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
 from seqconv.cli._common import FiniteFloat, InputFile, check_arch_options, check_device, log, main, quiet_option, user_errors
 from seqconv.errors import InputError
+from seqconv.train import TrainConfig
+
+_D = TrainConfig()
 
 
-def _parse_options(pairs) -> dict:
+def parse_arch_options(pairs) -> dict:
+    """``("filters=[32,64,64]", "hidden=16")`` -> ``{"filters": [32, 64, 64], "hidden": 16}`` (JSON values)."""
     out = {}
     for pair in pairs:
         if "=" not in pair:
@@ -23,77 +28,110 @@ def _parse_options(pairs) -> dict:
     return out
 
 
+def training_options(f):
+    """The options ``seqconv train`` and ``seqconv finetune`` share; defaults from :class:`TrainConfig`."""
+    opts = [
+        click.option("--epochs", default=_D.epochs, show_default=True, type=click.IntRange(min=1)),
+        click.option("--batch-size", default=_D.batch_size, show_default=True, type=click.IntRange(min=1)),
+        click.option("--lr", default=_D.lr, show_default=True, type=FiniteFloat(min=0, min_open=True),
+                     help="Peak learning rate (AdamW)."),
+        click.option("--weight-decay", default=_D.weight_decay, show_default=True, type=FiniteFloat(min=0)),
+        click.option("--schedule", type=click.Choice(["cosine", "constant"]), default=_D.schedule, show_default=True,
+                     help="Learning-rate schedule (cosine: warm-up then cosine decay)."),
+        click.option("--patience", default=_D.patience, show_default=True, type=click.IntRange(min=1),
+                     help="Early stopping: epochs without a better validation auPRC."),
+        click.option("--class-weight", type=click.Choice(["balanced", "none"]), default=_D.class_weight,
+                     show_default=True, help="balanced: positive weight n_neg / n_pos per task."),
+        click.option("--rc-augment/--no-rc-augment", default=_D.rc_augment, show_default=True,
+                     help="Random reverse complement of training sequences."),
+        click.option("--max-shift", default=_D.max_shift, show_default=True, type=click.IntRange(min=0),
+                     help="Random shifts of up to this many bp."),
+        click.option("--seed", default=_D.seed, show_default=True, type=int, help="Same seed, same weights (on CPU)."),
+        click.option("--resume", is_flag=True, help="Continue the interrupted run in --out from its last checkpoint."),
+        click.option("--device", default=None, callback=check_device, help="cpu (default), cuda, cuda:1 ..."),
+        click.option("--threads", default=None, type=click.IntRange(min=1),
+                     help="CPU threads for torch (default: torch's own choice; results can differ in the last "
+                          "digits between thread counts)."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def train_config(epochs, batch_size, lr, weight_decay, schedule, patience, class_weight, rc_augment, max_shift,
+                 seed) -> TrainConfig:
+    return TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
+                       patience=patience, class_weight=class_weight, rc_augment=rc_augment, max_shift=max_shift,
+                       seed=seed)
+
+
+def report_test(model, ds, out, *, seed: int, device, quiet: bool) -> None:
+    """Test metrics into the card of ``out`` and one result line (printed even with --quiet)."""
+    from seqconv.evaluate import record_test_metrics
+
+    table = record_test_metrics(model, ds, n_boot=200, seed=seed, device=device, path=out)
+    if table is not None:
+        click.echo(f"test: auROC {table['auroc'].mean():.4f}  auPRC {table['auprc'].mean():.4f}  "
+                   f"MCC {table['mcc'].mean():.4f}  (mean over {len(table)} TF(s), {int(table['n'].iloc[0])} "
+                   "windows)", err=True)
+
+
 @main.command()
 @click.option("--data", "data", required=True, type=InputFile(what="dataset file"), help="Dataset file from `seqconv prepare`.")
 @click.option("--arch", default="basset", show_default=True, help="Architecture: deepbind, basset or resnet.")
 @click.option("--arch-option", "arch_options", multiple=True, metavar="KEY=VALUE", callback=check_arch_options,
               help="Override one architecture setting (JSON value), e.g. filters=[32,64,64]; repeatable.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Model directory to write.")
-@click.option("--epochs", default=20, show_default=True, type=click.IntRange(min=1))
-@click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=1))
-@click.option("--lr", default=2e-3, show_default=True, type=FiniteFloat(min=0, min_open=True), help="Peak learning rate (AdamW).")
-@click.option("--weight-decay", default=1e-2, show_default=True, type=FiniteFloat(min=0))
-@click.option("--schedule", type=click.Choice(["cosine", "constant"]), default="cosine", show_default=True,
-              help="Learning-rate schedule (cosine: 1 warm-up epoch then cosine decay).")
-@click.option("--patience", default=4, show_default=True, type=click.IntRange(min=1),
-              help="Early stopping: epochs without a better validation auPRC.")
-@click.option("--class-weight", type=click.Choice(["balanced", "none"]), default="balanced", show_default=True)
-@click.option("--rc-augment/--no-rc-augment", default=True, show_default=True,
-              help="Random reverse complement of training sequences.")
-@click.option("--max-shift", default=3, show_default=True, type=click.IntRange(min=0), help="Random shifts of up to this many bp.")
 @click.option("--strand", type=click.Choice(["both", "forward"]), default="both", show_default=True,
               help="Strand handling stored in the model: average forward + reverse complement, or forward only.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Same seed, same weights (on CPU).")
-@click.option("--resume", is_flag=True, help="Continue the interrupted run in --out from its last checkpoint.")
-@click.option("--device", default=None, callback=check_device, help="cpu (default), cuda, cuda:1 ...")
-@click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads for torch.")
+@click.option("--iupac", type=click.Choice(["zero", "uniform"]), default="zero", show_default=True,
+              help="Encoding of IUPAC codes (N is always zero), stored in the model and used at prediction too.")
+@training_options
 @quiet_option
 @user_errors
-def train(data, arch, arch_options, out, epochs, batch_size, lr, weight_decay, schedule, patience, class_weight,
-          rc_augment, max_shift, strand, seed, resume, device, threads, quiet):
+def train(data, arch, arch_options, out, strand, iupac, epochs, batch_size, lr, weight_decay, schedule, patience,
+          class_weight, rc_augment, max_shift, seed, resume, device, threads, quiet):
     """Train a model on the train split, early-stopping on the valid split.
 
     Writes MODEL_DIR/model.safetensors + model.json (the best epoch), train_log.csv
     (one line per epoch) and checkpoint/ (each epoch, for --resume).  When the
-    dataset has a test split, its metrics are added to model.json.
+    dataset has a test split, its metrics (with 95% bootstrap intervals) go into
+    model.json and one "test:" line is printed, also with --quiet.
 
     \b
     Example:
-      seqconv train --data ds.parquet --arch basset --out models/ctcf --seed 1
-      seqconv train --data ds.parquet --arch deepbind --arch-option filters=32 --out m2
-      seqconv train --data ds.parquet --arch basset --out models/ctcf --resume
+      seqconv prepare --peaks data/yeast/Reb1_CX.bed.gz --genome data/yeast/sacCer3_chr1_3_6_7_8_9.fa.gz \\
+          --out reb1.parquet
+      seqconv train --data reb1.parquet --arch deepbind --epochs 5 --out reb1_model
     """
     import torch
 
     from seqconv.dataset import read_dataset
-    from seqconv.evaluate import metrics_table
-    from seqconv.modelfile import read_card, write_card
-    from seqconv.models import build_model, get_config
-    from seqconv.predict import predict, resolve_device
-    from seqconv.train import TrainConfig, fit
+    from seqconv.models import ModelCard, build_model, get_config
+    from seqconv.predict import resolve_device
+    from seqconv.train import fit
 
     if threads:
         torch.set_num_threads(threads)
     resolve_device(device)
     ds = read_dataset(data)
-    config = get_config(arch, **{"n_tasks": len(ds.tasks), "input_length": ds.width, **_parse_options(arch_options)})
-    model = build_model(config, seed=seed)
-    cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
-                      patience=patience, class_weight=class_weight, rc_augment=rc_augment, max_shift=max_shift,
-                      seed=seed)
+    config = get_config(arch, **{"n_tasks": len(ds.tasks), "input_length": ds.width, **parse_arch_options(arch_options)})
+    card = ModelCard(tasks=ds.tasks, strand=strand, encoding={"iupac": iupac}, negatives=dataset_negatives(ds))
+    model = build_model(config, seed=seed, card=card)
+    cfg = train_config(epochs, batch_size, lr, weight_decay, schedule, patience, class_weight, rc_augment, max_shift,
+                       seed)
     log(f"training {arch} ({sum(p.numel() for p in model.parameters()):,} parameters) on {data}: "
         f"{len(ds.tasks)} task(s), {ds.width} bp", quiet=quiet)
     res = fit(model, ds, config=cfg, out_dir=out, resume=resume, device=device, verbose=not quiet,
-              card_extra={"dataset": str(data)})
-    card = read_card(out)
-    if strand != card.strand:
-        card = card.replace(strand=strand)
-    test = ds.subset("test")
-    if len(test.table):
-        logits = predict(res.model, test.X(), device=device, strand=strand)
-        table = metrics_table(test.y(), logits, ds.tasks, n_boot=200, seed=seed)
-        card = card.replace(metrics={**card.metrics, "test": json.loads(table.to_json(orient="records"))})
-        log(f"test: auROC {table['auroc'].mean():.4f}  auPRC {table['auprc'].mean():.4f}  "
-            f"MCC {table['mcc'].mean():.4f}", quiet=quiet)
-    write_card(card, out)
+              card_extra={"dataset": Path(data).name})
+    report_test(res.model, ds, out, seed=seed, device=device, quiet=quiet)
     log(f"best epoch {res.best_epoch} (valid auPRC {res.best_metrics['valid_auprc']:.4f}); model in {out}", quiet=quiet)
+
+
+def dataset_negatives(ds) -> str:
+    """What a dataset's negatives are, from its ``kind`` column: genomic background, shuffles, another TF."""
+    kinds = set(ds.table.loc[ds.table[[c for c in ds.table.columns if c.startswith("label:")]].max(axis=1) == 0,
+                             "kind"])
+    names = {"background": "genomic background (GC-matched)", "shuffle": "dinucleotide shuffles",
+             "positive": "peaks of other TFs/conditions (a discriminator)", "input": "given negatives (unlabelled kind)"}
+    return ", ".join(names.get(k, k) for k in sorted(kinds)) or "none"

@@ -25,6 +25,7 @@ from torch import nn
 
 from seqconv.errors import InputError
 from seqconv.models.blocks import ConvBlock, DilatedResidualBlock, GlobalPool, MultiWidthConv
+from seqconv.models.card import ModelCard
 from seqconv.models.heads import DenseHead
 
 
@@ -146,21 +147,47 @@ class Trunk(nn.Module):
         return list(first.convs) if isinstance(first, MultiWidthConv) else [first.conv]
 
 
+def default_tasks(n: int) -> tuple:
+    """``task0 .. task{n-1}``: the names of a model's outputs until it is given real ones."""
+    return tuple(f"task{i}" for i in range(n))
+
+
 class SeqModel(nn.Module):
-    """``trunk`` + ``head``: ``(N, 4, L)`` float one-hot -> ``(N, T)`` logits.
+    """``trunk`` + ``head``: ``(N, 4, L)`` float one-hot -> ``(N, T)`` logits; it knows what it is.
 
     Attributes
     ----------
     trunk : Trunk
+        The backbone (everything but the head).
     head : DenseHead
     config : DeepBindConfig | BassetConfig | ResNetConfig
+        The architecture (``input_length``, ``n_tasks`` ...).
+    card : ModelCard
+        Tasks, strand handling, encoding policy, negatives, provenance, metrics; saved with the
+        weights and restored by :func:`seqconv.modelfile.load_model`.
     """
 
-    def __init__(self, trunk: Trunk, head: DenseHead, config):
+    def __init__(self, trunk: Trunk, head: DenseHead, config, card: ModelCard | None = None):
         super().__init__()
         self.trunk = trunk
         self.head = head
         self.config = config
+        self.card = card if card is not None else ModelCard(tasks=default_tasks(head.n_tasks))
+
+    @property
+    def card(self) -> ModelCard:
+        return self._card
+
+    @card.setter
+    def card(self, card: ModelCard) -> None:
+        if not isinstance(card, ModelCard):
+            raise TypeError(f"card must be a ModelCard, got {type(card).__name__}")
+        if len(card.tasks) != self.head.n_tasks:
+            raise ValueError(f"the card names {len(card.tasks)} task(s) {list(card.tasks)}, "
+                             f"the model has {self.head.n_tasks} output(s)")
+        if card.kind != "model":
+            raise ValueError("a SeqModel's card must have kind 'model'")
+        object.__setattr__(self, "_card", card)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.trunk(x))
@@ -178,6 +205,21 @@ class SeqModel(nn.Module):
         return self.head.n_tasks
 
     @property
+    def tasks(self) -> list[str]:
+        """Output names (TFs), one per logit."""
+        return list(self.card.tasks)
+
+    @property
+    def strand(self) -> str:
+        """``"both"`` (average over the two strands at prediction time) or ``"forward"``."""
+        return self.card.strand
+
+    @property
+    def encoding(self) -> dict:
+        """How N and IUPAC codes are one-hot encoded for this model (training and prediction)."""
+        return dict(self.card.encoding)
+
+    @property
     def first_convs(self) -> list[nn.Conv1d]:
         """The first layer's convolution(s) (one for deepbind/basset, one per width for resnet)."""
         return self.trunk.first_convs
@@ -187,6 +229,114 @@ class SeqModel(nn.Module):
         """The first ``nn.Conv1d`` (deepbind, basset); for ``resnet`` the list of first-layer convs."""
         convs = self.first_convs
         return convs if isinstance(self.trunk.layers[0], MultiWidthConv) else convs[0]
+
+    def backbone(self) -> "Backbone":
+        """This model's trunk (a copy) as a :class:`Backbone` that remembers where it came from."""
+        import copy
+
+        card = ModelCard(tasks=self.card.tasks, strand=self.card.strand, encoding=self.card.encoding,
+                         negatives=self.card.negatives, kind="backbone", training=self.card.training,
+                         transfer=self.card.transfer, metrics=self.card.metrics,
+                         description=self.card.description)
+        return Backbone(copy.deepcopy(self.trunk), self.config, card)
+
+    def with_head(self, tasks, *, hidden: int | None = None, dropout: float | None = None,
+                  seed: int | None = 0) -> "SeqModel":
+        """A new model: a copy of this trunk + a freshly initialised head for ``tasks``.
+
+        See :meth:`Backbone.attach_head`; the result saves and reloads like any model.
+        """
+        return self.backbone().attach_head(tasks, hidden=hidden, dropout=dropout, seed=seed)
+
+
+class Backbone(nn.Module):
+    """A trunk without a head, with its architecture and card (``card.kind == "backbone"``).
+
+    ``card.tasks`` are the source tasks it was pretrained on and ``card.training`` the
+    provenance of that pretraining (used by the leakage guard of :mod:`seqconv.transfer`).
+    ``Backbone(x)`` gives the trunk's features.
+    """
+
+    def __init__(self, trunk: Trunk, config, card: ModelCard):
+        super().__init__()
+        if card.kind != "backbone":
+            raise ValueError("a Backbone's card must have kind 'backbone'")
+        self.trunk = trunk
+        self.config = config
+        self.card = card
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.trunk(x)
+
+    @property
+    def arch(self) -> str:
+        return self.config.arch
+
+    @property
+    def input_length(self) -> int:
+        return self.config.input_length
+
+    @property
+    def encoding(self) -> dict:
+        return dict(self.card.encoding)
+
+    @property
+    def out_features(self) -> int:
+        """Size of the flattened trunk output for the backbone's input width."""
+        return _flat_features(self.trunk, self.input_length)
+
+    def attach_head(self, tasks, *, hidden: int | None = None, dropout: float | None = None,
+                    seed: int | None = 0) -> SeqModel:
+        """A :class:`SeqModel` = a copy of this trunk + a new :class:`DenseHead` with one output per task.
+
+        Parameters
+        ----------
+        tasks : sequence of str
+            Names of the new outputs (TFs).
+        hidden : int, optional
+            Hidden width of the new head (0 = a linear probe); default: the architecture's.
+        dropout : float, optional
+            Default: the architecture's.
+        seed : int, optional
+            Seeds the head's initialisation (a local generator state).
+
+        Returns
+        -------
+        SeqModel
+            Its card has the new tasks, the backbone's strand, encoding and negatives, and
+            ``transfer = {"backbone": ...}`` recording what the trunk was pretrained on.
+        """
+        import copy
+
+        tasks = tuple(str(t) for t in tasks)
+        if not tasks:
+            raise InputError("attach_head: give at least one task")
+        changes = {"n_tasks": len(tasks)}
+        if hidden is not None:
+            changes["hidden"] = int(hidden)
+        if dropout is not None:
+            changes["dropout"] = float(dropout)
+        config = self.config.replace(**changes)
+        trunk = copy.deepcopy(self.trunk)
+        n_in = _flat_features(trunk, config.input_length)
+        if seed is None:
+            head = DenseHead(n_in, len(tasks), hidden=config.hidden, dropout=config.dropout)
+        else:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                head = DenseHead(n_in, len(tasks), hidden=config.hidden, dropout=config.dropout)
+        card = ModelCard(tasks=tasks, strand=self.card.strand, encoding=self.card.encoding,
+                         negatives=self.card.negatives,
+                         transfer={"backbone": backbone_summary(self.card)})
+        return SeqModel(trunk, head, config, card)
+
+
+def backbone_summary(card: ModelCard) -> dict:
+    """A short record of a backbone for the card of a model built on it."""
+    t = card.training or {}
+    return {"name": t.get("name") or card.description.split(":")[0][:80], "tasks": list(card.tasks),
+            "datasets": t.get("datasets", t.get("dataset")), "train_chromosomes": t.get("train_chromosomes"),
+            "genome": t.get("genome")}
 
 
 def inference_copy(model: SeqModel, *, channels_last: bool = True) -> SeqModel:
@@ -279,7 +429,7 @@ def config_from_dict(d: dict):
     return get_config(arch, **d)
 
 
-def build_model(config, *, seed: int | None = None) -> SeqModel:
+def build_model(config, *, seed: int | None = None, card: ModelCard | None = None) -> SeqModel:
     """Build a freshly initialised model from a config (or a config dict).
 
     Parameters
@@ -288,6 +438,8 @@ def build_model(config, *, seed: int | None = None) -> SeqModel:
     seed : int, optional
         Seeds the weight initialisation (with a local generator state; the
         global torch RNG is restored afterwards).
+    card : ModelCard, optional
+        Default: outputs named ``task0 ..``, both strands, N and IUPAC codes as zeros.
 
     Returns
     -------
@@ -298,7 +450,11 @@ def build_model(config, *, seed: int | None = None) -> SeqModel:
     if config.arch not in _BUILDERS:
         raise InputError(f"unknown architecture {config.arch!r}; choose one of {', '.join(_BUILDERS)}")
     if seed is None:
-        return _BUILDERS[config.arch](config)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return _BUILDERS[config.arch](config)
+        model = _BUILDERS[config.arch](config)
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = _BUILDERS[config.arch](config)
+    if card is not None:
+        model.card = card
+    return model

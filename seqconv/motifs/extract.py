@@ -124,16 +124,22 @@ def _check_X(X, model_len=None) -> None:
         raise InputError("no sequences given")
 
 
-def _setup(model, X, strand: str, device):
-    """Check ``strand`` and ``X``; return (device, model in eval mode on it, its first layer)."""
+def _setup(model, X, strand: str | None, device):
+    """Check ``strand`` and ``X``; return (device, an eval-mode copy of the model on it, its first layer, strand).
+
+    The caller's model keeps its device and train/eval mode; ``strand=None`` is the model's own.
+    """
+    import copy
+
     from seqconv.predict import resolve_device
 
+    strand = strand or getattr(model, "strand", "both")
     if strand not in STRANDS:
         raise ValueError(f"strand must be one of {STRANDS}, got {strand!r}")
     _check_X(X)
     dev = resolve_device(device)
-    model = model.to(dev).eval()
-    return dev, model, first_layer(model)
+    model = copy.deepcopy(model).to(dev).eval()
+    return dev, model, first_layer(model), strand
 
 
 def _activations(layer: FirstLayer, xb: torch.Tensor) -> list[torch.Tensor]:
@@ -148,7 +154,7 @@ def _activations(layer: FirstLayer, xb: torch.Tensor) -> list[torch.Tensor]:
     return out
 
 
-def activation_motifs(model, X, *, threshold: float = 0.7, strand: str = "both", min_sites: int = 10,
+def activation_motifs(model, X, *, threshold: float = 0.7, strand: str | None = None, min_sites: int = 10,
                       background=None, batch_size: int = 256, device=None, verbose: bool = False) -> list[Motif]:
     """Motifs of the first-layer filters by activation alignment.
 
@@ -185,7 +191,7 @@ def activation_motifs(model, X, *, threshold: float = 0.7, strand: str = "both",
 
     if not 0 <= threshold < 1:
         raise ValueError(f"threshold must be in [0, 1), got {threshold}")
-    dev, model, layer = _setup(model, X, strand, device)
+    dev, model, layer, strand = _setup(model, X, strand, device)
     sizes = [c.out_channels for c in layer.convs]
     n_pass = 2 * (2 if strand == "both" else 1) * ((len(X) + batch_size - 1) // batch_size)
     bar = tqdm(total=n_pass, disable=not verbose, unit="batch", leave=False, desc="activations")
@@ -221,7 +227,7 @@ def activation_motifs(model, X, *, threshold: float = 0.7, strand: str = "both",
     return motifs
 
 
-def max_activations(model, X, *, strand: str = "both", batch_size: int = 256, device=None) -> np.ndarray:
+def max_activations(model, X, *, strand: str | None = None, batch_size: int = 256, device=None) -> np.ndarray:
     """Each sequence's largest activation of each first-layer filter.
 
     The activation is the one :func:`activation_motifs` thresholds (windows wholly inside
@@ -234,7 +240,7 @@ def max_activations(model, X, *, strand: str = "both", batch_size: int = 256, de
     (N, F) float32 ndarray
         Filters numbered as in :func:`activation_motifs`.
     """
-    dev, model, layer = _setup(model, X, strand, device)
+    dev, model, layer, strand = _setup(model, X, strand, device)
     views = 2 if strand == "both" else 1
     parts, pending = [], []
     with torch.inference_mode():
@@ -277,7 +283,7 @@ def weight_motifs(model, *, scale: float = 1.0, background=None) -> list[Motif]:
     return motifs
 
 
-def filter_influence(model, X, y=None, *, tasks=None, strand: str = "both", batch_size: int = 256,
+def filter_influence(model, X, y=None, *, tasks=None, strand: str | None = None, batch_size: int = 256,
                      device=None, verbose: bool = False) -> pd.DataFrame:
     """How much the model uses each first-layer filter: its output zeroed, one filter at a time.
 
@@ -309,7 +315,7 @@ def filter_influence(model, X, y=None, *, tasks=None, strand: str = "both", batc
 
     from seqconv.evaluate import auroc
 
-    dev, model, layer = _setup(model, X, strand, device)
+    dev, model, layer, strand = _setup(model, X, strand, device)
     n_f = layer.n_filters
     mask_holder: dict = {}
 

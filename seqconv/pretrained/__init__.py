@@ -1,8 +1,10 @@
-"""Pretrained models shipped inside the package (trained on real ENCODE / GUE / yeast ChIP data).
+"""Pretrained models and backbones shipped inside the package (trained on real ENCODE / GUE / yeast ChIP data).
 
-Each model is a directory ``seqconv/pretrained/<name>/`` (``model.safetensors`` +
-``model.json``); ``index.json`` lists them with their held-out test metrics.
-They are reproduced by ``python pipelines/train_pretrained.py`` (see the README).
+Each one is a directory ``seqconv/pretrained/<name>/`` (``model.safetensors`` + ``model.json``);
+``index.json`` lists them with their kind (``model`` or ``backbone``), what their negatives
+were and their held-out test metrics.  Models are reproduced by
+``python pipelines/train_pretrained.py``, backbones by ``python pipelines/train_backbones.py``
+(see the README).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from seqconv.errors import InputError
 
 ROOT = Path(__file__).resolve().parent
 INDEX = ROOT / "index.json"
-COLUMNS = ["name", "arch", "width", "tasks", "data", "test_auroc", "test_auprc", "test_mcc", "size_kb"]
+COLUMNS = ["name", "kind", "arch", "width", "tasks", "negatives", "data", "test_auroc", "test_auprc", "test_mcc",
+           "size_kb"]
 
 
 def _index() -> list[dict]:
@@ -25,40 +28,54 @@ def _index() -> list[dict]:
     return json.loads(INDEX.read_text())["models"]
 
 
-def list_models() -> pd.DataFrame:
-    """The bundled models: name, architecture, input width, TFs, training data, test metrics, size.
+def bundled_names(kind: str | None = None) -> list[str]:
+    """Names of the bundled models (``kind="model"``), backbones (``"backbone"``) or both (``None``)."""
+    return [m["name"] for m in _index() if kind is None or m.get("kind", "model") == kind]
+
+
+def list_models(kind: str | None = None) -> pd.DataFrame:
+    """The bundled models and backbones: name, kind, architecture, width, TFs, negatives, data, test metrics, size.
+
+    Parameters
+    ----------
+    kind : {"model", "backbone"}, optional
+        Only one kind (default: both).
 
     Returns
     -------
-    DataFrame with columns ``name, arch, width, tasks, data, test_auroc, test_auprc, test_mcc, size_kb``
-    (metrics: mean over the model's TFs on its held-out test set).
+    DataFrame with columns ``name, kind, arch, width, tasks, negatives, data, test_auroc, test_auprc,
+    test_mcc, size_kb`` (metrics: mean over the TFs on the held-out test set; for a backbone, of the
+    pretraining heads).
     """
     rows = []
     for m in _index():
+        if kind is not None and m.get("kind", "model") != kind:
+            continue
         tasks = m["tasks"]
-        rows.append({"name": m["name"], "arch": m["arch"], "width": m["input_width"],
+        rows.append({"name": m["name"], "kind": m.get("kind", "model"), "arch": m["arch"], "width": m["input_width"],
                      "tasks": ",".join(tasks) if len(tasks) <= 3 else f"{','.join(tasks[:3])},... ({len(tasks)})",
-                     "data": m["data"], "test_auroc": m["test"].get("auroc"), "test_auprc": m["test"].get("auprc"),
-                     "test_mcc": m["test"].get("mcc"), "size_kb": m["size_kb"]})
+                     "negatives": m.get("negatives", ""), "data": m["data"], "test_auroc": m["test"].get("auroc"),
+                     "test_auprc": m["test"].get("auprc"), "test_mcc": m["test"].get("mcc"), "size_kb": m["size_kb"]})
     return pd.DataFrame(rows, columns=COLUMNS).round(4)
 
 
 def model_path(name: str) -> Path:
-    """Directory of the bundled model ``name``."""
-    names = [m["name"] for m in _index()]
+    """Directory of the bundled model or backbone ``name``."""
+    names = bundled_names()
     if name not in names:
         raise InputError(f"no bundled model {name!r}; bundled: {', '.join(names) or '(none)'}")
     return ROOT / name
 
 
 def load_pretrained(name: str, *, device=None):
-    """Load a bundled model by name.
+    """Load a bundled model (a :class:`~seqconv.models.SeqModel` with its card) or backbone by name.
 
     Returns
     -------
-    model : seqconv.models.SeqModel (eval mode, float32)
-    card : seqconv.modelfile.ModelCard
+    seqconv.models.SeqModel or seqconv.models.Backbone
+        In eval mode, float32.
     """
-    from seqconv.modelfile import load_model
+    from seqconv.modelfile import load_backbone, load_model
 
-    return load_model(model_path(name), device=device)
+    kind = next(m.get("kind", "model") for m in _index() if m["name"] == name) if name in bundled_names() else "model"
+    return (load_backbone if kind == "backbone" else load_model)(model_path(name), device=device)

@@ -44,8 +44,6 @@ def _records(path, n=None):
 
 def build(folder: Path) -> Resources:
     """Write every resource into ``folder`` (once per test session)."""
-    import torch
-
     from seqconv.dataset import write_dataset
     from seqconv.genome import read_fasta
     from seqconv.modelfile import resolve_model, save_model
@@ -67,12 +65,23 @@ def build(folder: Path) -> Resources:
     ds, _ = from_peaks([YEAST_REB1], YEAST_GENOME, width=200, test_chroms=["chr9"], valid_chroms=["chr8"], seed=0)
     dataset = folder / "ds.parquet"
     write_dataset(ds, dataset)
-    net, card = resolve_model("oct4_mafk")
-    with torch.no_grad():
-        next(iter(net.parameters())).view(-1)[0] = float("nan")
     nan_model = folder / "nan_model"
-    save_model(net, nan_model, tasks=list(card.tasks), strand=card.strand)
+    save_model(resolve_model("oct4_mafk"), nan_model)
+    nan_weights(nan_model / "model.safetensors")
     return Resources(folder, YEAST_GENOME, chr1, nochr, fasta, meme, dataset, nan_model)
+
+
+def nan_weights(weights: Path) -> None:
+    """Put a NaN into the first floating-point tensor of a safetensors file (save_model refuses to write one)."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(weights))
+    key = next(k for k, v in tensors.items() if v.is_floating_point())
+    tensors[key] = tensors[key].clone()
+    tensors[key].view(-1)[0] = float("nan")
+    save_file(tensors, str(weights))
+    assert not torch.isfinite(load_file(str(weights))[key]).all()
 
 
 def truncated_gzip(path: Path, keep: float = 0.5) -> bytes:
@@ -102,9 +111,11 @@ def snapshot(folder: Path) -> dict:
     return out
 
 
-def seqconv_temps() -> set:
-    """Entries of the system temporary folder that seqconv creates (``seqconv-*``)."""
-    return {n for n in os.listdir(tempfile.gettempdir()) if n.startswith("seqconv-")}
+def private_tempdir(monkeypatch, folder: Path) -> Path:
+    """Point Python's temporary folder at ``folder`` (so leftovers are this test's, not a neighbour's)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
 
 
 def can_mount_tmpfs() -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from _resources import ROOT, YEAST_GENOME, YEAST_REB1, build, can_mount_tmpfs, seqconv_temps
+from _resources import ROOT, YEAST_GENOME, YEAST_REB1, build, can_mount_tmpfs, private_tempdir
 from seqconv.cli import main
 from seqconv.dataset import read_dataset
 from seqconv.genome import Genome
@@ -151,8 +151,9 @@ def tmpfs(tmp_path):
             subprocess.run(["umount", "-l", str(d)], check=False)
 
 
-def test_full_disk_for_prepare_predict_scan(res, tmpfs):
+def test_full_disk_for_prepare_predict_scan(res, tmpfs, tmp_path, monkeypatch):
     d = tmpfs("48k")
+    systmp = private_tempdir(monkeypatch, tmp_path / "systmp")
     filler = d / "filler"
     with open(filler, "wb") as fh:
         try:
@@ -165,12 +166,11 @@ def test_full_disk_for_prepare_predict_scan(res, tmpfs):
         ["scan", "--motifs", res.meme, "--fasta", res.fasta, "--thresh", "1e-2", "--out", d / "s.tsv", "-q"],
     ]
     for args in cases:
-        temps = seqconv_temps()
         r = run(args)
         assert r.exit_code == 2, r.output
         assert "no space left on device" in r.stderr and "Traceback" not in r.output
         assert sorted(os.listdir(d)) == ["filler"], args[0]
-        assert seqconv_temps() <= temps
+        assert list(systmp.iterdir()) == []
 
 
 def test_read_only_output_folder_and_read_only_genome_folder(res, tmpfs, tmp_path, monkeypatch):
@@ -217,8 +217,9 @@ def test_signal_removes_every_temporary_file(res, tmp_path, sig, cmd):
                     "--out", str(out / "d.parquet"), "-q"],
     }[cmd]
     code = "import sys; from seqconv.cli import main; sys.argv[0] = 'seqconv'; main()"
-    temps = seqconv_temps()
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], env=_env(), stdout=subprocess.PIPE,
+    systmp = tmp_path / "systmp"
+    systmp.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], env=dict(_env(), TMPDIR=str(systmp)), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         if cmd == "prepare":  # its only file appears at the end; interrupt mid-run
@@ -234,5 +235,5 @@ def test_signal_removes_every_temporary_file(res, tmp_path, sig, cmd):
     assert proc.returncode == 128 + int(sig), stderr
     assert f"interrupted by {signal.Signals(sig).name}" in stderr and "Traceback" not in stderr
     assert list(out.iterdir()) == []
-    assert seqconv_temps() <= temps
+    assert list(systmp.iterdir()) == []
     assert stat.S_ISDIR(os.stat(out).st_mode)

@@ -1,0 +1,153 @@
+"""The motif bank: every motif-strand's integer matrix, p-value table and threshold."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from seqconv import _scan_kernels as kern
+from seqconv.motifs.core import Motif, check_background
+from seqconv.scan.options import ScanOptions, fimo_background
+from seqconv.scan.pvalues import fimo_grid
+
+
+@dataclass
+class _Strand:
+    motif: int          # index into the motif list
+    strand: str         # "+" or "-"
+    width: int
+    lo: np.ndarray      # (W, 4) float64 log-odds (bits)
+    ints: np.ndarray    # (W, 4) int64 integer-scaled log-odds
+    filt: np.ndarray    # (W, 4) int64 filter matrix (ints, or ceil for memelite)
+    smin: int
+    sf: np.ndarray      # survival table on the integer grid
+    thr: float          # integer filter threshold (inf if unreachable)
+    thr_float: float    # memelite: float score threshold
+
+
+class _Bank:
+    """Every motif-strand's matrices, p-value tables and thresholds.
+
+    ``background`` is the scan's background already resolved to ``(4,)`` frequencies, or
+    None for each motif's own (``"motif"``).
+    """
+
+    def __init__(self, motifs: list[Motif], options: ScanOptions, background):
+        self.motifs = motifs
+        self.method = method = options.method
+        threshold, pseudocount, grid = options.threshold, options.pseudocount, options.grid
+        self.strands: list[_Strand] = []
+        wanted = {"both": ("+", "-"), "+": ("+",), "-": ("-",)}[options.strands]
+        los, ints, owner, strand_of, bgs, same, scales = [], [], [], [], [], [], []
+        for k, motif in enumerate(motifs):
+            raw = motif.background if background is None else background
+            if method == "memelite":
+                bgv = check_background(None)
+            else:
+                bgv = fimo_background(raw, len(wanted) == 2)
+            # a strand-symmetric background gives the reverse complement the same score distribution,
+            # and its matrices are the + strand's read backwards with A<->T, C<->G
+            symmetric = bgv[0] == bgv[3] and bgv[1] == bgv[2]
+            probs = {"+": motif.probabilities_with_pseudocount(pseudocount, bgv)}
+            if not symmetric:
+                probs["-"] = motif.reverse_complement().probabilities_with_pseudocount(pseudocount, bgv)
+            lo_plus = motif.log_odds(pseudocount, bgv)
+            for i, s in enumerate(wanted):
+                if s == "+" or symmetric:
+                    p, lo = probs["+"], lo_plus
+                else:
+                    p, lo = probs["-"], motif.reverse_complement().log_odds(pseudocount, bgv)
+                if grid is None:
+                    m, scale, _ = fimo_grid(p, bgv)
+                else:
+                    m, scale = np.round(lo / grid).astype(np.int64), 1.0 / grid
+                if s == "-" and symmetric:
+                    lo, m = lo[::-1, ::-1], m[::-1, ::-1]
+                los.append(np.ascontiguousarray(lo))
+                ints.append(np.ascontiguousarray(m))
+                owner.append(k)
+                strand_of.append(s)
+                bgs.append(bgv)
+                same.append(i > 0 and symmetric)
+                scales.append(scale)
+        widths = np.array([len(lo) for lo in los], dtype=np.int64)
+        offs = np.concatenate([[0], np.cumsum(widths)])
+        lo_all = np.ascontiguousarray(np.concatenate(los))
+        ints_all = np.ascontiguousarray(np.concatenate(ints))
+        # memelite compares the float score: ceil() keeps the filter an upper bound
+        filt_all = np.ceil(lo_all / grid - 1e-9).astype(np.int64) if method == "memelite" else ints_all
+        strict = method == "memelite"
+        smins, sf_all, sf_off, first = kern.score_tables(ints_all, offs, np.array(bgs), np.array(same), threshold,
+                                                         strict)
+        sfs = [sf_all[sf_off[j]:sf_off[j + 1]] for j in range(len(los))]
+        self.scale = np.array(scales, dtype=np.float64)
+        for j in range(len(los)):
+            smin = int(smins[j])
+            thr_int = smin + int(first[j]) if first[j] >= 0 else math.inf
+            thr_float = float(np.float32(thr_int / self.scale[j])) if first[j] >= 0 else math.inf
+            a0, a1 = offs[j], offs[j + 1]
+            self.strands.append(_Strand(owner[j], strand_of[j], int(widths[j]), lo_all[a0:a1], ints_all[a0:a1],
+                                        filt_all[a0:a1], smin, sfs[j], thr_int, thr_float))
+        self.max_width = max(st.width for st in self.strands)
+        J, W = len(self.strands), self.max_width
+        # rescoring tables (J, W, 5): column 4 (N) and positions past the width are 0
+        self.int_table = np.zeros((J, W, 5), dtype=np.int64)
+        self.float_table = np.zeros((J, W, 5), dtype=np.float64)
+        rows = np.repeat(np.arange(J), widths)
+        cols = np.arange(len(rows)) - np.repeat(offs[:-1], widths)
+        self.int_table[rows, cols, :4] = ints_all
+        self.float_table[rows, cols, :4] = lo_all
+        self.widths = np.array([st.width for st in self.strands], dtype=np.int64)
+        self.strand_of = np.array([st.strand for st in self.strands], dtype=object)
+        self.minus_of = self.strand_of == "-"
+        self.motif_of = np.array([st.motif for st in self.strands], dtype=np.int64)
+        self.motif_ids = np.array([m.id for m in motifs], dtype=object)
+        self.motif_names = np.array([m.name for m in motifs], dtype=object)
+        self.thr = np.array([st.thr for st in self.strands], dtype=np.float64)
+        self.thr_float = np.array([st.thr_float for st in self.strands], dtype=np.float64)
+        self.smin = np.array([st.smin for st in self.strands], dtype=np.int64)
+        self.sf_off = np.concatenate([[0], np.cumsum([len(st.sf) for st in self.strands])])
+        self.sf_flat = np.concatenate([st.sf for st in self.strands])
+        self.sf_len = np.diff(self.sf_off)
+
+    def groups(self, dtype_exact_limit: int):
+        """Motif-strands grouped by width: ``(W, columns, weights (5 W, n), exact)`` per group.
+
+        Strands whose threshold cannot be reached are left out; ``columns`` is -1 for padding.
+        """
+        order = np.argsort(self.widths, kind="stable")
+        groups, cur = [], []
+        for j in order:
+            if cur and self.widths[j] > max(self.widths[cur[0]] * 1.3, self.widths[cur[0]] + 2):
+                groups.append(cur)
+                cur = []
+            if np.isfinite(self.thr[j]):
+                cur.append(int(j))
+        if cur:
+            groups.append(cur)
+        out = []
+        for g in groups:
+            if not g:
+                continue
+            W = int(self.widths[g].max())
+            n = -(-len(g) // 8) * 8  # padded to a multiple of 8 columns (aligned rows)
+            # channels A, C, G, T and a constant 1 that carries minus the threshold, spread over
+            # the W positions in integer parts the filter dtype holds exactly
+            weights = np.zeros((W, 5, n), dtype=np.float64)
+            thr = np.full(n, float(W * dtype_exact_limit))  # padding columns: never reached
+            for c, j in enumerate(g):
+                st = self.strands[j]
+                weights[:st.width, :4, c] = st.filt
+                thr[c] = self.thr[j] - (1 if self.method == "memelite" else 0)
+            weights = np.maximum(weights, -dtype_exact_limit)  # raising a weight keeps an upper bound
+            q = -thr
+            weights[:, 4, :] = np.floor(q / W)
+            weights[: 1, 4, :] += q - np.floor(q / W) * W
+            exact = np.abs(weights).max() <= dtype_exact_limit
+            weights += 0.0  # no -0.0: an all-zero sum must stay +0.0 for the sign test
+            out.append((W, np.concatenate([np.asarray(g), np.full(n - len(g), -1)]).astype(np.int64),
+                        weights.reshape(W * 5, n), exact))
+        return out
+

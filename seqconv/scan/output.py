@@ -1,0 +1,152 @@
+"""Hits as a DataFrame, FIMO's q-values, and hits written to TSV, BED or GFF."""
+
+from __future__ import annotations
+
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from seqconv import _scan_kernels as kern
+from seqconv.errors import InputError
+from seqconv.scan.bank import _Bank
+from seqconv.scan.records import _Stream
+
+COLUMNS = ["motif_id", "motif_name", "sequence_id", "start", "end", "strand", "score",
+           "p_value", "q_value", "matched_sequence"]
+
+
+def _frame(bank: _Bank, stream: _Stream, parts: list[dict], q_values=None, *, with_pidx: bool = False):
+    """One DataFrame (sorted by motif, sequence, start, strand) from rescored blocks.
+
+    ``q_values`` : (n_hits,) in the parts' order (``None``: NaN).  ``with_pidx``: also return the
+    hits' p-value table entries in the frame's order."""
+    if not parts:
+        df = pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
+            COLUMNS, [object, object, object, np.int64, np.int64, object, float, float, float, object])})
+        return (df, np.zeros(0, np.int64)) if with_pidx else df
+    h = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "matched"}
+    col = h["col"]
+    motif_idx = bank.motif_of[col]
+    minus = bank.minus_of[col]
+    # by motif, then stream position (= sequence, start), then strand
+    key = (stream.starts[h["seq"]] + h["start"]) * 2 + minus
+    qtab = np.zeros(0) if q_values is None else np.asarray(q_values, dtype=np.float64)
+    order = kern.hit_order(motif_idx, key, len(bank.motifs))
+    motif_idx, seq_idx, start, end, minus, score, p_value, q_value = kern.gather_hits(
+        order, col, h["seq"], h["start"], h["score"], h["p_value"], qtab, np.arange(len(col)), bank.widths,
+        bank.motif_of, bank.minus_of)
+    # the letters of each part's sites, in hit order; every site is as long as its motif
+    data = np.concatenate([p["matched"] for p in parts])
+    offsets = np.zeros(len(col) + 1, dtype=np.int64)
+    np.cumsum(bank.widths[col], out=offsets[1:])
+    matched = _string_column(data, offsets, order)
+    df = pd.DataFrame({
+        "motif_id": _take_strings(bank.motif_ids, motif_idx),
+        "motif_name": _take_strings(bank.motif_names, motif_idx),
+        "sequence_id": _take_strings(stream.ids, seq_idx),
+        "start": start,
+        "end": end,
+        "strand": _take_strings(["+", "-"], minus),
+        "score": score,
+        "p_value": p_value,
+        "q_value": q_value,
+        "matched_sequence": matched,
+    }, copy=False)                    # fresh arrays: no copy into 2-d blocks
+    return (df, h["pidx"][order]) if with_pidx else df
+
+
+def fimo_q_table(pidx: np.ndarray, bank: _Bank, n_tests: np.ndarray, pi0: np.ndarray):
+    """FIMO's q-value of every p-value table entry used by the hits ``pidx`` (entries of
+    ``bank.sf_flat``), per motif (:func:`seqconv.scan.pvalues.fimo_qvalues`, but sorting only the
+    distinct entries): returns ``(entries, q)``, ``entries`` sorted.
+
+    A q-value depends on the motif and the p-value only: ``q(v) = min over its used values u >= v of
+    pi0 * u * n_tests / #(p <= u)``, capped at 1.
+    """
+    if pidx.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0)
+    used, cnt = _entry_counts(pidx, len(bank.sf_flat))
+    strand = np.searchsorted(bank.sf_off, used, side="right") - 1
+    m = bank.motif_of[strand]
+    v = bank.sf_flat[used]
+    o = np.lexsort((v, m))
+    m_o, v_o, c_o = m[o], v[o], cnt[o]
+    q_o = np.empty(len(o))
+    bounds = np.flatnonzero(np.diff(m_o)) + 1
+    for a, b in zip(np.concatenate([[0], bounds]), np.concatenate([bounds, [len(o)]])):
+        mm = int(m_o[a])
+        vv, cum = v_o[a:b], np.cumsum(c_o[a:b])
+        last = np.append(vv[1:] != vv[:-1], True)               # last entry of each run of equal values
+        group = np.cumsum(np.concatenate([[0], last[:-1]]))
+        n = max(int(n_tests[mm]), int(cum[-1]))
+        r = pi0[mm] * vv[last] * float(n) / cum[last]
+        q = np.minimum(np.minimum.accumulate(r[::-1])[::-1], 1.0)
+        q_o[a:b] = q[group]
+    q_used = np.empty(len(used))
+    q_used[o] = q_o
+    return used, q_used
+
+
+def _entry_counts(pidx: np.ndarray, n_entries: int):
+    """Distinct entries of ``pidx`` (sorted) and their counts."""
+    if pidx.size * 8 < n_entries:
+        return np.unique(pidx, return_counts=True)
+    cnt = np.bincount(pidx, minlength=n_entries)
+    used = np.flatnonzero(cnt)
+    return used, cnt[used]
+
+
+def lookup_q(pidx: np.ndarray, table) -> np.ndarray:
+    """q-values of hits ``pidx`` from ``(entries, q)``."""
+    used, q = table
+    return q[np.searchsorted(used, pidx)]
+
+
+def _string_column(data: np.ndarray, offsets: np.ndarray, idx: np.ndarray):
+    """Strings ``idx`` of ``(data, offsets)`` as a column of pandas' default string dtype."""
+    d, o = kern.take_strings(data, offsets, np.asarray(idx, dtype=np.int64))
+    arr = pa.Array.from_buffers(pa.large_string(), len(idx), [None, pa.py_buffer(o), pa.py_buffer(d)])
+    return _as_str_column(arr)
+
+
+_STR_DTYPE = pd.Series(["A"]).dtype      # pandas' default string dtype (arrow-backed "str" from pandas 3)
+
+
+def _as_str_column(arr):
+    """A pyarrow string array as a column of pandas' default string dtype."""
+    if _STR_DTYPE == object:
+        return arr.to_numpy(zero_copy_only=False).astype(object)
+    return pd.array(arr, dtype=_STR_DTYPE)
+
+
+def _take_strings(values, idx: np.ndarray):
+    """``values[idx]`` (a list of str) as a column of pandas' default string dtype."""
+    encoded = [str(v).encode() for v in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    return _string_column(data, offsets, idx)
+
+
+def _format_rows(df: pd.DataFrame, fmt: str) -> str:
+    if fmt == "tsv":
+        return df[COLUMNS].to_csv(sep="\t", index=False, header=False, float_format="%.6g")
+    if fmt == "bed":
+        score = np.minimum(1000, np.round(-10 * np.log10(np.maximum(df["p_value"].to_numpy(), 1e-300))))
+        out = pd.DataFrame({"chrom": df["sequence_id"], "start": df["start"], "end": df["end"],
+                            "name": df["motif_id"] + "_" + df["motif_name"], "score": score.astype(int),
+                            "strand": df["strand"]})
+        return out.to_csv(sep="\t", index=False, header=False)
+    if fmt == "gff":
+        attrs = ("Name=" + df["motif_id"] + "_" + df["sequence_id"] + df["strand"] + ";Alias=" + df["motif_name"]
+                 + ";pvalue=" + df["p_value"].map("{:.3g}".format) + ";qvalue="
+                 + df["q_value"].map("{:.3g}".format) + ";sequence=" + df["matched_sequence"])
+        out = pd.DataFrame({"seqid": df["sequence_id"], "source": "seqconv", "type": "nucleotide_motif",
+                            "start": df["start"] + 1, "end": df["end"], "score": df["score"].round(3),
+                            "strand": df["strand"], "phase": ".", "attributes": attrs})
+        return out.to_csv(sep="\t", index=False, header=False)
+    raise InputError(f"format must be tsv, bed or gff, got {fmt!r}")
+
+
+_HEADERS = {"tsv": "\t".join(COLUMNS) + "\n", "bed": "", "gff": "##gff-version 3\n"}

@@ -1,0 +1,213 @@
+"""One scan run: motifs and sequences in, blocks of rescored hits out, with the counts q-values need."""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from seqconv import _scan_kernels as kern
+from seqconv.errors import InputError
+from seqconv.motifs.core import check_background
+from seqconv.motifs.io import read_motifs
+from seqconv.scan.bank import _Bank
+from seqconv.scan.engine_numba import DEFAULT_BLOCK_NUMBA, _Lookahead
+from seqconv.scan.engine_torch import DEFAULT_BLOCK, _device, _Done, _Filter
+from seqconv.scan.hits import _rescore
+from seqconv.scan.options import NRDB_DNA, ScanOptions
+from seqconv.scan.pvalues import PI0_GRID, PI0_LAMBDAS, PI0_SAMPLE, pi0_from_histograms
+from seqconv.scan.records import _records, _sequence_background, _Stream
+
+
+def _resolve_background(options: ScanOptions, sequences, genome, ids):
+    """The scan's background as (4,) frequencies, or None for each motif's own."""
+    bg = options.background
+    if options.method == "memelite" or bg == "uniform":
+        return check_background(None)
+    if bg == "nrdb":
+        return NRDB_DNA.copy()
+    if bg == "motif":
+        return None
+    if bg == "sequences":
+        return _sequence_background(sequences, genome, ids)
+    return np.asarray(bg, dtype=np.float64)
+
+
+def _pick_engine(engine: str, dev: torch.device) -> str:
+    if engine == "auto":
+        return "torch" if dev.type != "cpu" else "numba"
+    if engine == "numba" and dev.type != "cpu":
+        raise InputError(f"engine='numba' runs on the CPU, not on {dev}")
+    return engine
+
+
+class _WindowSample:
+    """A uniform sample (bottom-k of random keys) of ``size`` window starts over the whole run,
+    each kept with the codes of the widest window: FIMO's reservoir of p-values, for pi0."""
+
+    def __init__(self, size: int, width: int, seed: int):
+        self.size, self.width = size, width
+        self.rng = np.random.default_rng(seed)
+        self.keys = np.zeros(0, dtype=np.float64)
+        self.codes = np.zeros((0, width), dtype=np.uint8)
+
+    def add(self, codes: np.ndarray, n_owned: int):
+        keys = self.rng.random(n_owned)
+        cut = self.keys.max() if len(self.keys) >= self.size else 1.0
+        pos = np.flatnonzero(keys < cut) if cut < 1.0 else np.arange(n_owned)
+        if len(pos) > 4 * self.size:            # keep the block's smallest keys only
+            pos = pos[np.argpartition(keys[pos], self.size)[:self.size]]
+        win = codes[np.minimum(pos[:, None] + np.arange(self.width)[None], len(codes) - 1)]
+        k = np.concatenate([self.keys, keys[pos]])
+        c = np.concatenate([self.codes, win])
+        if len(k) > self.size:
+            keep = np.argpartition(k, self.size)[:self.size]
+            k, c = k[keep], c[keep]
+        self.keys, self.codes = k, c
+
+
+class _Run:
+    """One scan.  :meth:`hits` yields the rescored hits of each block (dicts of arrays, see
+    :func:`seqconv.scan.hits._decide`); afterwards :meth:`n_tests` and :meth:`pi0` give each motif's
+    windows scored and estimated share of true nulls, for FIMO's q-values."""
+
+    def __init__(self, sequences, motifs, options: ScanOptions, *, genome=None, ids=None):
+        self.options = options
+        motif_list = read_motifs(motifs)
+        if not motif_list:
+            raise InputError("no motifs to scan")
+        bg = _resolve_background(options, sequences, genome, ids)
+        self.bank = bank = _Bank(motif_list, options, bg)
+        self.dev = _device(options.device)
+        engine = _pick_engine(options.engine, self.dev)
+        if engine == "numba" and not _Lookahead.supports(bank):
+            if options.engine == "numba":
+                raise InputError("engine='numba' takes fewer than 65,536 motif-strands, at most 120 wide, with "
+                                 "integer scores below 2**28 (use engine='torch')")
+            engine = "torch"
+        self.engine = engine
+        block = options.block or (DEFAULT_BLOCK if engine == "torch" else DEFAULT_BLOCK_NUMBA)
+        self.stream = _Stream(_records(sequences, genome, ids), block, bank.max_width - 1)
+        self.windows = np.zeros(bank.max_width + 1, dtype=np.int64)   # windows without N, per width
+        self.sample = _WindowSample(PI0_SAMPLE // 2 if options.strands == "both" else PI0_SAMPLE,
+                                    bank.max_width, options.seed)
+
+    def _account(self, codes: np.ndarray, n_owned: int):
+        self.windows += kern.valid_windows(codes, n_owned, self.bank.max_width)
+        self.sample.add(codes, n_owned)
+
+    def n_tests(self) -> np.ndarray:
+        """Windows scored per motif (both strands counted), ``(n_motifs,)`` int64."""
+        bank = self.bank
+        return np.bincount(bank.motif_of, weights=self.windows[bank.widths],
+                           minlength=len(bank.motifs)).astype(np.int64)
+
+    def pi0(self) -> np.ndarray:
+        """Each motif's estimated share of true nulls (FIMO's estimate from its p-value sample), ``(n_motifs,)``."""
+        bank = self.bank
+        win = np.ascontiguousarray(self.sample.codes)
+        hist_j = kern.sample_bins(win, bank.widths, bank.int_table, bank.smin, bank.sf_off, bank.sf_flat, PI0_GRID)
+        hist = np.zeros((len(bank.motifs), PI0_LAMBDAS + 1), dtype=np.int64)
+        np.add.at(hist, bank.motif_of, hist_j)
+        return pi0_from_histograms(hist)
+
+    def hits(self):
+        if self.engine == "numba":
+            yield from self._hits_numba()
+        else:
+            yield from self._hits_torch()
+
+    def _hits_torch(self):
+        bank, stream, dev = self.bank, self.stream, self.dev
+        filt = _Filter(bank, dev, stream.block - stream.overlap)
+        # CPU: blocks run on a pool of single-threaded workers (coarse-grained parallelism: torch's
+        # intra-op threads would synchronise at every small op); torch's thread count is restored after.
+        n_workers = 1 if dev.type == "cuda" else max(1, torch.get_num_threads())
+        prev_threads = torch.get_num_threads()
+        bar = tqdm(total=None, unit="bp", unit_scale=True, disable=not self.options.verbose, desc="scanning",
+                   file=sys.stderr)
+        pool = ThreadPoolExecutor(n_workers) if n_workers > 1 else None
+        try:
+            if dev.type == "cpu":
+                torch.set_num_threads(1)
+            pending: deque = deque()
+            blocks = stream.blocks()
+            while True:
+                while len(pending) < 2 * n_workers:
+                    nxt = next(blocks, None)
+                    if nxt is None:
+                        break
+                    g0, codes_np, n_owned = nxt
+                    self._account(codes_np, n_owned)
+                    job = pool.submit(filt, codes_np, n_owned) if pool else _Done(filt(codes_np, n_owned))
+                    pending.append((g0, codes_np, n_owned, job))
+                if not pending:
+                    break
+                g0, codes_np, n_owned, job = pending.popleft()
+                pos, col = job.result()
+                bar.update(n_owned)
+                if len(pos):
+                    hits = _rescore(bank, stream, g0, codes_np, pos, col)
+                    if hits is not None:
+                        yield hits
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+            torch.set_num_threads(prev_threads)
+            bar.close()
+
+    def _hits_numba(self):
+        """The CPU engine's block loop: blocks are read by a helper thread while the kernel (which
+        releases the GIL) scans the previous one."""
+        bank, stream = self.bank, self.stream
+        engine = _Lookahead(bank, self.options.threshold)
+        q: queue.Queue = queue.Queue(maxsize=2)
+        stop = threading.Event()
+
+        def produce():
+            try:
+                for item in stream.blocks():
+                    while not stop.is_set():
+                        try:
+                            q.put(("block", item), timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                q.put(("end", None))
+            except BaseException as exc:  # handed to the consumer, raised there
+                q.put(("error", exc))
+
+        reader = threading.Thread(target=produce, daemon=True)
+        bar = tqdm(total=None, unit="bp", unit_scale=True, disable=not self.options.verbose, desc="scanning",
+                   file=sys.stderr)
+        reader.start()
+        try:
+            while True:
+                kind, item = q.get()
+                if kind == "end":
+                    break
+                if kind == "error":
+                    raise item
+                g0, codes_np, n_owned = item
+                self._account(codes_np, n_owned)
+                hits = engine(stream, g0, codes_np, n_owned)
+                bar.update(n_owned)
+                if hits is not None:
+                    yield hits
+        finally:
+            stop.set()
+            while reader.is_alive():
+                try:
+                    q.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+            reader.join()
+            bar.close()
