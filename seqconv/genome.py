@@ -10,8 +10,10 @@ Coordinates are 0-based, half-open everywhere (as in BED).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -21,7 +23,7 @@ import pandas as pd
 
 from seqconv.encode import IUPAC, dinucleotide_shuffle, gc_content
 from seqconv.errors import InputError
-from seqconv.fileio import open_text
+from seqconv.fileio import display_name, is_stream, note_input, open_text
 
 _VALID_BASES = "".join(IUPAC) + "".join(IUPAC).lower() + "-*"
 _DELETE_VALID = _VALID_BASES.encode("ascii")
@@ -33,29 +35,36 @@ DEFAULT_VALID_CHROMS = ("chr7",)
 
 # ------------------------------------------------------------------ FASTA
 
-def iter_fasta(path) -> Iterator[tuple[str, str]]:
+def iter_fasta(path, *, unique: bool = True) -> Iterator[tuple[str, str]]:
     """Yield ``(id, sequence)`` for each record of a (gzipped) FASTA file.
 
-    The id is the header up to the first whitespace.  Errors name the file and
-    line: sequence data before the first header, a header without an id,
-    characters that are not IUPAC nucleotide codes, a record without sequence,
-    an empty file.
+    The id is the header up to the first whitespace.  ``path`` may be a file,
+    ``-`` (standard input), a pipe or a process substitution.  Errors name the
+    file and line: sequence data before the first header, a header without an
+    id, characters that are not IUPAC nucleotide codes, a record without
+    sequence, an id seen before (every command treats a repeated id as an
+    error; ``unique=False`` allows it), an empty file, a truncated gzip, bytes
+    that are not UTF-8 text.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError("no such FASTA file", path=path)
     n_records = 0
     name, chunks, header_line = None, [], 0
-    with open_text(path) as fh:
+    seen: dict[str, int] = {}
+    with open_text(path, what="FASTA file") as fh:
+        src = fh.name
         for lineno, line in enumerate(fh, 1):
             line = line.rstrip("\r\n")
             if line.startswith(">"):
                 if name is not None:
-                    yield _finish_record(path, name, chunks, header_line)
+                    yield _finish_record(src, name, chunks, header_line)
                     n_records += 1
                 name = line[1:].split(maxsplit=1)[0] if line[1:].strip() else ""
                 if not name:
-                    raise InputError("FASTA header without a sequence id", path=path, line=lineno)
+                    raise InputError("FASTA header without a sequence id", path=src, line=lineno)
+                if unique:
+                    if name in seen:
+                        raise InputError(f"sequence id {name!r} is repeated (first at line {seen[name]}); "
+                                         "ids must be unique", path=src, line=lineno)
+                    seen[name] = lineno
                 chunks, header_line = [], lineno
             elif line.strip() == "" or line.startswith(";"):
                 continue
@@ -63,20 +72,20 @@ def iter_fasta(path) -> Iterator[tuple[str, str]]:
                 if name is None:
                     raise InputError(
                         "sequence data before the first '>' header (is this a FASTA file?)",
-                        path=path, line=lineno)
+                        path=src, line=lineno)
                 s = line.strip()
                 bad = s.encode("ascii", "replace").translate(None, _DELETE_VALID)
                 if bad:
                     col = next(i for i, ch in enumerate(s) if ch not in _VALID_BASES)
                     raise InputError(
                         f"record {name!r}: invalid character {s[col]!r} at column {col + 1}",
-                        path=path, line=lineno)
+                        path=src, line=lineno)
                 chunks.append(s)
     if name is not None:
-        yield _finish_record(path, name, chunks, header_line)
+        yield _finish_record(src, name, chunks, header_line)
         n_records += 1
     if n_records == 0:
-        raise InputError("empty FASTA file (no '>' records)", path=path)
+        raise InputError("empty FASTA file (no '>' records)", path=src)
 
 
 def _finish_record(path, name, chunks, header_line):
@@ -86,73 +95,234 @@ def _finish_record(path, name, chunks, header_line):
     return name, seq
 
 
+def write_fasta(records, path, *, line_width: int = 60) -> Path:
+    """Write ``(id, sequence)`` records (or a dict) as FASTA, atomically; ``-`` is standard output."""
+    from seqconv.fileio import atomic_open
+
+    items = records.items() if isinstance(records, dict) else records
+    with atomic_open(path) as fh:
+        for name, seq in items:
+            if not name or any(c.isspace() for c in str(name)) or str(name).startswith(">"):
+                raise InputError(f"cannot write FASTA id {name!r} (empty, whitespace or '>')")
+            fh.write(f">{name}\n")
+            for i in range(0, len(seq), line_width):
+                fh.write(seq[i:i + line_width] + "\n")
+    return Path(path)
+
+
 def read_fasta(path) -> dict[str, str]:
     """All records of a FASTA file as ``{id: sequence}``; a repeated id is an error."""
-    out: dict[str, str] = {}
-    for name, seq in iter_fasta(path):
-        if name in out:
-            raise InputError(f"sequence id {name!r} appears twice", path=path)
-        out[name] = seq
-    return out
+    return dict(iter_fasta(path))
 
 
 class Genome:
     """Random access to a genome FASTA.
 
-    A plain FASTA is read lazily with pyfaidx (the ``.fai`` index is written
-    next to the file, or to ``~/.cache/seqconv`` when that folder is
-    read-only), so a whole human genome costs no memory; a gzip or bgzip FASTA
-    is loaded into memory (fine for small genomes; gunzip a large one).
+    A plain FASTA is read lazily with pyfaidx, so a whole human genome costs no
+    memory.  Its ``.fai`` index is written next to the file; when that folder is
+    read-only, to ``$XDG_CACHE_HOME/seqconv/faidx`` (default ``~/.cache``); when
+    that cannot be written either, to a temporary file deleted once read; and
+    when no folder is writable at all the genome is read into memory.  A gzip
+    FASTA, ``-`` or a pipe is read into memory (fine for small genomes; gunzip
+    a large one).
 
     Parameters
     ----------
     path : str or Path
+    aliases : dict, optional
+        ``{name used by the intervals: name in the genome}`` (see
+        :func:`parse_chrom_alias`); :meth:`fetch`, ``in`` and :meth:`resolve`
+        accept either name.
     """
 
-    def __init__(self, path):
-        self.path = Path(path)
-        if not self.path.exists():
+    def __init__(self, path, *, aliases: dict | None = None):
+        self.path = Path(display_name(path))
+        self.aliases = dict(aliases or {})
+        self.index_location = None
+        stream = is_stream(path)
+        self._file = Path(path)
+        if not stream and not Path(path).exists():
             raise InputError("no such genome FASTA file", path=self.path)
+        if not stream and Path(path).is_dir():
+            raise InputError("is a folder, not a genome FASTA file", path=self.path)
         self._mem: dict[str, str] | None = None
         self._fa = None
-        if _is_gzip(self.path):
-            self._mem = read_fasta(self.path)
+        note_input(path)
+        if stream or _is_gzip(self._file):
+            self._mem = read_fasta(path)
+            self.index_location = "memory"
             self.sizes = {k: len(v) for k, v in self._mem.items()}
         else:
             self._fa = self._open_faidx()
-            self.sizes = {k: len(self._fa[k]) for k in self._fa.keys()}
+            self.sizes = {k: len(self._fa[k]) for k in self._fa.keys()} if self._fa is not None else \
+                {k: len(v) for k, v in self._mem.items()}
         if not self.sizes:
             raise InputError("genome FASTA has no records", path=self.path)
+        bad = {a: g for a, g in self.aliases.items() if g not in self.sizes}
+        if bad:
+            a, g = next(iter(bad.items()))
+            raise InputError(f"--chrom-alias maps {a!r} to {g!r}, which is not in the genome "
+                             f"({_some(self.sizes)})", path=self.path)
 
     def _open_faidx(self):
         import pyfaidx
 
         kwargs = {"sequence_always_upper": False, "as_raw": True}
-        folder = self.path.parent
-        if not os.access(folder, os.W_OK) and not Path(str(self.path) + ".fai").exists():
-            cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "seqconv" / "faidx"
+        fai = Path(str(self._file) + ".fai")
+        if fai.exists() or os.access(self._file.parent, os.W_OK):
+            self.index_location = str(fai)
+            return self._faidx(pyfaidx, kwargs)
+        key = hashlib.sha1(str(self._file.resolve()).encode()).hexdigest()[:16]
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "seqconv" / "faidx"
+        with contextlib.suppress(OSError):
             cache.mkdir(parents=True, exist_ok=True)
-            key = hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:16]
-            kwargs["indexname"] = str(cache / f"{key}.fai")
+        if cache.is_dir() and os.access(cache, os.W_OK):
+            self.index_location = str(cache / f"{key}.fai")
+            return self._faidx(pyfaidx, {**kwargs, "indexname": self.index_location})
         try:
-            return pyfaidx.Fasta(str(self.path), **kwargs)
+            fd, tmp = tempfile.mkstemp(prefix=f"seqconv-{key}-", suffix=".fai")
+        except OSError:
+            tmp = None
+        if tmp is not None:
+            os.close(fd)
+            os.unlink(tmp)  # pyfaidx builds it; it is read into memory and deleted at once
+            try:
+                fa = self._faidx(pyfaidx, {**kwargs, "indexname": tmp})
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            self.index_location = "temporary"
+            return fa
+        self._mem = read_fasta(self._file)
+        self.index_location = "memory"
+        return None
+
+    def _faidx(self, pyfaidx, kwargs):
+        try:
+            return pyfaidx.Fasta(str(self._file), **kwargs)
+        except OSError as exc:
+            from seqconv.fileio import env_error
+
+            err = env_error(exc, exc.filename or self.path, action="write the genome index (.fai)")
+            if err is not None:
+                raise err from None
+            raise InputError(f"cannot index genome FASTA: {exc}", path=self.path) from None
         except Exception as exc:  # pyfaidx raises several types for malformed files
             raise InputError(f"cannot index genome FASTA: {exc}", path=self.path) from None
 
+    def resolve(self, chrom: str) -> str:
+        """The genome's name of ``chrom`` (through the aliases)."""
+        return chrom if chrom in self.sizes else self.aliases.get(chrom, chrom)
+
     def __contains__(self, chrom) -> bool:
-        return chrom in self.sizes
+        return self.resolve(chrom) in self.sizes
+
+    def length(self, chrom: str) -> int:
+        """Length of ``chrom`` (either name); InputError naming the mismatch when it is not in the genome."""
+        c = self.resolve(chrom)
+        if c not in self.sizes:
+            check_chroms([chrom], self)
+        return self.sizes[c]
 
     def fetch(self, chrom: str, start: int, end: int) -> str:
         """Sequence of ``chrom:start-end`` (0-based, half-open), case as in the file."""
-        if chrom not in self.sizes:
-            raise InputError(f"chromosome {chrom!r} is not in the genome ({_some(self.sizes)})", path=self.path)
-        if start < 0 or end > self.sizes[chrom] or start >= end:
+        c = self.resolve(chrom)
+        if c not in self.sizes:
+            check_chroms([chrom], self)
+        if start < 0 or end > self.sizes[c] or start >= end:
             raise InputError(
-                f"interval {chrom}:{start}-{end} is outside {chrom} (length {self.sizes[chrom]})",
-                path=self.path)
+                f"interval {chrom}:{start}-{end} is outside {c} (length {self.sizes[c]}); "
+                "do the intervals match this genome assembly?", path=self.path)
         if self._mem is not None:
-            return self._mem[chrom][start:end]
-        return str(self._fa[chrom][start:end])
+            return self._mem[c][start:end]
+        return str(self._fa[c][start:end])
+
+
+# ------------------------------------------------------------------ chromosome names
+
+_MITO = ("chrM", "chrMT", "M", "MT")
+
+
+def _variants(name: str) -> list[str]:
+    if name in _MITO:
+        return [m for m in _MITO if m != name]
+    if name.lower().startswith("chr"):
+        return [name[3:]]
+    return ["chr" + name]
+
+
+def auto_aliases(names, genome_names) -> dict:
+    """``{name: genome name}`` for names absent from the genome whose ``chr``-prefixed/stripped
+    (or chrM/MT) variant is present."""
+    have = set(genome_names)
+    out = {}
+    for n in dict.fromkeys(names):
+        if n in have:
+            continue
+        for v in _variants(str(n)):
+            if v in have:
+                out[n] = v
+                break
+    return out
+
+
+def chrom_mismatch_hint(names, genome_names) -> str:
+    """A sentence naming a naming-convention mismatch (``chr1`` vs ``1``, ``chrM`` vs ``MT``), or ``""``."""
+    al = auto_aliases(names, genome_names)
+    if not al:
+        return ""
+    a, g = next(iter(al.items()))
+    return (f"the intervals use {a!r}, the genome has {g!r}; rename the chromosomes to match "
+            "(seqconv prepare also takes --chrom-alias auto or a mapping file)")
+
+
+def check_chroms(names, genome: "Genome", *, source=None, lines=None) -> None:
+    """Raise InputError when a chromosome of ``names`` is not in ``genome`` (naming the first one,
+    its line in ``source``, how many are affected and any naming-convention mismatch)."""
+    names = list(names)
+    missing = [i for i, c in enumerate(names) if c not in genome]
+    if not missing:
+        return
+    first = names[missing[0]]
+    hint = chrom_mismatch_hint([names[i] for i in missing], genome.sizes)
+    distinct = sorted(set(names[i] for i in missing))
+    msg = (f"chromosome {first!r} is not in the genome {genome.path} ({_some(genome.sizes)}); "
+           f"{len(missing)} interval(s) on {len(distinct)} unknown chromosome(s)")
+    raise InputError(msg + (f": {hint}" if hint else ""), path=source,
+                     line=None if lines is None else int(lines[missing[0]]))
+
+
+def parse_chrom_alias(spec, names=(), genome_names=()) -> dict:
+    """``--chrom-alias`` -> ``{name in the intervals: name in the genome}``.
+
+    ``spec`` is ``None``; ``"auto"`` (:func:`auto_aliases` of ``names`` against
+    ``genome_names``); ``"A=B,C=D"``; or a file of two whitespace-separated
+    columns (``#`` comments allowed).
+    """
+    if spec is None or spec == "":
+        return {}
+    spec = str(spec)
+    if spec == "auto":
+        return auto_aliases(names, genome_names)
+    if "=" in spec and not Path(spec).exists():
+        out = {}
+        for pair in spec.split(","):
+            a, sep, b = pair.partition("=")
+            if not sep or not a.strip() or not b.strip():
+                raise InputError(f"--chrom-alias takes auto, a file or A=B pairs, got {pair!r}")
+            out[a.strip()] = b.strip()
+        return out
+    out = {}
+    with open_text(spec, what="chromosome alias file") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            f = line.split()
+            if len(f) < 2:
+                raise InputError("expected two columns: name in the intervals, name in the genome",
+                                 path=spec, line=lineno)
+            out[f[0]] = f[1]
+    return out
 
 
 def _some(names, k: int = 5) -> str:
@@ -168,6 +338,7 @@ def _is_gzip(path: Path) -> bool:
 
 # ------------------------------------------------------------------ BED
 
+_MAX_COORD = 2 ** 62
 BED_COLUMNS = ["chrom", "start", "end", "name", "score", "strand", "summit"]
 
 
@@ -184,11 +355,9 @@ def read_bed(path) -> pd.DataFrame:
         Empty file, fewer than 3 columns, non-integer / negative coordinates,
         ``start >= end``, a summit outside its peak: naming file and line.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError("no such BED file", path=path)
     rows = []
-    with open_text(path) as fh:
+    with open_text(path, what="BED file") as fh:
+        src = fh.name
         for lineno, line in enumerate(fh, 1):
             if not line.strip() or line.startswith(("#", "track", "browser")):
                 continue
@@ -196,16 +365,19 @@ def read_bed(path) -> pd.DataFrame:
             if len(f) < 3:
                 f = line.split()
             if len(f) < 3:
-                raise InputError(f"expected at least 3 tab-separated columns, found {len(f)}", path=path, line=lineno)
+                raise InputError(f"expected at least 3 tab-separated columns, found {len(f)}", path=src, line=lineno)
             chrom = f[0]
             try:
                 start, end = int(f[1]), int(f[2])
             except ValueError:
-                raise InputError(f"start/end must be integers, got {f[1]!r} and {f[2]!r}", path=path, line=lineno) from None
+                raise InputError(f"start/end must be integers, got {f[1]!r} and {f[2]!r}", path=src, line=lineno) from None
+            if "_" in f[1] + f[2] or max(abs(start), abs(end)) >= _MAX_COORD:
+                raise InputError(f"start/end must be plain integers below 2^62, got {f[1]!r} and {f[2]!r}",
+                                 path=src, line=lineno)
             if start < 0 or end < 0:
-                raise InputError(f"negative coordinate {chrom}:{start}-{end}", path=path, line=lineno)
+                raise InputError(f"negative coordinate {chrom}:{start}-{end}", path=src, line=lineno)
             if start >= end:
-                raise InputError(f"start >= end ({chrom}:{start}-{end})", path=path, line=lineno)
+                raise InputError(f"start >= end ({chrom}:{start}-{end})", path=src, line=lineno)
             name = f[3] if len(f) > 3 and f[3] not in ("", ".") else f"{chrom}:{start}-{end}"
             score = _float_or_nan(f[4]) if len(f) > 4 else np.nan
             strand = f[5] if len(f) > 5 else "."
@@ -213,17 +385,34 @@ def read_bed(path) -> pd.DataFrame:
             if len(f) >= 10 and f[9] not in ("", "."):
                 try:
                     off = int(f[9])
+                    if "_" in f[9] or abs(off) >= _MAX_COORD:
+                        raise ValueError
                 except ValueError:
-                    raise InputError(f"narrowPeak summit (column 10) must be an integer, got {f[9]!r}", path=path, line=lineno) from None
+                    raise InputError(f"narrowPeak summit (column 10) must be an integer, got {f[9]!r}", path=src, line=lineno) from None
                 if off >= 0:
                     if start + off >= end:
-                        raise InputError(f"summit offset {off} lies outside the peak {chrom}:{start}-{end}", path=path, line=lineno)
+                        raise InputError(f"summit offset {off} lies outside the peak {chrom}:{start}-{end}", path=src, line=lineno)
                     summit = start + off
             rows.append((chrom, start, end, name, score, strand, summit, lineno))
     if not rows:
-        raise InputError("empty BED file (no intervals)", path=path)
+        raise InputError("empty BED file (no intervals)", path=src)
     df = pd.DataFrame(rows, columns=BED_COLUMNS + ["line"])
     return df.astype({"start": np.int64, "end": np.int64, "summit": np.int64})
+
+
+def write_bed(intervals: pd.DataFrame, path) -> Path:
+    """Write chrom/start/end (+ name, score, strand when present) as BED, atomically (read back by :func:`read_bed`)."""
+    from seqconv.fileio import atomic_open
+
+    cols = [c for c in ("chrom", "start", "end", "name", "score", "strand") if c in intervals.columns]
+    if cols[:3] != ["chrom", "start", "end"]:
+        raise InputError(f"BED needs chrom, start and end columns, got {list(intervals.columns)}")
+    with atomic_open(path) as fh:
+        out = intervals[cols].copy()
+        if "score" in out:
+            out["score"] = ["." if np.isnan(v) else repr(float(v)) for v in out["score"]]
+        out.to_csv(fh, sep="\t", header=False, index=False)
+    return Path(path)
 
 
 def _float_or_nan(text: str) -> float:
@@ -242,6 +431,12 @@ def peak_centres(peaks: pd.DataFrame) -> np.ndarray:
 
 # ------------------------------------------------------------------ windows
 
+#: The one policy for windows at chromosome ends, used by ``prepare`` and ``predict`` (stated in their output).
+WINDOW_POLICY = ("an interval running past its chromosome end is an error (wrong genome assembly?); "
+                 "a window centred inside its chromosome that runs off an end is shifted inside it "
+                 "(clamped, it still holds the centre)")
+
+
 @dataclass
 class WindowReport:
     """What :func:`windows` did: counts of windows kept, dropped and clamped."""
@@ -251,13 +446,16 @@ class WindowReport:
     n_dropped_off_end: int = 0
     n_clamped: int = 0
     n_too_many_n: int = 0
+    n_short_chrom: int = 0
 
     def lines(self) -> list[str]:
         out = [f"peaks: {self.n_peaks}, windows kept: {self.n_kept}"]
         if self.n_dropped_off_end:
-            out.append(f"dropped {self.n_dropped_off_end} window(s) running off a chromosome end")
+            out.append(f"dropped {self.n_dropped_off_end} window(s) running off a chromosome end (--off-end drop)")
         if self.n_clamped:
             out.append(f"clamped {self.n_clamped} window(s) to stay inside their chromosome")
+        if self.n_short_chrom:
+            out.append(f"dropped {self.n_short_chrom} window(s) on chromosomes shorter than the window")
         if self.n_too_many_n:
             out.append(f"dropped {self.n_too_many_n} window(s) with too many N")
         return out
@@ -268,10 +466,17 @@ def windows(
     genome: Genome,
     width: int,
     *,
-    off_end: str = "drop",
+    off_end: str = "clamp",
     source=None,
 ) -> tuple[pd.DataFrame, WindowReport]:
     """Fixed-width windows centred on each peak's summit (or midpoint).
+
+    Policy at chromosome ends (:data:`WINDOW_POLICY`, the same as ``predict``):
+    a peak running past its chromosome's end is an error naming its line (the
+    peaks do not match the genome); a window around a peak that runs off an end
+    is shifted inside (``off_end="clamp"``, the default; it still contains the
+    peak centre) or dropped (``"drop"``); on a chromosome shorter than
+    ``width`` it is dropped and counted.
 
     Parameters
     ----------
@@ -279,43 +484,47 @@ def windows(
     genome : Genome
     width : int
         Window width in bp (> 0).
-    off_end : {"drop", "clamp"}
-        Windows running off a chromosome end are dropped, or shifted to lie
-        inside it (chromosomes shorter than ``width`` are always dropped).
+    off_end : {"clamp", "drop"}
     source : path, optional
         The BED file, named in errors.
 
     Returns
     -------
-    windows : DataFrame with chrom, start, end, name, sequence
+    windows : DataFrame with chrom, start, end, name, sequence (chrom as the genome names it)
     report : WindowReport
     """
     width = _check_width(width)
     if off_end not in ("drop", "clamp"):
-        raise ValueError(f"off_end must be 'drop' or 'clamp', got {off_end!r}")
-    unknown = ~peaks["chrom"].isin(list(genome.sizes))
-    if unknown.any():
-        row = peaks[unknown].iloc[0]
+        raise InputError(f"off_end must be 'drop' or 'clamp', got {off_end!r}")
+    lines = peaks["line"].to_numpy() if "line" in peaks else None
+    check_chroms(peaks["chrom"].tolist(), genome, source=source, lines=lines)
+    chrom = np.array([genome.resolve(c) for c in peaks["chrom"]], dtype=object)
+    size = np.array([genome.sizes[c] for c in chrom], dtype=np.int64)
+    past = peaks["end"].to_numpy() > size
+    if past.any():
+        i = int(np.flatnonzero(past)[0])
         raise InputError(
-            f"chromosome {row['chrom']!r} is not in the genome {genome.path} "
-            f"({_some(genome.sizes)}); {int(unknown.sum())} interval(s) affected",
-            path=source, line=int(row["line"]) if "line" in row else None)
+            f"interval {peaks['chrom'].iloc[i]}:{peaks['start'].iloc[i]}-{peaks['end'].iloc[i]} runs past the "
+            f"end of {chrom[i]} (length {size[i]}); {int(past.sum())} interval(s) do: do the peaks match this "
+            "genome assembly?", path=source, line=None if lines is None else int(lines[i]))
     report = WindowReport(n_peaks=len(peaks))
     centre = peak_centres(peaks)
     start = centre - width // 2
     end = start + width
-    size = peaks["chrom"].map(genome.sizes).to_numpy()
     off = (start < 0) | (end > size)
+    fits = size >= width
+    report.n_short_chrom = int((~fits).sum())
     keep = ~off
     if off_end == "clamp":
-        fits = size >= width
         start = np.where(off & fits, np.clip(start, 0, np.maximum(size - width, 0)), start)
         end = start + width
         report.n_clamped = int((off & fits).sum())
-        keep = ~off | fits
-    report.n_dropped_off_end = int((~keep).sum())
+        keep = fits
+    else:
+        report.n_dropped_off_end = int((off & fits).sum())
+    keep = keep & fits
     out = pd.DataFrame({
-        "chrom": peaks["chrom"].to_numpy()[keep],
+        "chrom": chrom[keep],
         "start": start[keep].astype(np.int64),
         "end": end[keep].astype(np.int64),
         "name": peaks["name"].to_numpy()[keep],
@@ -517,7 +726,10 @@ def chromosome_split(
     if known is not None:
         missing = [c for c in test + valid if c not in set(known)]
         if missing:
-            raise InputError(f"held-out chromosome(s) {missing} are not in the genome ({_some(known)})")
+            hint = chrom_mismatch_hint(missing, known).replace("the intervals use", "the held-out names use")
+            raise InputError(f"held-out chromosome(s) {missing} are not in the genome ({_some(known)})"
+                             + (f": {hint} (or give --test-chroms / --valid-chroms)" if hint else
+                                "; give --test-chroms / --valid-chroms"))
     chroms = np.asarray(chroms, dtype=object)
     split = np.full(len(chroms), "train", dtype=object)
     split[np.isin(chroms, valid)] = "valid"

@@ -56,6 +56,20 @@ def _save_tensors(state: dict, path: Path, dtype: str) -> None:
         raise ValueError(f"refusing to save non-finite (NaN/inf) weights in {bad[:3]}")
     with atomic_path(path / WEIGHTS, suffix=".safetensors") as tmp:
         save_file(tensors, str(tmp), metadata={"format": "seqconv", "format_version": str(FORMAT_VERSION)})
+        _canonical_header(tmp)
+
+
+def _canonical_header(path) -> None:
+    """Rewrite a safetensors header as sorted, compact JSON of the same length (byte-reproducible files:
+    the library writes its metadata map in a random order)."""
+    with open(path, "r+b") as fh:
+        n = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(n))
+        new = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+        if len(new) > n:  # cannot happen for compact JSON the library wrote; keep its header then
+            return
+        fh.seek(8)
+        fh.write(new + b" " * (n - len(new)))
 
 
 def save_model(model: SeqModel, path, *, dtype: str = "float32", **card_changes) -> Path:

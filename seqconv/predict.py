@@ -29,7 +29,7 @@ import torch
 
 from seqconv.encode import one_hot
 from seqconv.errors import InputError
-from seqconv.genome import Genome, iter_fasta, read_bed
+from seqconv.genome import Genome, check_chroms, iter_fasta, read_bed
 
 #: Without a terminal, the progress log prints one line per this many windows.
 PROGRESS_EVERY = 50_000
@@ -77,7 +77,7 @@ def _for_inference(model):
 
 
 def predict(model, X, *, batch_size: int = 256, device=None, strand: str | None = None,
-            verbose: bool = False) -> np.ndarray:
+            verbose: bool = False, check: bool = True) -> np.ndarray:
     """Logits of a model on an array of one-hot sequences.
 
     Parameters
@@ -95,6 +95,10 @@ def predict(model, X, *, batch_size: int = 256, device=None, strand: str | None 
         own ``strand``, else ``"both"``).
     verbose : bool
         Progress bar on stderr.
+    check : bool
+        Refuse (InputError naming the sequence and position) arrays with NaN/inf,
+        values outside [0, 1], or a position whose channels sum above 1 (not
+        one-hot).  ``False`` scores any real-valued input (e.g. soft sequences).
 
     Returns
     -------
@@ -117,10 +121,26 @@ def predict(model, X, *, batch_size: int = 256, device=None, strand: str | None 
                 xb = one_hot(list(xb), dtype="float32", length=model.input_length,
                              iupac=getattr(model, "encoding", {}).get("iupac", "zero"))
             xb = torch.as_tensor(np.asarray(xb) if not torch.is_tensor(xb) else xb).to(dev, torch.float32)
+            if check:
+                _check_one_hot(xb, i)
             outs.append(_logits(model, xb, strand).float().cpu().numpy())
     if not outs:
         return np.zeros((0, getattr(model, "n_tasks", 1)), dtype=np.float32)
     return np.concatenate(outs)
+
+
+def _check_one_hot(xb: torch.Tensor, offset: int) -> None:
+    """A batch must be ``(n, 4, L)``, finite, in [0, 1], each position summing to at most 1 (N = all 0 or 0.25)."""
+    if xb.ndim != 3 or xb.shape[1] != 4:
+        raise InputError(f"one-hot input must be (N, 4, L), got shape {tuple(xb.shape)}")
+    bad = ~torch.isfinite(xb).all(dim=1)
+    what = "NaN or infinite values"
+    if not bad.any():
+        bad = (xb < 0).any(dim=1) | (xb > 1).any(dim=1) | (xb.sum(dim=1) > 1 + 1e-3)
+        what = "values that are not one-hot (each position: one 1, or all 0 / 0.25 for N)"
+    if bad.any():
+        n, pos = (int(v) for v in torch.nonzero(bad)[0])
+        raise InputError(f"sequence {offset + n} of the input array has {what} at position {pos}")
 
 
 # --------------------------------------------------------------------------- inputs
@@ -551,9 +571,7 @@ class Scorer:
         g = open_genome(genome)
         stride = self._stride(stride)
         peaks = read_bed(bed)
-        unknown = sorted(set(peaks["chrom"]) - set(g.sizes))
-        if unknown:
-            raise InputError(f"chromosome(s) {unknown[:5]} are not in the genome {genome}", path=bed)
+        check_chroms(peaks["chrom"].tolist(), g, source=bed, lines=peaks["line"].to_numpy())
 
         def windows():
             for name, chrom, s, e, line in zip(peaks["name"], peaks["chrom"], peaks["start"], peaks["end"],
@@ -581,8 +599,7 @@ class Scorer:
         """Chunks for windows tiled with ``stride`` along a region ``CHROM[:START-END]`` of a genome."""
         g = open_genome(genome)
         chrom, s, e = parse_region(region)
-        if chrom not in g:
-            raise InputError(f"chromosome {chrom!r} is not in the genome", path=genome)
+        check_chroms([chrom], g)
         clen = g.sizes[chrom]
         s, e = (0, clen) if s is None else (s, min(e, clen))
         if s >= clen:

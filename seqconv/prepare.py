@@ -10,6 +10,8 @@ Three kinds of input:
 
 from __future__ import annotations
 
+import io
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -21,14 +23,18 @@ from seqconv import __version__
 from seqconv.dataset import LABEL_PREFIX, Dataset
 from seqconv.encode import gc_content
 from seqconv.errors import InputError
+from seqconv.fileio import open_text
 from seqconv.genome import (
     DEFAULT_TEST_CHROMS,
     DEFAULT_VALID_CHROMS,
+    WINDOW_POLICY,
     Genome,
     _check_width,
+    check_chroms,
     chromosome_split,
     gc_matched_background,
     iter_fasta,
+    parse_chrom_alias,
     peak_centres,
     random_split,
     read_bed,
@@ -68,11 +74,12 @@ def from_peaks(
     ratio: float = 1.0,
     margin: int = 500,
     exclude=None,
-    off_end: str = "drop",
+    off_end: str = "clamp",
     max_n_frac: float = 0.05,
     test_chroms: Sequence[str] = DEFAULT_TEST_CHROMS,
     valid_chroms: Sequence[str] = DEFAULT_VALID_CHROMS,
     seed: int = 0,
+    chrom_alias=None,
 ) -> tuple[Dataset, PrepareReport]:
     """Peaks + genome -> dataset with negatives and a chromosome split.
 
@@ -92,16 +99,33 @@ def from_peaks(
     ratio : negatives per positive (for "both": this many of each kind)
     margin : background windows stay this many bp away from any peak
     exclude : BED of regions never sampled as background (blacklist)
-    off_end : "drop" or "clamp" windows running off a chromosome end
+    off_end : "clamp" (default) or "drop" windows running off a chromosome end
+        (see :data:`seqconv.genome.WINDOW_POLICY`; a peak past the end is an error)
     max_n_frac : largest fraction of N in a background window
     test_chroms, valid_chroms : held-out chromosomes
     seed : every random choice derives from it (byte-reproducible output)
+    chrom_alias : None, "auto", a two-column file, "A=B,..." or a dict mapping the
+        peaks' chromosome names to the genome's (see :func:`seqconv.genome.parse_chrom_alias`)
+
+    Raises
+    ------
+    InputError
+        Besides bad files: options that would give a task no negatives (or no
+        positives) at all, or a train split with one class for a task.
     """
     width = _check_width(width)
     if negatives not in NEGATIVE_KINDS:
         raise InputError(f"negatives must be one of {NEGATIVE_KINDS}, got {negatives!r}")
-    if ratio <= 0:
-        raise InputError(f"negative ratio must be > 0, got {ratio}")
+    try:
+        ratio = float(ratio)
+    except (TypeError, ValueError):
+        raise InputError(f"negative ratio must be a finite number > 0, got {ratio!r}") from None
+    if not math.isfinite(ratio) or ratio <= 0:
+        raise InputError(f"negative ratio must be a finite number > 0, got {ratio}")
+    if not (isinstance(max_n_frac, (int, float)) and 0 <= max_n_frac <= 1):
+        raise InputError(f"max_n_frac must be in [0, 1], got {max_n_frac!r}")
+    if int(margin) != margin or margin < 0:
+        raise InputError(f"margin must be an integer >= 0, got {margin!r}")
     peak_files = [Path(p) for p in peak_files]
     if not peak_files:
         raise InputError("no peak files given")
@@ -110,13 +134,26 @@ def from_peaks(
         raise InputError(f"need one distinct task name per peak file, got {names}")
     report = PrepareReport()
     genome = Genome(genome_path)
+    beds = [read_bed(path) for path in peak_files]
+    used = list(dict.fromkeys(c for b in beds for c in b["chrom"].unique()))
+    aliases = chrom_alias if isinstance(chrom_alias, dict) else parse_chrom_alias(
+        chrom_alias, used + list(test_chroms) + list(valid_chroms), genome.sizes)
+    if aliases:
+        genome = Genome(genome_path, aliases=aliases)
+        report.add("chromosome aliases: " + ", ".join(f"{a}->{b}" for a, b in list(aliases.items())[:6])
+                   + (" ..." if len(aliases) > 6 else ""))
+        test_chroms = [genome.resolve(c) for c in test_chroms]
+        valid_chroms = [genome.resolve(c) for c in valid_chroms]
+    for path, p in zip(peak_files, beds):  # names first: a chr1-vs-1 genome fails here, with the hint
+        check_chroms(p["chrom"].tolist(), genome, source=path, lines=p["line"].to_numpy())
     # validate held-out chromosomes before any heavy work
     chromosome_split([], test=test_chroms, valid=valid_chroms, known=list(genome.sizes))
-
+    report.add(f"window policy: {WINDOW_POLICY}"
+               + ("" if off_end == "clamp" else "; --off-end drop: such windows are dropped instead"))
     peaks = {}
     frames = []
-    for path, task in zip(peak_files, names):
-        p = read_bed(path)
+    for path, task, p in zip(peak_files, names, beds):
+        p = p.assign(chrom=[genome.resolve(c) for c in p["chrom"]])
         peaks[task] = p
         w, wrep = windows(p, genome, width, off_end=off_end, source=path)
         report.add(f"{task} ({path}): " + "; ".join(wrep.lines()))
@@ -135,7 +172,8 @@ def from_peaks(
     if negatives in ("gc", "both"):
         avoid = list(peaks.values())
         if exclude is not None:
-            avoid.append(read_bed(exclude))
+            ex = read_bed(exclude)
+            avoid.append(ex.assign(chrom=[genome.resolve(c) for c in ex["chrom"]]))
         # match GC within each split's chromosomes, so every split gets its own matched negatives
         pos_split = chromosome_split(pos["chrom"], test=test_chroms, valid=valid_chroms)
         genome_split = chromosome_split(list(genome.sizes), test=test_chroms, valid=valid_chroms)
@@ -162,14 +200,19 @@ def from_peaks(
     table = pd.concat([pos.drop(columns=["task"])] + negs, ignore_index=True)
     table["split"] = chromosome_split(table["chrom"], test=test_chroms, valid=valid_chroms)
     table = table[["name", "chrom", "start", "end", "sequence", "kind", "split"] + [LABEL_PREFIX + t for t in names]]
+    _check_classes(table, names, hint={
+        "none": "--negatives none gives no negatives here; use --negatives gc, shuffle or both",
+    }.get(negatives, "no negatives could be drawn (raise --ratio, lower --margin, or use --negatives shuffle)"))
     meta = {
         "width": width,
         "seed": seed,
         "split": {"scheme": "chromosome", "test": list(test_chroms), "valid": list(valid_chroms),
                   "train": sorted(set(table.loc[table["split"] == "train", "chrom"]))},
         "negatives": {"kind": negatives, "ratio": ratio, "margin": margin, "max_n_frac": max_n_frac},
+        "off_end": off_end,
         "sources": {"peaks": [str(p) for p in peak_files], "genome": str(genome_path),
                     "exclude": None if exclude is None else str(exclude)},
+        "chrom_alias": dict(aliases) if aliases else None,
         "seqconv_version": __version__,
     }
     return Dataset(table.reset_index(drop=True), meta), report
@@ -213,9 +256,11 @@ def from_fasta(
 ) -> tuple[Dataset, PrepareReport]:
     """Labelled FASTA files (one 0/1 label per file) -> dataset with a seeded random split.
 
-    Sequences are centre-cropped / N-padded to ``width`` (default: the length of
-    the first sequence).  ``shuffle_negatives=k`` adds k dinucleotide shuffles
-    of every positive as negatives.
+    Sequences are centre-cropped / N-padded to ``width``; without ``width``
+    they must all have the same length (else an error gives the length
+    distribution).  ``shuffle_negatives=k`` adds k dinucleotide shuffles of
+    every positive as negatives.  A task left with one class (only bound
+    files and no shuffles) is an error.
     """
     if len(fasta_files) != len(labels):
         raise InputError("need one label per FASTA file")
@@ -231,9 +276,11 @@ def from_fasta(
     table = pd.concat(frames, ignore_index=True)
     _check_unique_names(table)
     if width is None:
-        width = len(table["sequence"].iloc[0])
+        width = _common_length(table["sequence"], ", ".join(str(p) for p in fasta_files))
     width = _check_width(width)
     table["sequence"] = _fit(table["sequence"], width)
+    if int(shuffle_negatives) != shuffle_negatives or shuffle_negatives < 0:
+        raise InputError(f"shuffles must be an integer >= 0, got {shuffle_negatives!r}")
     if shuffle_negatives:
         pos = table[table[LABEL_PREFIX + task] == 1]
         sh = shuffled_negatives(pos, ratio=int(shuffle_negatives), seed=seed + 1)
@@ -241,6 +288,7 @@ def from_fasta(
         sh[LABEL_PREFIX + task] = np.int8(0)
         table = pd.concat([table, sh], ignore_index=True)
     table["split"] = random_split(len(table), valid=valid, test=test, seed=seed)
+    _check_classes(table, [task], hint="give --negative-fasta files or --shuffles N")
     meta = {"width": width, "seed": seed,
             "split": {"scheme": "random", "valid": valid, "test": test},
             "sources": {"fasta": [str(p) for p in fasta_files], "labels": list(labels)}}
@@ -263,13 +311,20 @@ def from_tsv(
     ``dev`` and ``val`` mean valid) columns.  Without ``split`` a seeded random
     split is made.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputError("no such TSV file", path=path)
+    with open_text(path, what="TSV file") as fh:
+        text = fh.read()
+        src = fh.name
+    path = Path(src)
+    if "\t" not in text.split("\n", 1)[0] and path.suffix != ".csv" and "," in text.split("\n", 1)[0]:
+        sep = ","
+    else:
+        sep = "," if path.suffix == ".csv" else "\t"
     try:
-        raw = pd.read_csv(path, sep=None if path.suffix == ".csv" else "\t", engine="python", dtype=str)
+        raw = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
         raise InputError("empty TSV file", path=path) from None
+    except pd.errors.ParserError as exc:
+        raise InputError(f"cannot parse as {'CSV' if sep == ',' else 'TSV'}: {exc}", path=path) from None
     if raw.empty:
         raise InputError("TSV file has a header but no rows", path=path)
     cols = {c.lower(): c for c in raw.columns}
@@ -298,7 +353,7 @@ def from_tsv(
     table = _sequence_table(names, seqs, labels, np.where(pos_any, "positive", "input"))
     _check_unique_names(table, path)
     if width is None:
-        width = len(seqs[0])
+        width = _common_length(table["sequence"], path)
     width = _check_width(width)
     table["sequence"] = _fit(table["sequence"], width)
     if "split" in cols:
@@ -312,6 +367,7 @@ def from_tsv(
     else:
         table["split"] = random_split(len(table), valid=valid, test=test, seed=seed)
         scheme = {"scheme": "random", "valid": valid, "test": test}
+    _check_classes(table, list(labels), path=path, hint="a label column needs both 0 and 1 rows")
     meta = {"width": width, "seed": seed, "split": scheme, "sources": {"tsv": str(path)}}
     report = PrepareReport([f"{path}: {len(table)} sequences, tasks {', '.join(labels)}"])
     order = ["name", "chrom", "start", "end", "sequence", "kind", "split"] + [LABEL_PREFIX + k for k in labels]
@@ -329,6 +385,34 @@ def _fit(seqs: pd.Series, width: int) -> list[str]:
             left = (width - n) // 2
             out.append("N" * left + s + "N" * (width - n - left))
     return out
+
+
+def _common_length(seqs: pd.Series, path=None) -> int:
+    """The length shared by every sequence; unequal lengths are an error giving the distribution."""
+    lengths = seqs.str.len()
+    counts = lengths.value_counts().sort_index()
+    if len(counts) == 1:
+        return int(counts.index[0])
+    common = ", ".join(f"{int(n)} bp x{int(k)}" for n, k in counts.sort_values(ascending=False).head(5).items())
+    raise InputError(
+        f"sequences have {len(counts)} different lengths (min {int(lengths.min())}, median "
+        f"{int(lengths.median())}, max {int(lengths.max())} bp; most common: {common}); give --width to "
+        "centre-crop / N-pad them all to one width", path=path)
+
+
+def _check_classes(table: pd.DataFrame, tasks, *, path=None, hint: str = "") -> None:
+    """Every task needs both classes in the dataset (else training learns nothing and reports success).
+
+    Per-split checks (a train split with one class) are made by ``train``, which knows the split it uses.
+    """
+    if len(table) == 0:
+        raise InputError("the dataset has no rows", path=path)
+    for task in tasks:
+        y = table[LABEL_PREFIX + task].to_numpy()
+        if y.min() == y.max():
+            missing = "negatives (label 0)" if y[0] == 1 else "positives (label 1)"
+            raise InputError(f"task {task!r} has no {missing}: all {len(y)} rows are labelled {int(y[0])}, "
+                             "so a model cannot learn it" + (f"; {hint}" if hint else ""), path=path)
 
 
 def _check_unique_names(table: pd.DataFrame, path=None) -> None:

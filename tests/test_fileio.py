@@ -1,12 +1,29 @@
 """Atomic writes: outputs appear whole or not at all, with the permissions a plain open() gives."""
 
+import errno as _errno
 import gzip
+import io
 import os
 import stat
+import sys
+import threading
 
+import numpy as np
 import pytest
 
-from seqconv.fileio import atomic_open, atomic_path, open_text
+from seqconv.errors import EnvError, InputError
+from seqconv.fileio import (
+    atomic_dir,
+    atomic_open,
+    atomic_path,
+    check_not_input,
+    env_error,
+    note_input,
+    open_text,
+    output_guard,
+    remove_live_temps,
+    spool,
+)
 
 
 def _mode(path):
@@ -49,3 +66,186 @@ def test_open_text_reads_plain_and_gzip(tmp_path):
     for name in ("a.txt", "b.fa.gz", "c.fa"):
         with open_text(tmp_path / name) as fh:
             assert fh.read() == ">s\nACGT\n"
+
+
+# ---------------------------------------------------------------- write-through, guard, folders
+
+def test_symlink_output_is_written_through_and_kept(tmp_path):
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "t.tsv"
+    target.write_text("old\n")
+    link = tmp_path / "l.tsv"
+    link.symlink_to(target)
+    with atomic_open(link) as fh:
+        fh.write("new\n")
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.read_text() == "new\n"
+    assert sorted(p.name for p in (tmp_path / "real").iterdir()) == ["t.tsv"]  # temp file was next to the target
+    dangling = tmp_path / "d.tsv"
+    dangling.symlink_to(tmp_path / "real" / "new.tsv")
+    with atomic_open(dangling) as fh:
+        fh.write("x")
+    assert dangling.is_symlink() and (tmp_path / "real" / "new.tsv").read_text() == "x"
+
+
+def test_character_device_is_written_into_not_replaced():
+    before = os.stat("/dev/null")
+    with atomic_open("/dev/null") as fh:
+        fh.write("discarded\n")
+    after = os.stat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev and after.st_ino == before.st_ino
+
+
+def test_fifo_is_written_into(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo).read()))
+    reader.start()
+    with atomic_open(fifo) as fh:
+        fh.write("through the pipe\n")
+    reader.join(10)
+    assert got == ["through the pipe\n"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+
+
+def test_dash_is_stdout(capfdbinary, monkeypatch):
+    with atomic_open("-") as fh:
+        fh.write("to stdout\n")
+    assert capfdbinary.readouterr().out == b"to stdout\n"
+
+
+def test_output_guard_refuses_an_input_and_only_inside_the_guard(tmp_path):
+    src = tmp_path / "in.fa"
+    src.write_text(">a\nACGT\n")
+    hard = tmp_path / "hard.fa"
+    os.link(src, hard)
+    with output_guard():
+        with open_text(src) as fh:
+            fh.read()
+        for out in (src, hard):
+            with pytest.raises(InputError, match="is the input file"):
+                with atomic_open(out) as fh:
+                    fh.write("x")
+        assert src.read_text() == ">a\nACGT\n"
+        with atomic_open(tmp_path / "other.tsv") as fh:  # anything else is fine
+            fh.write("ok")
+    with open_text(src) as fh:   # library use: read, then rewrite on purpose
+        text = fh.read()
+    with atomic_open(src) as fh:
+        fh.write(text.lower())
+    assert src.read_text() == ">a\nacgt\n" and hard.read_text() == ">a\nACGT\n"  # a new inode; the link keeps the old
+    os.link(src, tmp_path / "hard2.fa")
+    with pytest.raises(InputError, match="is the input file"):
+        check_not_input(tmp_path / "hard2.fa", inputs=[src])
+
+
+def test_input_read_during_the_write_is_caught_at_rename(tmp_path):
+    src = tmp_path / "x.tsv"
+    src.write_text("a\n")
+    with output_guard():
+        with pytest.raises(InputError, match="is the input file"):
+            with atomic_open(src) as fh:
+                note_input(src)  # e.g. a streamed input opened after the output
+                fh.write("b\n")
+    assert src.read_text() == "a\n" and sorted(p.name for p in tmp_path.iterdir()) == ["x.tsv"]
+
+
+def test_failed_write_removes_the_folders_it_created(tmp_path):
+    with pytest.raises(RuntimeError):
+        with atomic_open(tmp_path / "a" / "b" / "o.tsv") as fh:
+            fh.write("x")
+            raise RuntimeError
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_disk_full_becomes_env_error_and_leaves_nothing(tmp_path):
+    with pytest.raises(EnvError, match="o.tsv: cannot write: no space left on device"):
+        with atomic_path(tmp_path / "o.tsv") as tmp:
+            tmp.write_text("half")
+            raise OSError(_errno.ENOSPC, "No space left on device")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(EnvError, match="no space left"):
+        with atomic_open("/dev/full") as fh:
+            fh.write("x" * 10000)
+    assert env_error(OSError(_errno.EROFS, "x"), "f").args[0].startswith("f: cannot write: read-only file system")
+    assert env_error(OSError(_errno.EINVAL, "x"), "f") is None
+
+
+def test_atomic_dir_new_existing_and_failed(tmp_path):
+    out = tmp_path / "report"
+    with atomic_dir(out) as d:
+        (d / "a.tsv").write_text("1")
+        (d / "sub").mkdir()
+        (d / "sub" / "b.png").write_bytes(b"png")
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["a.tsv", "sub", "sub/b.png"]
+    (out / "mine.txt").write_text("user file")
+    with atomic_dir(out) as d:
+        (d / "a.tsv").write_text("2")
+    assert (out / "a.tsv").read_text() == "2" and (out / "mine.txt").read_text() == "user file"
+    assert (out / "sub" / "b.png").exists()
+    with pytest.raises(RuntimeError):
+        with atomic_dir(out) as d:
+            (d / "a.tsv").write_text("3")
+            raise RuntimeError
+    assert (out / "a.tsv").read_text() == "2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+    with pytest.raises(RuntimeError):
+        with atomic_dir(tmp_path / "x" / "y") as d:
+            (d / "f").write_text("x")
+            raise RuntimeError
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+
+
+def test_remove_live_temps_is_the_signal_backstop(tmp_path):
+    cm = atomic_path(tmp_path / "o.tsv")
+    tmp = cm.__enter__()
+    tmp.write_text("x")
+    assert tmp.exists()
+    assert str(tmp) in remove_live_temps() and not tmp.exists()
+    with pytest.raises(FileNotFoundError):
+        cm.__exit__(None, None, None)  # the rename finds nothing: the run was interrupted
+
+
+# ---------------------------------------------------------------- reading streams and bad bytes
+
+def test_open_text_reads_stdin_and_pipes(tmp_path, monkeypatch):
+    payload = gzip.compress(b">s\r\nACGT\r\n")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(payload)))
+    with open_text("-") as fh:
+        assert fh.read() == ">s\nACGT\n" and fh.name == "<stdin>"
+    r, w = os.pipe()
+    threading.Thread(target=lambda: (os.write(w, b">p\nAC\rGT\n"), os.close(w))).start()
+    with open_text(f"/dev/fd/{r}") as fh:
+        assert list(fh) == [">p\n", "AC\n", "GT\n"]
+    os.close(r)
+    fifo = tmp_path / "f"
+    os.mkfifo(fifo)
+    threading.Thread(target=lambda: open(fifo, "wb").write(b">q\nA\n")).start()
+    dst = spool(fifo, tmp_path, name="copy")
+    assert dst.read_bytes() == b">q\nA\n"
+
+
+@pytest.mark.parametrize("data,words", [
+    (gzip.compress(b">a\n" + bytes(np.random.default_rng(0).choice(list(b"ACGT"), 20000)))[:3000],
+     ["truncated gzip"]),
+    (gzip.compress(b">a\nACGT\n")[:-8] + b"\x00\x00\x00\x00\x08\x00\x00\x00", ["corrupt gzip", "CRC"]),
+    (b">a\nACGT\n>b\nAC\xffGT\n", [":4:", "not UTF-8", "0xff", "column 3"]),
+    (b">a\nAC\x00GT\n", [":2:", "NUL byte"]),
+])
+def test_open_text_names_file_line_and_problem(tmp_path, data, words):
+    p = tmp_path / "x.fa"
+    p.write_bytes(data)
+    with pytest.raises(InputError) as e:
+        with open_text(p) as fh:
+            list(fh)
+    assert str(e.value).startswith(str(p))
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_open_text_missing_and_folder(tmp_path):
+    with pytest.raises(InputError, match="no such BED file"):
+        open_text(tmp_path / "nope.bed", what="BED file")
+    with pytest.raises(InputError, match="is a folder"):
+        open_text(tmp_path)

@@ -61,7 +61,7 @@ def test_fasta_errors_name_file_and_line(tmp_path, text, line, what):
 def test_fasta_empty_and_duplicate(tmp_path):
     with pytest.raises(InputError, match="empty FASTA"):
         list(iter_fasta(write(tmp_path, "e.fa", "")))
-    with pytest.raises(InputError, match="'a' appears twice"):
+    with pytest.raises(InputError, match="'a' is repeated"):
         read_fasta(write(tmp_path, "d.fa", ">a\nAC\n>a\nGT\n"))
 
 
@@ -136,11 +136,20 @@ def test_windows_off_chromosome_end_dropped_or_clamped(genome, tmp_path):
     size = genome.sizes["chr1"]
     p = write(tmp_path, "p.bed", f"chr1\t10\t11\tleft\nchr1\t{size - 5}\t{size - 4}\tright\nchr1\t5000\t5001\tmid\n")
     peaks = read_bed(p)
-    w, rep = windows(peaks, genome, 200)
+    w, rep = windows(peaks, genome, 200, off_end="drop")
     assert list(w["name"]) == ["mid"] and rep.n_dropped_off_end == 2
-    w, rep = windows(peaks, genome, 200, off_end="clamp")
+    w, rep = windows(peaks, genome, 200)  # clamping is the default policy, as in predict
     assert rep.n_clamped == 2 and rep.n_dropped_off_end == 0
     assert list(w["start"][:2]) == [0, size - 200] and (w["sequence"].str.len() == 200).all()
+    assert all(s <= c < s + 200 for s, c in zip(w["start"], [10, size - 5, 5000]))  # still holds the summit
+
+
+def test_interval_past_chromosome_end_is_an_error_in_every_mode(genome, tmp_path):
+    size = genome.sizes["chr1"]
+    p = write(tmp_path, "p.bed", f"chr1\t5000\t5100\nchr1\t{size + 10}\t{size + 20}\tbeyond\n")
+    for mode in ("clamp", "drop"):
+        with pytest.raises(InputError, match="p.bed:2: .*runs past the end of chr1.*assembly"):
+            windows(read_bed(p), genome, 200, off_end=mode, source=p)
 
 
 def test_windows_unknown_chromosome_and_bad_width(genome, tmp_path):

@@ -125,7 +125,7 @@ def test_cli_prepare_prints_summary(tmp_path):
     ("chr1\t-1\t20\n", [], "bad.bed:1: negative coordinate"),
     ("chr1\tabc\t20\n", [], "bad.bed:1: start/end must be integers"),
     ("", [], "bad.bed: empty BED file"),
-    ("chr1\t1000\t1020\n", ["--width", "0"], "width must be a positive integer"),
+    ("chr1\t1000\t1020\n", ["--width", "0"], "0 is not in the range x>=1"),
     ("chr1\t1000\t1020\n", ["--test-chroms", "chr99"], "['chr99'] are not in the genome"),
 ])
 def test_cli_prepare_bad_input_exit_2_no_output(tmp_path, setup, args, message):

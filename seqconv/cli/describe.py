@@ -9,8 +9,8 @@ from seqconv.cli._common import main, user_errors
 
 @main.command()
 @click.argument("model")
-@click.option("--length", type=int, default=None, help="Input length in bp (default: the model's input width).")
-@click.option("--tasks", "n_tasks", type=int, default=1, show_default=True,
+@click.option("--length", type=click.IntRange(min=1), default=None, help="Input length in bp (default: the model's input width).")
+@click.option("--tasks", "n_tasks", type=click.IntRange(min=1), default=1, show_default=True,
               help="Outputs, when MODEL is an architecture name.")
 @click.option("--tsv", is_flag=True, help="Tab-separated output instead of an aligned table.")
 @user_errors

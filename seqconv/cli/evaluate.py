@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import click
 
-from seqconv.cli._common import log, main, quiet_option, user_errors
+from seqconv.cli._common import InputFile, check_device, log, main, quiet_option, user_errors
 
 
 @main.command()
 @click.option("--model", "model", required=True, help="Model directory or bundled model name.")
-@click.option("--data", "data", required=True, type=click.Path(dir_okay=False), help="Dataset file (`seqconv prepare`).")
+@click.option("--data", "data", required=True, type=InputFile(what="dataset file"), help="Dataset file (`seqconv prepare`).")
 @click.option("--split", type=click.Choice(["test", "valid", "train"]), default="test", show_default=True)
 @click.option("--out", "out", default=None, type=click.Path(file_okay=False),
               help="Directory for metrics.tsv, metrics.json, roc.png, pr.png (default: table on stdout only).")
-@click.option("--n-boot", default=1000, show_default=True, type=int, help="Bootstrap resamples for 95% intervals.")
+@click.option("--n-boot", default=1000, show_default=True, type=click.IntRange(min=0), help="Bootstrap resamples for 95% intervals.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed.")
 @click.option("--strand", type=click.Choice(["both", "forward"]), default=None,
               help="Override the model's strand handling.")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG curves.")
-@click.option("--batch-size", default=256, show_default=True, type=int)
-@click.option("--device", default=None)
-@click.option("--threads", default=None, type=int)
+@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1))
+@click.option("--device", default=None, callback=check_device)
+@click.option("--threads", default=None, type=click.IntRange(min=1))
 @quiet_option
 @user_errors
 def evaluate(model, data, split, out, n_boot, seed, strand, no_plots, batch_size, device, threads, quiet):

@@ -9,15 +9,15 @@ import warnings
 
 import click
 
-from seqconv.cli._common import log, main, quiet_option, user_errors
+from seqconv.cli._common import InputFile, OutputFile, check_device, log, main, quiet_option, user_errors
 from seqconv.errors import InputError
 
 
 @main.command()
-@click.argument("fasta", required=False, type=click.Path(dir_okay=False))
+@click.argument("fasta", required=False, type=InputFile(what="FASTA file"))
 @click.option("--model", "model", required=True, help="Bundled model name (see `seqconv models`) or model directory.")
-@click.option("--bed", default=None, type=click.Path(dir_okay=False), help="BED intervals to score (with --genome).")
-@click.option("--genome", default=None, type=click.Path(dir_okay=False), help="Genome FASTA (plain or bgzip).")
+@click.option("--bed", default=None, type=InputFile(what="BED file"), help="BED intervals to score (with --genome).")
+@click.option("--genome", default=None, type=InputFile(spool=True, what="genome FASTA file"), help="Genome FASTA (plain or bgzip).")
 @click.option("--region", default=None, help="CHROM or CHROM:START-END (1-based) of --genome, tiled with --stride.")
 @click.option("--chroms", default=None, metavar="all|CHR,CHR",
               help="Genome-wide tiling of these chromosomes of --genome ('all': every one), from position 0.")
@@ -25,17 +25,17 @@ from seqconv.errors import InputError
               help="With --chroms: score only shard K of N (the tiles whose centre lies in the K-th N-th of the "
                    "chromosomes laid end to end); `seqconv merge-tracks` joins the shards.")
 @click.option("--tile", is_flag=True, help="Score windows along each FASTA record / BED interval, not its centre.")
-@click.option("--stride", default=None, type=int, help="Tiling step in bp (default: half the model input).")
-@click.option("--out", "out", default=None, type=click.Path(dir_okay=False),
-              help="TSV output (default: stdout; with --chroms and --bedgraph: no TSV).")
+@click.option("--stride", default=None, type=click.IntRange(min=1), help="Tiling step in bp (default: half the model input).")
+@click.option("--out", "out", default=None, type=OutputFile(stdout_ok=True),
+              help="TSV output (default or -: stdout; with --chroms and --bedgraph: no TSV).")
 @click.option("--bedgraph", default=None, metavar="PREFIX",
               help="Also write PREFIX.<TF>.bedGraph of tiled probabilities (and .bw when pyBigWig is installed).")
 @click.option("--strand", type=click.Choice(["both", "forward"]), default=None,
               help="Average forward and reverse complement (the bundled models' default) or forward only.")
 @click.option("--strict", is_flag=True, help="Error on sequences shorter than the model input instead of N-padding.")
-@click.option("--batch-size", default=256, show_default=True, type=int)
-@click.option("--device", default=None, help="cpu (default), cuda, cuda:1 ...")
-@click.option("--threads", default=None, type=int, help="CPU threads for torch.")
+@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1))
+@click.option("--device", default=None, callback=check_device, help="cpu (default), cuda, cuda:1 ...")
+@click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads for torch.")
 @quiet_option
 @user_errors
 def predict(fasta, model, bed, genome, region, chroms, shard, tile, stride, out, bedgraph, strand, strict, batch_size, device,

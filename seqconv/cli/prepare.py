@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from seqconv.cli._common import log, main, quiet_option, user_errors
+from seqconv.cli._common import FiniteFloat, InputFile, OutputFile, chrom_alias_option, log, main, quiet_option
 from seqconv.errors import InputError
 
 
@@ -13,41 +13,52 @@ def _chroms(text: str) -> list[str]:
 
 
 @main.command()
-@click.option("--peaks", "peaks", multiple=True, type=click.Path(dir_okay=False),
+@click.option("--peaks", "peaks", multiple=True, type=InputFile(what="BED file"),
               help="BED/narrowPeak file of one TF's peaks (repeat for a multi-label dataset).")
-@click.option("--genome", type=click.Path(dir_okay=False), help="Genome FASTA (plain, bgzip or gzip) the peaks refer to.")
+@click.option("--genome", type=InputFile(spool=True, what="genome FASTA file"), help="Genome FASTA (plain, bgzip or gzip) the peaks refer to.")
 @click.option("--names", default=None, help="Comma-separated task names, one per --peaks (default: file names).")
-@click.option("--fasta", "pos_fasta", multiple=True, type=click.Path(dir_okay=False),
+@click.option("--fasta", "pos_fasta", multiple=True, type=InputFile(what="FASTA file"),
               help="FASTA of bound sequences (label 1); instead of --peaks.")
-@click.option("--negative-fasta", "neg_fasta", multiple=True, type=click.Path(dir_okay=False),
+@click.option("--negative-fasta", "neg_fasta", multiple=True, type=InputFile(what="FASTA file"),
               help="FASTA of unbound sequences (label 0), with --fasta.")
-@click.option("--tsv", type=click.Path(dir_okay=False), help="TSV/CSV with a 'sequence' column and 0/1 label column(s).")
-@click.option("--width", type=int, default=None, show_default="200 for peaks, first sequence's length otherwise",
-              help="Window width in bp.")
+@click.option("--tsv", type=InputFile(what="TSV file"), help="TSV/CSV with a 'sequence' column and 0/1 label column(s).")
+@click.option("--width", type=click.IntRange(min=1), default=None,
+              show_default="200 for peaks; for --fasta/--tsv the sequences' common length",
+              help="Window width in bp (sequences of other lengths are centre-cropped / N-padded).")
 @click.option("--negatives", type=click.Choice(["gc", "shuffle", "both", "none"]), default="gc", show_default=True,
               help="Negatives for peaks: GC-matched genomic background, dinucleotide shuffles, both, none.")
-@click.option("--ratio", type=float, default=1.0, show_default=True, help="Negatives per positive.")
-@click.option("--margin", type=int, default=500, show_default=True, help="Background windows keep this distance (bp) from any peak.")
-@click.option("--exclude", type=click.Path(dir_okay=False), help="BED of regions never used as background (blacklist).")
-@click.option("--max-n-frac", type=float, default=0.05, show_default=True,
+@click.option("--ratio", type=FiniteFloat(min=0, min_open=True), default=1.0, show_default=True,
+              help="Negatives per positive.")
+@click.option("--margin", type=click.IntRange(min=0), default=500, show_default=True, help="Background windows keep this distance (bp) from any peak.")
+@click.option("--exclude", type=InputFile(what="BED file"), help="BED of regions never used as background (blacklist).")
+@click.option("--max-n-frac", type=FiniteFloat(min=0, max=1), default=0.05, show_default=True,
               help="Largest fraction of N in a background window.")
-@click.option("--clamp", is_flag=True, help="Shift windows running off a chromosome end inside it instead of dropping them.")
+@click.option("--off-end", type=click.Choice(["clamp", "drop"]), default="clamp", show_default=True,
+              help="Windows running off a chromosome end: shift inside (still holding the peak centre, as "
+                   "predict does) or drop.  A peak past the chromosome end is always an error.")
+@click.option("--clamp", is_flag=True, hidden=True, help="Same as --off-end clamp (the default).")
+@chrom_alias_option
 @click.option("--test-chroms", default="chr8,chr9", show_default=True, help="Chromosomes held out for testing.")
 @click.option("--valid-chroms", default="chr7", show_default=True, help="Chromosomes held out for validation.")
-@click.option("--shuffles", type=int, default=0, show_default=True,
+@click.option("--shuffles", type=click.IntRange(min=0), default=0, show_default=True,
               help="With --fasta: add this many dinucleotide shuffles of each positive as negatives.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for every random choice.")
-@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Dataset file to write (.parquet).")
+@click.option("--out", "-o", required=True, type=OutputFile(), help="Dataset file to write (.parquet).")
 @quiet_option
-@user_errors
-def prepare(peaks, genome, names, pos_fasta, neg_fasta, tsv, width, negatives, ratio, margin, exclude, max_n_frac, clamp,
-            test_chroms, valid_chroms, shuffles, seed, out, quiet):
+def prepare(peaks, genome, names, pos_fasta, neg_fasta, tsv, width, negatives, ratio, margin, exclude, max_n_frac,
+            off_end, clamp, chrom_alias, test_chroms, valid_chroms, shuffles, seed, out, quiet):
     """Turn peaks + genome, labelled FASTA or a TSV into a dataset file.
 
     Peaks give fixed-width windows centred on the summit (narrowPeak) or the
     midpoint, negatives (GC-matched genomic background and/or dinucleotide
     shuffles) and a split that holds out whole chromosomes.  FASTA/TSV inputs
-    get a seeded random split (or the TSV's own 'split' column).
+    get a seeded random split (or the TSV's own 'split' column).  Any input
+    may be '-' (standard input) or a pipe, e.g. --peaks <(zcat peaks.bed.gz).
+
+    Refused: options that leave a task without negatives (or positives),
+    unequal --fasta/--tsv sequence lengths without --width, peaks past a
+    chromosome end, chromosome names the genome does not have (see
+    --chrom-alias).
 
     The summary (counts per split and kind, GC distribution of positives vs
     negatives) is printed on stdout; the dataset is written atomically.
@@ -73,13 +84,15 @@ def prepare(peaks, genome, names, pos_fasta, neg_fasta, tsv, width, negatives, r
         ds, report = P.from_peaks(
             peaks, genome, width=200 if width is None else width,
             task_names=_chroms(names) if names else None, negatives=negatives, ratio=ratio, margin=margin,
-            exclude=exclude, max_n_frac=max_n_frac, off_end="clamp" if clamp else "drop",
-            test_chroms=_chroms(test_chroms), valid_chroms=_chroms(valid_chroms), seed=seed)
-    elif pos_fasta:
+            exclude=exclude, max_n_frac=max_n_frac, off_end="clamp" if clamp else off_end,
+            test_chroms=_chroms(test_chroms), valid_chroms=_chroms(valid_chroms), seed=seed, chrom_alias=chrom_alias)
+    elif chrom_alias:
+        raise InputError("--chrom-alias applies to --peaks with --genome")
+    if pos_fasta:
         files = list(pos_fasta) + list(neg_fasta)
         labels = [1] * len(pos_fasta) + [0] * len(neg_fasta)
         ds, report = P.from_fasta(files, labels, width=width, shuffle_negatives=shuffles, seed=seed)
-    else:
+    elif tsv:
         ds, report = P.from_tsv(tsv, width=width, seed=seed)
     for line in report.lines:
         log(line, quiet=quiet)

@@ -4,39 +4,39 @@ from __future__ import annotations
 
 import click
 
-from seqconv.cli._common import main, quiet_option, user_errors
+from seqconv.cli._common import FiniteFloat, InputFile, OutputFile, check_device, main, quiet_option, user_errors
 from seqconv.errors import InputError
 
 
 @main.command()
 @click.option("--motifs", required=True, metavar="FILE|jaspar",
               help="MEME or JASPAR motif file, or 'jaspar' for the bundled JASPAR 2024 CORE vertebrates.")
-@click.option("--fasta", default=None, type=click.Path(dir_okay=False), help="Sequences to scan (gzip allowed).")
-@click.option("--bed", default=None, type=click.Path(dir_okay=False), help="Regions to scan (with --genome).")
-@click.option("--genome", default=None, type=click.Path(dir_okay=False), help="Genome FASTA for --bed.")
+@click.option("--fasta", default=None, type=InputFile(spool=True, what="FASTA file"), help="Sequences to scan (gzip allowed).")
+@click.option("--bed", default=None, type=InputFile(spool=True, what="BED file"), help="Regions to scan (with --genome).")
+@click.option("--genome", default=None, type=InputFile(spool=True, what="genome FASTA file"), help="Genome FASTA for --bed.")
 @click.option("--thresh", default=1e-4, show_default=True, type=float,
               help="Report hits with p-value <= this (FIMO --thresh).")
 @click.option("--format", "fmt", type=click.Choice(["tsv", "bed", "gff"]), default="tsv", show_default=True)
-@click.option("--out", default=None, type=click.Path(dir_okay=False), help="Output file (default: stdout).")
+@click.option("--out", default=None, type=OutputFile(stdout_ok=True), help="Output file (default or -: stdout).")
 @click.option("--strands", type=click.Choice(["both", "+", "-"]), default="both", show_default=True,
               help="FIMO scans both; '+' is FIMO --norc.")
-@click.option("--pseudocount", default=0.1, show_default=True, type=float,
+@click.option("--pseudocount", default=0.1, show_default=True, type=FiniteFloat(min=0),
               help="MEME motif pseudocount (FIMO --motif-pseudo).")
 @click.option("--background", default="nrdb", show_default=True,
               help="nrdb (FIMO's default), uniform (FIMO --bfile --uniform--), motif (the motif file's, FIMO "
                    "--bfile --motif--), sequences (ACGT frequencies of the input; no FIMO equivalent), or four "
                    "comma-separated A,C,G,T frequencies.  Averaged with the complement when both strands are "
                    "scanned, as FIMO does.")
-@click.option("--bin-size", default=None, type=float,
+@click.option("--bin-size", default=None, type=FiniteFloat(min=0, min_open=True),
               help="One fixed score grid of this many bits for every motif (0.1 is memelite's) instead of "
                    "FIMO's per-motif grid (the default, FIMO's exact p-values).")
 @click.option("--seed", default=0, show_default=True, type=int,
               help="Seed of the window sample that estimates each motif's pi0 for q-values.")
-@click.option("--device", default=None, help="cpu or cuda (default: cuda when available).")
+@click.option("--device", default=None, callback=check_device, help="cpu or cuda (default: cuda when available).")
 @click.option("--engine", type=click.Choice(["auto", "numba", "torch"]), default="auto", show_default=True,
               help="numba: CPU lookahead engine; torch: matrix products (CPU or CUDA); auto: numba on the "
                    "CPU, torch on a GPU.")
-@click.option("--threads", default=None, type=int, help="CPU threads (numba and torch).")
+@click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads (numba and torch).")
 @quiet_option
 @user_errors
 def scan(motifs, fasta, bed, genome, thresh, fmt, out, strands, pseudocount, background, bin_size, seed, device,

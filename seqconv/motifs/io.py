@@ -30,16 +30,11 @@ _COLLECTION_FILE = "jaspar2024_core_vertebrates.meme"
 
 
 def _read_lines(path) -> list[str]:
-    path = Path(path)
-    try:
-        with open_text(path) as fh:
-            return fh.read().splitlines()
-    except FileNotFoundError:
-        raise InputError("motif file not found", path=path) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, not a motif file", path=path) from None
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise InputError(f"cannot read motif file ({exc})", path=path) from None
+    """Every line of a (gzipped) motif file; a missing, unreadable, binary or non-UTF-8 file is an InputError."""
+    if str(path) != "-" and not Path(path).exists():
+        raise InputError("motif file not found", path=path)
+    with open_text(path, what="motif file") as fh:
+        return fh.read().splitlines()
 
 
 # ---------------------------------------------------------------- MEME
@@ -65,8 +60,10 @@ def read_meme(path) -> list[Motif]:
         the wrong number of rows or columns, bad numbers, rows not summing to one,
         duplicate motif ids.
     """
-    lines = _read_lines(path)
-    src = str(path)
+    return _parse_meme(_read_lines(path), str(path))
+
+
+def _parse_meme(lines: list[str], src: str) -> list[Motif]:
     if not any(line.startswith("MEME version") for line in lines[:50]):
         raise InputError("not a MEME motif file (no 'MEME version' line)", path=src)
     background = None
@@ -170,6 +167,15 @@ def _fmt(x: float) -> str:
     return f"{x:.6f}"
 
 
+def _rows_summing_to_one(P: np.ndarray) -> np.ndarray:
+    """Rows rounded to 6 decimals that still sum to 1 (the rounding residue goes to each row's largest entry),
+    so that a written file read back and written again is byte-identical."""
+    R = np.round(np.asarray(P, dtype=np.float64), 6)
+    idx = np.argmax(R, axis=1)
+    R[np.arange(len(R)), idx] += 1.0 - R.sum(axis=1)
+    return np.round(R, 6)
+
+
 def write_meme(motifs, path, *, background=None) -> None:
     """Write motifs as a MEME v4 minimal-format file (atomically).
 
@@ -193,7 +199,7 @@ def write_meme(motifs, path, *, background=None) -> None:
             nsites = m.n_sites if m.n_sites is not None else 20
             fh.write(f"MOTIF {m.id}{name}\n")
             fh.write(f"letter-probability matrix: alength= 4 w= {m.width} nsites= {nsites:g} E= 0\n")
-            for row in m.probabilities:
+            for row in _rows_summing_to_one(m.probabilities):
                 fh.write(" ".join(_fmt(v) for v in row) + "\n")
             if m.url:
                 fh.write(f"URL {m.url}\n")
@@ -215,8 +221,10 @@ def read_jaspar(path) -> list[Motif]:
     list of Motif
         Built from counts (``n_sites`` = the largest column total).
     """
-    lines = _read_lines(path)
-    src = str(path)
+    return _parse_jaspar(_read_lines(path), str(path))
+
+
+def _parse_jaspar(lines: list[str], src: str) -> list[Motif]:
     motifs: list[Motif] = []
     seen: dict[str, int] = {}
     i, n = 0, len(lines)
@@ -336,10 +344,11 @@ def read_motifs(source) -> list[Motif]:
             return jaspar_collection()
         lines = _read_lines(p)
         first = next((ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")), "")
+        src = "<stdin>" if str(source) == "-" else str(p)
         if any(ln.startswith("MEME version") for ln in lines[:50]):
-            return read_meme(p)
+            return _parse_meme(lines, src)
         if first.startswith(">"):
-            return read_jaspar(p)
+            return _parse_jaspar(lines, src)
         raise InputError("unrecognised motif file: neither MEME ('MEME version' line) nor JASPAR "
                          "('>ID name' header)", path=p)
     return as_motif_list(source)
