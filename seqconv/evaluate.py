@@ -208,19 +208,37 @@ def record_test_metrics(model, dataset, *, n_boot: int = 200, seed: int = 0, dev
     return table
 
 
-def write_report(table: pd.DataFrame, y, logits, out_dir, *, info: dict | None = None, plots: bool = True
-                 ) -> list[Path]:
-    """Write ``metrics.tsv``, ``metrics.json`` and ``roc.png`` / ``pr.png`` into ``out_dir`` (atomically)."""
+def write_report(table: pd.DataFrame, y, logits, out_dir, *, info: dict | None = None, plots: bool = True,
+                 scores: pd.DataFrame | None = None, inputs=()) -> list[Path]:
+    """Write ``metrics.tsv``, ``metrics.json``, ``roc.png`` / ``pr.png`` (and ``scores.tsv``) into ``out_dir``.
+
+    The files are built in a temporary folder and appear together (a failure leaves none of them).
+    ``scores``: per-sequence predictions (one row per sequence, see :func:`score_table`).
+    """
+    from seqconv.fileio import atomic_dir
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "metrics.tsv", out / "metrics.json"]
-    with atomic_open(paths[0]) as fh:
-        table.to_csv(fh, sep="\t", index=False, float_format="%.4f")
-    with atomic_open(paths[1]) as fh:
-        json.dump({**(info or {}), "metrics": json.loads(table.to_json(orient="records"))}, fh, indent=2)
-    if plots:
-        paths += plot_curves(y, logits, list(table["TF"]), out)
-    return paths
+    names = ["metrics.tsv", "metrics.json"]
+    with atomic_dir(out, inputs=inputs) as tmp:
+        table.to_csv(tmp / "metrics.tsv", sep="\t", index=False, float_format="%.4f")
+        with open(tmp / "metrics.json", "w") as fh:
+            json.dump({**(info or {}), "metrics": json.loads(table.to_json(orient="records"))}, fh, indent=2)
+        if scores is not None:
+            scores.to_csv(tmp / "scores.tsv", sep="\t", index=False, float_format="%.6g")
+            names.append("scores.tsv")
+        if plots:
+            names += [p.name for p in plot_curves(y, logits, list(table["TF"]), tmp)]
+    return [out / n for n in names]
+
+
+def score_table(names, y, logits, tasks) -> pd.DataFrame:
+    """Per-sequence predictions: ``name``, then per TF ``label:<TF>``, ``score:<TF>`` (logit), ``probability:<TF>``."""
+    cols = {"name": list(names)}
+    for t, task in enumerate(tasks):
+        cols[f"label:{task}"] = y[:, t]
+        cols[f"score:{task}"] = logits[:, t]
+        cols[f"probability:{task}"] = 1.0 / (1.0 + np.exp(-logits[:, t].astype(np.float64)))
+    return pd.DataFrame(cols)
 
 
 def plot_curves(y, logits, tasks, out_dir) -> list[Path]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from seqconv.cli._common import InputFile, check_device, log, main, quiet_option, user_errors
+from seqconv.errors import InputError
 
 
 @main.command()
@@ -18,12 +19,14 @@ from seqconv.cli._common import InputFile, check_device, log, main, quiet_option
 @click.option("--strand", type=click.Choice(["both", "forward"]), default=None,
               help="Override the model's strand handling.")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG curves.")
+@click.option("--scores", is_flag=True, help="With --out: also write scores.tsv, one row per sequence (label, logit, "
+              "probability per TF).")
 @click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1))
-@click.option("--device", default=None, callback=check_device)
-@click.option("--threads", default=None, type=click.IntRange(min=1))
+@click.option("--device", default=None, callback=check_device, help="cpu (default), cuda, cuda:1 ...")
+@click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads for torch (default: torch's).")
 @quiet_option
 @user_errors
-def evaluate(model, data, split, out, n_boot, seed, strand, no_plots, batch_size, device, threads, quiet):
+def evaluate(model, data, split, out, n_boot, seed, strand, no_plots, scores, batch_size, device, threads, quiet):
     """Evaluate a model on the held-out (test) split of a dataset.
 
     Prints a TSV table (per TF: n, positives, auROC and auPRC with bootstrap 95%
@@ -32,18 +35,25 @@ def evaluate(model, data, split, out, n_boot, seed, strand, no_plots, batch_size
 
     \b
     Example:
-      seqconv evaluate --model models/ctcf --data ds.parquet --out eval/ctcf
+      seqconv prepare --peaks data/yeast/Reb1_CX.bed.gz --names Reb1 --width 101 \
+          --genome data/yeast/sacCer3_chr1_3_6_7_8_9.fa.gz --out reb1.parquet -q
+      seqconv evaluate --model yeast_chexmix --data reb1.parquet --out reb1_eval --scores
     """
     import torch
 
-    from seqconv.evaluate import evaluate as run, write_report
+    from seqconv.dataset import read_dataset
+    from seqconv.evaluate import evaluate as run, score_table, write_report
 
     if threads:
         torch.set_num_threads(threads)
-    table, y, logits = run(model, data, split=split, n_boot=n_boot, seed=seed, batch_size=batch_size,
+    if scores and not out:
+        raise InputError("--scores needs --out (the folder that gets scores.tsv)")
+    ds = read_dataset(data)
+    table, y, logits = run(model, ds, split=split, n_boot=n_boot, seed=seed, batch_size=batch_size,
                            device=device, strand=strand, verbose=not quiet)
     if out:
-        paths = write_report(table, y, logits, out, plots=not no_plots,
+        per_seq = score_table(ds.subset(split).table["name"], y, logits, list(table["TF"])) if scores else None
+        paths = write_report(table, y, logits, out, plots=not no_plots, scores=per_seq, inputs=[data],
                              info={"model": str(model), "data": str(data), "split": split, "n_boot": n_boot,
                                    "seed": seed})
         log("wrote " + ", ".join(str(p) for p in paths), quiet=quiet)

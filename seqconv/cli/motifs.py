@@ -148,20 +148,18 @@ def motifs(model, data, out, split, max_seqs, method, threshold, min_sites, trim
         )
     rank = {} if influence is None else dict(zip(influence["id"], influence["rank"]))
     ordered = sorted(kept, key=lambda m: (rank.get(m.id, 10 ** 9), int(m.id[6:]) if m.id[6:].isdigit() else 0))
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_meme(kept, out / "motifs.meme")
-    from seqconv.fileio import atomic_open
+    from seqconv.fileio import atomic_dir
 
-    with atomic_open(out / "matches.tsv") as fh:
-        matches.to_csv(fh, sep="\t", index=False, float_format="%.4g")
-    if influence is not None:
-        with atomic_open(out / "influence.tsv") as fh:
-            influence.sort_values("rank").to_csv(fh, sep="\t", index=False, float_format="%.4g")
-    if not no_logos:
-        save_logos(kept, out / "logos")
-    summary_sheet(ordered, matches, out / "summary.png", influence=influence, collection=collection,
-                  title=f"{model}: first-layer filters ({method}) vs {db}")
+    out = Path(out)
+    with atomic_dir(out, inputs=[p for p in (data, db) if Path(str(p)).exists()]) as tmp:  # all files appear together
+        write_meme(kept, tmp / "motifs.meme")
+        matches.to_csv(tmp / "matches.tsv", sep="\t", index=False, float_format="%.4g")
+        if influence is not None:
+            influence.sort_values("rank").to_csv(tmp / "influence.tsv", sep="\t", index=False, float_format="%.4g")
+        if not no_logos:
+            save_logos(kept, tmp / "logos")
+        summary_sheet(ordered, matches, tmp / "summary.png", influence=influence, collection=collection,
+                      title=f"{model}: first-layer filters ({method}) vs {db}")
     n_sig = int((matches[matches["rank"] == 1]["q_value"] < 0.05).sum())
     log(f"{n_sig}/{len(kept)} filters match a {db} motif with q < 0.05; wrote {out}/motifs.meme, matches.tsv"
         + (", influence.tsv" if influence is not None else "") + (", logos/" if not no_logos else "")

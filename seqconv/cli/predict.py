@@ -33,12 +33,14 @@ from seqconv.errors import InputError
 @click.option("--strand", type=click.Choice(["both", "forward"]), default=None,
               help="Average forward and reverse complement (the bundled models' default) or forward only.")
 @click.option("--strict", is_flag=True, help="Error on sequences shorter than the model input instead of N-padding.")
+@click.option("--pad", is_flag=True,
+              help="N-pad and score sequences under half the model input (refused by default: mostly padding).")
 @click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1))
 @click.option("--device", default=None, callback=check_device, help="cpu (default), cuda, cuda:1 ...")
 @click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads for torch.")
 @quiet_option
 @user_errors
-def predict(fasta, model, bed, genome, region, chroms, shard, tile, stride, out, bedgraph, strand, strict, batch_size, device,
+def predict(fasta, model, bed, genome, region, chroms, shard, tile, stride, out, bedgraph, strand, strict, pad, batch_size, device,
             threads, quiet):
     """Predict TF binding on sequences: TSV with id, TF, score (logit), probability.
 
@@ -88,7 +90,7 @@ def predict(fasta, model, bed, genome, region, chroms, shard, tile, stride, out,
         raise InputError("--chroms needs --out (TSV) and/or --bedgraph (tracks)")
     if threads:
         torch.set_num_threads(threads)
-    scorer = Scorer(model, strand=strand, batch_size=batch_size, device=device, verbose=not quiet)
+    scorer = Scorer(model, strand=strand, batch_size=batch_size, device=device, verbose=not quiet, pad=pad)
     if fasta:
         chunks = scorer.fasta(fasta, tile=tile, stride=stride, strict=strict)
     elif bed:

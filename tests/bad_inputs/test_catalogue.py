@@ -279,7 +279,7 @@ CASES = [
     C("motifs-threshold-above-one", 6, f"motifs --model oct4_mafk --data {FA} --out {{w}}/mo --threshold 1.5 -q",
       words=["--threshold", "< 1"]),
     C("motifs-top-zero", 6, f"motifs --model oct4_mafk --data {FA} --out {{w}}/mo --top 0 -q", words=["--top", "x>=1"]),
-    C("predict-duplicate-ids", 6, f"{PRED} {{w}}/x.fa", words=["x.fa:5:", "'a' is repeated", "line 1"],
+    C("predict-duplicate-ids", 6, f"{PRED} --pad {{w}}/x.fa", words=["x.fa:5:", "'a' is repeated", "line 1"],
       files={"x.fa": ">a\nACGT\n>b\nACGT\n>a\nACGT\n"}),
     C("scan-duplicate-ids", 6, f"{SCAN} --fasta {{w}}/x.fa", words=["'a' is repeated"],
       files={"x.fa": ">a\nACGT\n>b\nACGT\n>a\nACGT\n"}),
