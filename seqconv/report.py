@@ -243,8 +243,8 @@ def _track_values(prefix, tf, chrom, start, end) -> tuple[np.ndarray, np.ndarray
     return np.array(s), np.array(e), np.array(v)
 
 
-def track_section(prefix, tasks, region: str) -> str:
-    """Predicted probability per TF along one region, one panel per TF."""
+def track_section(prefix, tasks, region: str, out_html=None) -> str:
+    """Predicted probability per TF along one region, one panel per TF (``prefix`` shown relative to the page)."""
     from seqconv.predict import parse_region
 
     chrom, s, e = parse_region(region)
@@ -266,7 +266,8 @@ def track_section(prefix, tasks, region: str) -> str:
     axes[-1, 0].set_xlabel(f"{chrom} position (bp); predicted binding probability")
     if n_iv == 0:
         raise InputError(f"the tracks have no values in {region} (is it among the tiled chromosomes?)")
-    return (f"<p>{html.escape(region)}: {n_iv:,} intervals from <code>{html.escape(str(prefix))}.&lt;TF&gt;"
+    shown = os.path.relpath(Path(prefix).resolve(), Path(out_html).resolve().parent) if out_html else str(prefix)
+    return (f"<p>{html.escape(region)}: {n_iv:,} intervals from <code>{html.escape(shown)}.&lt;TF&gt;"
             f"</code></p><figure>{_png(fig)}</figure>")
 
 
@@ -328,7 +329,7 @@ def build_report(out, *, dataset=None, model=None, evaluation=None, motifs=None,
             raise InputError("a track preview needs --model (for its TF names)")
         if not region:
             raise InputError("a track preview needs --region CHROM:START-END")
-        sections.append(("track", "Track preview", track_section(tracks, tasks, region)))
+        sections.append(("track", "Track preview", track_section(tracks, tasks, region, out)))
     if links:
         sections.append(("outputs", "Outputs", links_section(links, out)))
     if not sections:

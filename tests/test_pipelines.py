@@ -48,7 +48,7 @@ def test_dry_run_every_rule_and_shards(tmp_path):
         assert f"--chroms chr8,chr9 --shard {k}/2 --stride 50" in text
     assert re.search(r"seqconv merge-tracks \S+/1-of-2/track \S+/2-of-2/track --tfs Reb1", text)
     for rule in RULES:
-        assert f"benchmarks/reb1_cbf1/{rule}" in text or f"benchmarks/scan/" in text
+        assert f"benchmarks/reb1_cbf1/{rule}" in text or "benchmarks/scan/" in text
     # scatter over chromosomes instead: one job per chromosome
     p = _snakemake("-n", "-p", "--config", f"out={tmp_path}", "scatter=chroms", "predict_chroms=[chr1,chr3,chr6]")
     assert p.returncode == 0, p.stderr

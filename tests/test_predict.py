@@ -64,13 +64,14 @@ def test_predict_fasta_centre_windows(model_dir, records):
 def _long_fasta(tmp_path, records, n=6):
     seq = "".join(s for _, s in records[:n])  # 1200 bp of real sequence
     path = tmp_path / "long.fa"
-    path.write_text(">long\n" + "\n".join(seq[i:i + 60] for i in range(0, len(seq), 60)) + "\n>short\nACGTACGTAC\n")
+    short = records[n][1][:120]  # 120 bp of real sequence: padded with N to the 200 bp input (over half of it)
+    path.write_text(">long\n" + "\n".join(seq[i:i + 60] for i in range(0, len(seq), 60)) + f"\n>short\n{short}\n")
     return path, seq
 
 
 def test_tiling_and_long_record(model_dir, records, tmp_path):
     path, seq = _long_fasta(tmp_path, records)
-    with pytest.warns(ShortSequenceWarning, match="'short' is 10 bp"):
+    with pytest.warns(ShortSequenceWarning, match="'short' is 120 bp"):
         df = predict_fasta(model_dir, path, tile=True, stride=150)
     long = df[df["chrom"] == "long"]
     assert long["start"].tolist() == [0, 150, 300, 450, 600, 750, 900, 1000]  # last window flush with the end
