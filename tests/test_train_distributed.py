@@ -14,6 +14,7 @@ lagged one through the running means in eval mode (test logits within 1e-3 of ea
 """
 
 import csv
+import itertools
 import os
 import shutil
 import subprocess
@@ -25,14 +26,21 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _oct4_mafk import oct4_mafk_dataset, write_oct4_mafk  # noqa: E402
+from _oct4_mafk import oct4_mafk_dataset, write_oct4_mafk
 
-from seqconv.errors import InputError  # noqa: E402
-from seqconv.train import (  # noqa: E402
-    DistContext, TrainConfig, _apply_augment, _augment_draws, _shard_bounds, augment, distributed_context)
+from seqconv.errors import InputError
+from seqconv.train import (
+    DistContext,
+    TrainConfig,
+    _apply_augment,
+    _augment_draws,
+    _shard_bounds,
+    augment,
+    distributed_context,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-ARCH = dict(filters=16, kernel_size=15, hidden=8, dropout=0.0)  # no dropout: per-rank masks would differ
+ARCH = {"filters": 16, "kernel_size": 15, "hidden": 8, "dropout": 0.0}  # no dropout: per-rank masks would differ
 CLI_ARGS = ["--arch", "deepbind", *[a for k, v in ARCH.items() for a in ("--arch-option", f"{k}={v}")],
             "--epochs", "3", "--batch-size", "32", "--lr", "1e-2", "--patience", "10", "--threads", "1"]
 #: conv biases feeding a BatchNorm and the running means tracking them (see the module docstring)
@@ -49,7 +57,7 @@ def _env():
 
 def _torchrun(*args, check=True):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone", *args]
-    res = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=600)
+    res = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=600, check=False)
     if check and res.returncode != 0:
         raise AssertionError(f"torchrun failed ({res.returncode}):\n{res.stdout}\n{res.stderr[-4000:]}")
     return res
@@ -74,7 +82,7 @@ def test_shards_partition_every_batch_in_order():
         for world in (1, 2, 3, 4):
             parts = [_shard_bounds(n, DistContext(rank=r, world=world)) for r in range(world)]
             assert parts[0][0] == 0 and parts[-1][1] == n
-            assert all(a[1] == b[0] for a, b in zip(parts, parts[1:]))  # contiguous, in rank order
+            assert all(a[1] == b[0] for a, b in itertools.pairwise(parts))  # contiguous, in rank order
             sizes = [hi - lo for lo, hi in parts]
             assert max(sizes) - min(sizes) <= 1 and sizes == sorted(sizes, reverse=True)
 
@@ -105,7 +113,6 @@ def test_context_without_torchrun_is_single_process(monkeypatch):
 # --------------------------------------------------------------------------- slow: real torchrun, gloo, 2 ranks
 
 
-@pytest.mark.slow
 def test_cli_two_ranks_equal_one_process(tmp_path):
     from click.testing import CliRunner
 
