@@ -12,20 +12,26 @@ gives the same weights on CPU.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import csv
 import dataclasses
 import hashlib
 import json
 import math
+import os
 import sys
 import time
+import types
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from seqconv.errors import InputError
 from seqconv.fileio import atomic_open, atomic_path
@@ -161,15 +167,25 @@ MIN_PER_CLASS = 3
 
 def augment(x: torch.Tensor, *, rc: bool, max_shift: int, gen: torch.Generator) -> torch.Tensor:
     """Random reverse complement (p = 1/2) and shift by up to ``max_shift`` bp (N-padded) of a batch ``(N, 4, L)``."""
+    shifts, flips = _augment_draws(len(x), rc=rc, max_shift=max_shift, gen=gen)
+    return _apply_augment(x, shifts, flips, max_shift=max_shift)
+
+
+def _augment_draws(n: int, *, rc: bool, max_shift: int, gen: torch.Generator):
+    """The random numbers :func:`augment` draws for ``n`` rows: shifts ``(n,)`` (or None), flips ``(n,)`` (or None)."""
+    shifts = torch.randint(-max_shift, max_shift + 1, (n,), generator=gen) if max_shift else None
+    flips = torch.rand(n, generator=gen) < 0.5 if rc else None
+    return shifts, flips
+
+
+def _apply_augment(x: torch.Tensor, shifts, flips, *, max_shift: int) -> torch.Tensor:
     n, _, length = x.shape
-    if max_shift:
-        shifts = torch.randint(-max_shift, max_shift + 1, (n,), generator=gen)
+    if shifts is not None:
         pad = nn.functional.pad(x, (max_shift, max_shift))
         idx = (torch.arange(length)[None, :] + max_shift - shifts[:, None]).clamp(0, length + 2 * max_shift - 1)
         x = pad.gather(2, idx[:, None, :].expand(n, 4, length))
-    if rc:
-        flip = torch.rand(n, generator=gen) < 0.5
-        x = torch.where(flip[:, None, None], x.flip(1).flip(2), x)
+    if flips is not None:
+        x = torch.where(flips[:, None, None], x.flip(1).flip(2), x)
     return x
 
 
@@ -367,6 +383,247 @@ def _load_checkpoint(out: Path, model, opt) -> dict:
     return state
 
 
+# --------------------------------------------------------------------------- distributed (torchrun / DDP)
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """Where this process stands in a distributed run (one process per device).
+
+    Attributes
+    ----------
+    rank, world, local_rank : int
+        Global rank, number of processes, rank on this node (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``).
+    device : torch.device
+        This process's device: ``cuda:LOCAL_RANK`` (modulo the visible GPUs) for a CUDA run, else CPU.
+    backend : str or None
+        ``"nccl"`` on GPUs, ``"gloo"`` on CPU, ``None`` in a single-process run.
+    """
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    device: torch.device | None = None
+    backend: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.world > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InputError(f"environment variable {name}={raw!r} is not an integer (set by torchrun / srun)") from None
+
+
+def _rank_device(device, local_rank: int, world: int) -> torch.device:
+    from seqconv.predict import resolve_device
+
+    dev = resolve_device(device)
+    if dev.type == "cuda" and dev.index is None and world > 1:
+        dev = torch.device("cuda", local_rank % torch.cuda.device_count())
+    return dev
+
+
+def distributed_context(device=None) -> DistContext:
+    """The distributed context from the environment ``torchrun`` (or ``srun`` via torchrun) sets.
+
+    Without ``WORLD_SIZE`` > 1 (and no process group already initialised) this is a
+    single-process context and nothing happens.  Otherwise the default process group is
+    initialised here, once per process (later calls, e.g. by :func:`fit`, reuse it): NCCL when
+    ``device`` is a CUDA device (each process takes ``cuda:LOCAL_RANK``), gloo on CPU.  The
+    rendezvous comes from ``MASTER_ADDR`` / ``MASTER_PORT`` (``env://``, as torchrun sets them).
+
+    Parameters
+    ----------
+    device : str, optional
+        ``None`` = CPU.
+
+    Returns
+    -------
+    DistContext
+    """
+    if dist.is_available() and dist.is_initialized():
+        world, rank = dist.get_world_size(), dist.get_rank()
+        local = _env_int("LOCAL_RANK", rank)
+        return DistContext(rank=rank, world=world, local_rank=local, device=_rank_device(device, local, world),
+                           backend=str(dist.get_backend()))
+    world = _env_int("WORLD_SIZE", 1)
+    if world <= 1:
+        from seqconv.predict import resolve_device
+
+        return DistContext(device=resolve_device(device))
+    if not dist.is_available():
+        raise InputError("WORLD_SIZE > 1 but this torch build has no torch.distributed")
+    if "RANK" not in os.environ:
+        raise InputError("WORLD_SIZE is set but RANK is not: launch with torchrun (or srun ... torchrun)")
+    rank, local = _env_int("RANK", 0), _env_int("LOCAL_RANK", 0)
+    dev = _rank_device(device, local, world)
+    backend = "nccl" if dev.type == "cuda" else "gloo"
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+        dist.init_process_group(backend=backend, device_id=dev)
+    else:
+        dist.init_process_group(backend=backend)
+    atexit.register(_shutdown_process_group)
+    return DistContext(rank=rank, world=world, local_rank=local, device=dev, backend=backend)
+
+
+def _shutdown_process_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def _shard_bounds(n: int, ctx: DistContext) -> tuple[int, int]:
+    """This rank's rows ``[lo, hi)`` of ``n``: contiguous, the first ``n % world`` ranks one row more."""
+    base, extra = divmod(n, ctx.world)
+    lo = ctx.rank * base + min(ctx.rank, extra)
+    return lo, lo + base + (1 if ctx.rank < extra else 0)
+
+
+def _dropout_seed(seed: int, epoch: int, rank: int) -> int:
+    """Seed of the global torch RNG (dropout) in epoch ``epoch``; rank 0 keeps the single-process seed."""
+    if rank == 0:
+        return seed * 100_003 + epoch
+    return int(np.random.SeedSequence([seed, epoch, rank]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def _local_batch(Xtr_t, ytr_t, idx_global, cfg: TrainConfig, gen, ctx: DistContext, dev):
+    """This rank's part of one global batch: ``(xb, yb, denom)``.
+
+    The augmentation draws are made for the whole global batch (so every rank's generator
+    stays in step and each row gets the draw it gets in a single-process run); ``denom`` is
+    the global batch's count of labelled entries over the world size, so that DDP's mean of
+    the ranks' gradients is the gradient of the single-process (global-batch) loss.
+    """
+    if not ctx.active:
+        xb = augment(Xtr_t[idx_global].float(), rc=cfg.rc_augment, max_shift=cfg.max_shift, gen=gen).to(dev)
+        return xb, ytr_t[idx_global].to(dev), None
+    shifts, flips = _augment_draws(len(idx_global), rc=cfg.rc_augment, max_shift=cfg.max_shift, gen=gen)
+    lo, hi = _shard_bounds(len(idx_global), ctx)
+    idx = idx_global[lo:hi]
+    xb = _apply_augment(Xtr_t[idx].float(), None if shifts is None else shifts[lo:hi],
+                        None if flips is None else flips[lo:hi], max_shift=cfg.max_shift).to(dev)
+    count = max(1, int((~torch.isnan(ytr_t[idx_global])).sum()))
+    return xb, ytr_t[idx].to(dev), count / ctx.world
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over ranks with a gradient: the gradient of the sum is the sum of the ranks' gradients."""
+
+    @staticmethod
+    def forward(ctx, x):
+        x = x.clone()
+        dist.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
+def _sync_bn_forward(bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor) -> torch.Tensor:
+    """BatchNorm over the global batch (all ranks): statistics all-reduced with autograd-aware
+    collectives, so it runs on gloo (CPU) and NCCL alike, and empty shards are fine."""
+    if not bn.training:
+        return type(bn).forward(bn, x)
+    c = x.shape[1]
+    dims = [0] + list(range(2, x.dim()))
+    shape = [1, c] + [1] * (x.dim() - 2)
+    n_local = x.new_tensor([x.numel() / max(c, 1)])
+    s = _AllReduceSum.apply(torch.cat([x.sum(dims), n_local]))
+    n = s[c].detach()
+    mean = s[:c] / n.clamp(min=1)
+    var = _AllReduceSum.apply(((x - mean.reshape(shape)) ** 2).sum(dims)) / n.clamp(min=1)
+    if bn.track_running_stats:
+        with torch.no_grad():
+            bn.num_batches_tracked.add_(1)
+            f = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+            bn.running_mean.mul_(1 - f).add_(mean.detach(), alpha=f)
+            bn.running_var.mul_(1 - f).add_(var.detach() * (n / (n - 1).clamp(min=1)), alpha=f)
+    y = (x - mean.reshape(shape)) * torch.rsqrt(var + bn.eps).reshape(shape)
+    if bn.affine:
+        y = y * bn.weight.reshape(shape) + bn.bias.reshape(shape)
+    return y
+
+
+@contextlib.contextmanager
+def _synced_batchnorm(model, ctx: DistContext):
+    """Within the block, the model's BatchNorm layers normalise by global-batch statistics (DDP only)."""
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)] if ctx.active else []
+    for m in bns:
+        m.forward = types.MethodType(_sync_bn_forward, m)
+    try:
+        yield
+    finally:
+        for m in bns:
+            del m.forward
+
+
+class _Replica:
+    """The DDP wrapper used for the forward/backward (the bare model in a single-process run).
+
+    DDP registers its gradient hooks for the parameters that require a gradient when it is
+    built, so the wrapper is rebuilt whenever that set changes (gradual unfreezing); frozen
+    parameters (``requires_grad`` False) are left out of the all-reduce.
+    """
+
+    def __init__(self, model, ctx: DistContext):
+        self.model, self.ctx = model, ctx
+        self._ddp, self._key = None, None
+
+    def net(self):
+        if not self.ctx.active:
+            return self.model
+        key = tuple(p.requires_grad for p in self.model.parameters())
+        if key != self._key:
+            self._ddp = None
+            ids = [self.ctx.device.index] if self.ctx.device.type == "cuda" else None
+            self._ddp = DistributedDataParallel(self.model, device_ids=ids, find_unused_parameters=False)
+            self._key = key
+        return self._ddp
+
+
+def _allreduce_sum(value: float, ctx: DistContext) -> float:
+    if not ctx.active:
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=ctx.device)
+    dist.all_reduce(t)
+    return float(t.item())
+
+
+def _sharded_predict(predict, model, X, ctx: DistContext, dev) -> np.ndarray:
+    """Validation logits ``(N, T)``: each rank scores a contiguous slice of ``X``, all ranks get all rows."""
+    if not ctx.active:
+        return predict(model, X, batch_size=512, device=dev, strand="both")
+    lo, hi = _shard_bounds(len(X), ctx)
+    part = (predict(model, X[lo:hi], batch_size=512, device=dev, strand="both") if hi > lo
+            else np.zeros((0, model.n_tasks), dtype=np.float32))
+    parts = [None] * ctx.world
+    dist.all_gather_object(parts, part)
+    return np.concatenate(parts, axis=0)
+
+
+def _from_main(obj, ctx: DistContext):
+    """``obj`` as rank 0 has it, on every rank (early-stopping decisions stay in lockstep)."""
+    if not ctx.active:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 # --------------------------------------------------------------------------- fit
 
 
@@ -386,11 +643,12 @@ def _masked_metrics(y: np.ndarray, logits: np.ndarray) -> dict:
     return out
 
 
-def _masked_loss(logits, y, pos_weight):
+def _masked_loss(logits, y, pos_weight, denom: float | None = None):
+    """Mean BCE over the labelled entries (or their sum over ``denom``: a shard of a global batch)."""
     mask = ~torch.isnan(y)
     target = torch.nan_to_num(y, nan=0.0)
     raw = nn.functional.binary_cross_entropy_with_logits(logits, target, pos_weight=pos_weight, reduction="none")
-    return (raw * mask).sum() / mask.sum().clamp(min=1)
+    return (raw * mask).sum() / (mask.sum().clamp(min=1) if denom is None else denom)
 
 
 def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=None, out_dir=None,
@@ -418,9 +676,10 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
     resume : bool
         Continue from ``out_dir/checkpoint`` (same config, groups and data required).
     device : str, optional
-        ``None`` = CPU.
+        ``None`` = CPU.  Under ``torchrun`` (``WORLD_SIZE`` > 1) each process trains a
+        DistributedDataParallel replica on ``cuda:LOCAL_RANK`` (NCCL) or the CPU (gloo); see Notes.
     verbose : bool
-        One metrics line per epoch on stderr (and a progress bar when stderr is a terminal).
+        One metrics line per epoch on stderr (and a progress bar when stderr is a terminal); rank 0 only.
     card_extra : dict, optional
         Extra ``training`` fields for the saved model card.
     monitor : sequence of str, optional
@@ -439,6 +698,15 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
     -----
     Every random choice of epoch ``e`` (order, augmentation, dropout) comes from generators
     seeded with ``(config.seed, e)`` inside a forked RNG state: the global torch RNG is left as it was.
+
+    Distributed (``torchrun --nproc-per-node N``; see :func:`distributed_context`): ``config.batch_size``
+    stays the *global* batch.  Every rank draws the same seeded permutation and augmentations and
+    takes a contiguous slice of each global batch; its loss is normalised by the global batch's
+    label count, DDP averages the gradients and BatchNorm uses global-batch statistics, so the run
+    follows the single-process one up to float summation order (dropout masks differ: each rank
+    draws its own).  Validation is sharded and gathered; rank 0's metrics decide early stopping on
+    every rank.  Only rank 0 writes (model, log, checkpoints) or prints; ``resume`` reads the
+    checkpoint on every rank (``out_dir`` on a shared filesystem).
     """
     from tqdm.auto import tqdm
 
@@ -446,6 +714,8 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
     from seqconv.predict import predict, resolve_device
 
     cfg = config or TrainConfig()
+    ctx = distributed_context(device)
+    verbose = verbose and ctx.is_main
     if valid is None:
         tr_src = as_source(train, "train", encoding=model.encoding)
         va_src = as_source(train, "valid", encoding=model.encoding)
@@ -454,7 +724,7 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
         va_src = as_source(valid, None, encoding=model.encoding)
     _check_sources(model, tr_src, va_src, cfg, monitor)
     mon = [tr_src.tasks.index(t) for t in monitor] if monitor else list(range(len(tr_src.tasks)))
-    dev = resolve_device(device)
+    dev = ctx.device if ctx.active else resolve_device(device)
     Xtr, ytr, Xva, yva = tr_src.X, tr_src.y, va_src.X, va_src.y
     lab = ~np.isnan(ytr)
     npos = np.nansum(ytr, 0)
@@ -508,44 +778,52 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
                                                   last_epoch=start * steps - 1)
     elif out is not None and (out / CKPT_DIR / "last.json").exists():
         raise InputError(f"{out} already holds a training run; use --resume to continue it or another --out")
+    if ctx.active:
+        dist.barrier()  # every rank has checked --out before rank 0 writes into it
     Xtr_t = torch.from_numpy(np.ascontiguousarray(Xtr))
     ytr_t = torch.from_numpy(np.array(ytr, dtype=np.float32))
     best_state = None
+    replica = _Replica(model, ctx)
     show_bar = verbose and sys.stderr.isatty()
     for epoch in range(start, cfg.epochs):
         if bad >= cfg.patience:
             break
         t0, c0 = time.time(), time.process_time()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(cfg.seed * 100_003 + epoch)
+        with torch.random.fork_rng(devices=[]), _synced_batchnorm(model, ctx):
+            torch.manual_seed(_dropout_seed(cfg.seed, epoch, ctx.rank))
             gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
             order = torch.from_numpy(np.random.default_rng([cfg.seed, epoch]).permutation(len(Xtr)))
             model.train()
             _apply_freezing(model, resolved, epoch)
+            net = replica.net()
             total, seen = 0.0, 0
             bar = tqdm(range(steps), disable=not show_bar, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch",
                        leave=False, file=sys.stderr)
             for b in bar:
                 idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-                xb = augment(Xtr_t[idx].float(), rc=cfg.rc_augment, max_shift=cfg.max_shift, gen=gen).to(dev)
-                yb = ytr_t[idx].to(dev)
+                xb, yb, denom = _local_batch(Xtr_t, ytr_t, idx, cfg, gen, ctx, dev)
                 opt.zero_grad(set_to_none=True)
-                loss = _masked_loss(model(xb), yb, pos_weight)
+                loss = _masked_loss(net(xb), yb, pos_weight, denom)
                 if regularizer is not None:
                     loss = loss + regularizer(model, xb, gen)
                 loss.backward()
                 opt.step()
                 sched.step()
-                total += float(loss.detach()) * len(idx)
+                total += float(loss.detach()) * len(idx) / ctx.world
                 seen += len(idx)
                 if b % 20 == 0:
-                    bar.set_postfix(loss=f"{total / seen:.4f}")
+                    bar.set_postfix(loss=f"{total * ctx.world / seen:.4f}")
             bar.close()
-        logits = predict(model, Xva, batch_size=512, device=dev, strand="both")
-        with torch.no_grad():
-            vloss = float(_masked_loss(torch.from_numpy(logits[:, mon]).to(dev), torch.from_numpy(yva[:, mon]).to(dev),
-                                       None if pos_weight is None else pos_weight[mon]))
-        m = _masked_metrics(yva[:, mon], logits[:, mon])
+            total = _allreduce_sum(total, ctx)
+        logits = _sharded_predict(predict, model, Xva, ctx, dev)
+        vloss, m = None, None
+        if ctx.is_main:
+            with torch.no_grad():
+                vloss = float(_masked_loss(torch.from_numpy(logits[:, mon]).to(dev),
+                                           torch.from_numpy(yva[:, mon]).to(dev),
+                                           None if pos_weight is None else pos_weight[mon]))
+            m = _masked_metrics(yva[:, mon], logits[:, mon])
+        vloss, m = _from_main((vloss, m), ctx)
         row = {"epoch": epoch + 1, "train_loss": total / seen, "valid_loss": vloss, "valid_auroc": m["auroc"],
                "valid_auprc": m["auprc"], "valid_mcc": m["mcc"], "lr": opt.param_groups[0]["lr"],
                "seconds": time.time() - t0, "cpu_seconds": time.process_time() - c0}
@@ -556,7 +834,7 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
             model.card = model.card.replace(training={**training_info, "best_epoch": best_epoch},
                                             metrics={"valid": {k: row[k] for k in
                                                                ("valid_auroc", "valid_auprc", "valid_mcc")}})
-            if out is not None:
+            if out is not None and ctx.is_main:
                 save_model(model, out)
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
@@ -565,7 +843,7 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
             print(f"epoch {epoch + 1:3d}  train_loss {row['train_loss']:.4f}  valid_loss {vloss:.4f}  "
                   f"valid_auROC {m['auroc']:.4f}  valid_auPRC {m['auprc']:.4f}  lr {row['lr']:.2e}  "
                   f"{row['seconds']:.1f}s{'  *' if improved else ''}", file=sys.stderr, flush=True)
-        if out is not None:
+        if out is not None and ctx.is_main:
             _write_log(out / LOG, history)
             _save_checkpoint(out, model, opt, {"epoch": epoch, "best": best, "best_epoch": best_epoch, "bad": bad,
                                                "history": history, "config": cfg.to_dict(), "groups": groups_info,
@@ -575,7 +853,9 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
             p.requires_grad_(True)
     if best_epoch < 0:
         raise InputError("no epoch was trained (the checkpoint is already complete)")
-    if out is not None:
+    if ctx.active:
+        dist.barrier()
+    if out is not None and ctx.is_main:
         saved = load_model(out)
         model.load_state_dict(saved.state_dict())
         model.card = saved.card

@@ -9,7 +9,7 @@ import click
 
 from seqconv.cli._common import FiniteFloat, InputFile, check_arch_options, check_device, log, main, quiet_option, user_errors
 from seqconv.errors import InputError
-from seqconv.train import TrainConfig
+from seqconv.train import TrainConfig, distributed_context
 
 _D = TrainConfig()
 
@@ -66,8 +66,11 @@ def train_config(epochs, batch_size, lr, weight_decay, schedule, patience, class
 
 
 def report_test(model, ds, out, *, seed: int, device, quiet: bool) -> None:
-    """Test metrics into the card of ``out`` and one result line (printed even with --quiet)."""
+    """Test metrics into the card of ``out`` and one result line (printed even with --quiet); rank 0 only."""
     from seqconv.evaluate import record_test_metrics
+
+    if not distributed_context(device).is_main:
+        return
 
     table = record_test_metrics(model, ds, n_boot=200, seed=seed, device=device, path=out)
     if table is not None:
@@ -98,11 +101,17 @@ def train(data, arch, arch_options, out, strand, iupac, epochs, batch_size, lr, 
     dataset has a test split, its metrics (with 95% bootstrap intervals) go into
     model.json and one "test:" line is printed, also with --quiet.
 
+    Under torchrun (one process per GPU or CPU worker) it trains with
+    DistributedDataParallel: --batch-size is the global batch, split across the
+    processes; only rank 0 prints and writes.
+
     \b
     Example:
       seqconv prepare --peaks data/yeast/Reb1_CX.bed.gz --genome data/yeast/sacCer3_chr1_3_6_7_8_9.fa.gz \\
           --out reb1.parquet
       seqconv train --data reb1.parquet --arch deepbind --epochs 5 --out reb1_model
+      torchrun --nproc-per-node 2 --no-python seqconv train --data reb1.parquet --arch deepbind \\
+          --epochs 5 --out reb1_ddp
     """
     import torch
 
@@ -114,6 +123,7 @@ def train(data, arch, arch_options, out, strand, iupac, epochs, batch_size, lr, 
     if threads:
         torch.set_num_threads(threads)
     resolve_device(device)
+    quiet = quiet or not distributed_context(device).is_main  # under torchrun only rank 0 talks
     ds = read_dataset(data)
     ds.meta.setdefault("name", Path(data).name)
     config = get_config(arch, **{"n_tasks": len(ds.tasks), "input_length": ds.width, **parse_arch_options(arch_options)})
