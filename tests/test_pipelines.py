@@ -173,3 +173,16 @@ def test_slurm_profile_dry_run(tmp_path):
     assert "slurm_partition=gpu" in shard and "gpu=1" in shard and "--device cuda" in shard
     assert "slurm_partition=cpu" in prep and "gpu=0" in prep
     assert "--device cuda" not in jobs["evaluate"]
+
+
+def test_finetune_rule_from_a_bundled_backbone_dry_run(tmp_path):
+    """finetune + its evaluation appear only when a backbone is configured; a width mismatch names the key."""
+    p = _snakemake("-n", "-p", "--config", f"out={tmp_path}", "finetune_backbone=yeast_backbone", "width=101")
+    assert p.returncode == 0, p.stderr + p.stdout
+    text = p.stdout + p.stderr
+    counts = _job_counts(text)
+    assert counts["finetune"] == 1 and counts["evaluate_finetuned"] == 1
+    assert "seqconv finetune --backbone yeast_backbone" in text and "--mode finetune" in text
+    p = _snakemake("-n", "--config", f"out={tmp_path}", "finetune_backbone=yeast_backbone")
+    assert p.returncode != 0 and "config key 'width': 200 bp, but the backbone 'yeast_backbone' takes 101 bp" in (
+        p.stdout + p.stderr)

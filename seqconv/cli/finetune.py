@@ -79,9 +79,13 @@ def finetune(backbone, from_model, data, mode, out, head, hidden, head_epochs, b
     from seqconv.predict import resolve_device
     from seqconv.transfer import TransferLeakageWarning, compare, finetune as run, plot_compare, resolve_start, summarise
 
+    from seqconv.train import distributed_context
+
     if threads:
         torch.set_num_threads(threads)
     resolve_device(device)
+    main_rank = distributed_context(device).is_main  # under torchrun only rank 0 prints and writes
+    quiet = quiet or not main_rank
     bb = resolve_start(backbone, from_model)
     ds = read_dataset(data)
     ds.meta.setdefault("name", Path(data).name)
@@ -107,6 +111,8 @@ def finetune(backbone, from_model, data, mode, out, head, hidden, head_epochs, b
     for w in caught:
         if issubclass(w.category, TransferLeakageWarning):
             click.echo(f"seqconv: WARNING: {w.message}", err=True)
+    if compare_modes and not main_rank:
+        return
     if compare_modes:
         summary = summarise(runs)
         outdir = Path(out)
