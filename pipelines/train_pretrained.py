@@ -64,6 +64,20 @@ def load_gue(root, task: str, *, max_train: int | None = None) -> Dataset:
     return Dataset(pd.concat(parts, ignore_index=True), meta)
 
 
+def load_gue_binding(root, task: str, *, seed: int = 0) -> Dataset:
+    """GUE task + one dinucleotide shuffle of every bound sequence as extra negatives, in every split: a model
+    that must say "not bound" both to genomic background and to sequence with a peak's composition but no motif."""
+    ds = load_gue(root, task)
+    t = ds.table
+    col = f"label:gue_{task}"
+    pos = t[t[col] == 1]
+    shuf = pos.assign(name=pos["name"] + "_shuf", sequence=dinucleotide_shuffle(pos["sequence"].tolist(), seed=seed),
+                      kind="shuffle")
+    shuf[col] = np.int8(0)
+    meta = {**ds.meta, "name": f"gue_{task}_binding", "seed": seed}
+    return Dataset(pd.concat([t, shuf], ignore_index=True), meta)
+
+
 def _deepbind_file(root, tf: str, part: str) -> Path:
     hits = sorted((Path(root) / "deepbind_encode").glob(f"{tf}_*_{part}.seq.gz"))
     if not hits:
@@ -149,13 +163,17 @@ for _tf in DEEPBIND_TFS:
     MODELS[f"deepbind_{_tf}"] = ("deepbind", {"tf": _tf, "max_train": 12000}, ("deepbind", {"filters": 32, "kernel_size": 19, "hidden": 16}),
                                  {"epochs": 8, "patience": 3},
                                  f"{_tf} ENCODE ChIP-seq peaks vs dinucleotide shuffles (DeepBind data)")
+MODELS["gue_tf_4_binding"] = ("gue_binding", {"task": "tf_4"}, ("basset", {"filters": [64, 64, 64], "hidden": 64}),
+                              {"epochs": 12, "patience": 4},
+                              "GUE human TF task tf_4 (ENCODE ChIP-seq) vs GC-matched genomic background AND "
+                              "dinucleotide shuffles of its peaks: a binding model")
 MODELS["oct4_mafk"] = ("janggu", {}, ("basset", {"filters": [64, 64, 64], "hidden": 64}), {"epochs": 15, "patience": 4},
                        "Oct4 (1) vs MafK (0) ChIP-seq peaks, 200 bp (janggu sample data)")
 MODELS["yeast_chexmix"] = ("yeast", {}, ("basset", {"filters": [64, 96, 96], "hidden": 128}),
                            {"epochs": 20, "patience": 5},
                            "10 yeast TFs, Rossi 2021 ChIP-exo events on sacCer3 vs GC-matched genome; test chr8+chr9")
 
-LOADERS = {"gue": load_gue, "deepbind": load_deepbind, "janggu": load_janggu, "yeast": load_yeast}
+LOADERS = {"gue": load_gue, "gue_binding": load_gue_binding, "deepbind": load_deepbind, "janggu": load_janggu, "yeast": load_yeast}
 
 
 def train_one(name: str, root, out_root: Path, *, seed: int = 0, verbose: bool = False) -> dict:
@@ -186,14 +204,15 @@ def train_one(name: str, root, out_root: Path, *, seed: int = 0, verbose: bool =
     metrics = {"valid": {k: res.best_metrics[k] for k in ("valid_auroc", "valid_auprc", "valid_mcc")},
                "test": json.loads(table.to_json(orient="records"))}
     out = out_root / name
-    negatives = {"gue": "genomic background (GC-matched, GUE)", "deepbind": "dinucleotide shuffles",
+    negatives = {"gue": "genomic background (GC-matched, GUE)",
+                 "gue_binding": "genomic background (GC-matched, GUE) + dinucleotide shuffles of the peaks", "deepbind": "dinucleotide shuffles",
                  "janggu": "another TF (MafK peaks): a discriminator, not a binding model",
                  "yeast": "genomic background (GC-matched)"}[kind]
     save_model(res.model, out, tasks=ds.tasks, strand="both", training=training, metrics=metrics, description=desc,
                negatives=negatives, dtype="float16")
     size = sum(p.stat().st_size for p in out.iterdir())
     entry = {"name": name, "kind": "model", "arch": arch, "input_width": ds.width, "tasks": ds.tasks,
-             "negatives": {"gue": "genomic (GC-matched)", "deepbind": "dinucleotide shuffles",
+             "negatives": {"gue": "genomic (GC-matched)", "gue_binding": "genomic + shuffles", "deepbind": "dinucleotide shuffles",
                            "janggu": "other TF (discriminator)", "yeast": "genomic (GC-matched)"}[kind],
              "data": ds.meta.get("name"),
              "description": desc,
