@@ -17,7 +17,14 @@ Run (fimo/tomtom from benchmarks/build_meme.sh; memelite and MOODS in their own 
 
     python3 -m venv --system-site-packages ../venv-scanbench
     ../venv-scanbench/bin/pip install --no-deps memelite==0.5.0 MOODS-python==1.9.4.1
-    SEQCONV_FIMO=../meme-build/bin/fimo ../venv-scanbench/bin/python benchmarks/scan.py [--rounds 3]
+    SEQCONV_FIMO=../meme-build/bin/fimo SEQCONV_TOMTOM=../meme-build/bin/tomtom \
+        ../venv-scanbench/bin/python benchmarks/scan.py [--rounds 3]
+    python3 benchmarks/scan.py --genome-mb 250     # genome scale only: engine vs scan_to_file, peak RSS
+
+Genome scale: the edited sacCer3 tiled to ``--genome-mb`` Mb (one record per copy), 879 vertebrate
+motifs, FIMO's defaults; in fresh processes, the engine alone (hits generated, nothing kept) and
+``seqconv scan --format tsv --out`` (hits streamed to text with FIMO's q-values); wall and CPU s
+and peak RSS of each, interleaved over ``--rounds``.  Appends to benchmarks/results/scan.md.
 
 Writes benchmarks/results/scan.md and prints the same tables.
 """
@@ -109,13 +116,19 @@ def run_seqconv(fa, meme):
         return scan(str(fa), str(meme), threshold=THRESH, device="cpu")
 
 
-def run_fimo(fimo, fa, meme, tag):
+def run_fimo(fimo, fa, meme, tag) -> tuple[pd.DataFrame, float]:
+    """Real fimo's hits and its wall time; an earlier run's output in benchmarks/work is reused (delete
+    benchmarks/work/fimo_* to run it again)."""
     out = WORK / f"fimo_{tag}"
-    subprocess.run([fimo, "--verbosity", "1", "--thresh", str(THRESH), "--oc", str(out), str(meme), str(fa)],
-                   check=True)
+    secs = out / "seconds.txt"
+    if not (secs.exists() and (out / "fimo.tsv").exists()):
+        t = time.perf_counter()
+        subprocess.run([fimo, "--verbosity", "1", "--thresh", str(THRESH), "--oc", str(out), str(meme), str(fa)],
+                       check=True)
+        secs.write_text(f"{time.perf_counter() - t}\n")
     ref = pd.read_csv(out / "fimo.tsv", sep="\t", comment="#").dropna(subset=["start"])
     ref["start0"] = ref["start"].astype(int) - 1
-    return ref
+    return ref, float(secs.read_text())
 
 
 def run_memelite(fa, motifs):
@@ -192,17 +205,180 @@ def timed(fn, *a):
     return r, time.perf_counter() - t, time.process_time() - c
 
 
+_ENGINE = """
+import sys, warnings
+sys.path.insert(0, {root!r})
+warnings.simplefilter("ignore")
+from seqconv.scan import ScanOptions
+from seqconv.scan.run import _Run
+run = _Run({fa!r}, {meme!r}, ScanOptions())
+n = sum(len(h["col"]) for h in run.hits())
+run.pi0()
+print(n)
+"""
+
+
+def _child(cmd: list[str]) -> tuple[float, float, float, str]:
+    """Wall s, CPU s (user + sys) and peak RSS (GiB) of a fresh process."""
+    code = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+            "r = subprocess.run(sys.argv[1:], capture_output=True, text=True); w = time.perf_counter() - t; "
+            "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+            "print(w, u.ru_utime + u.ru_stime, u.ru_maxrss / 2 ** 20, r.returncode, repr(r.stdout[-200:] + r.stderr[-400:]))")
+    out = subprocess.run([sys.executable, "-c", code, *cmd], capture_output=True, text=True, check=True).stdout.split(" ", 4)
+    if out[3] != "0":
+        raise RuntimeError(out[4])
+    return float(out[0]), float(out[1]), float(out[2]), out[4]
+
+
+def genome_scale(mb: int, rounds: int) -> list[str]:
+    base = genome_sets((1, 10))[10]
+    fa = WORK / f"sacCer3_tiled_{mb}mb.fa"
+    if not fa.exists():
+        text = base.read_text().split(">")[1:]
+        recs = [(r.split("\n", 1)[0], r.split("\n", 1)[1].replace("\n", "")) for r in text]
+        left = mb * 1_000_000
+        with open(fa, "w") as fh:
+            copy = 0
+            while left > 0:
+                for name, seq in recs:
+                    piece = seq[:left]
+                    if piece:
+                        fh.write(f">{name}_copy{copy}\n{piece}\n")
+                    left -= len(piece)
+                    if left <= 0:
+                        break
+                copy += 1
+    meme = meme_file("vertebrates")
+    out = WORK / "genome_hits.tsv"
+    os.environ["PYTHONPATH"] = str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    best = {}
+    for r in range(rounds):
+        for tool, cmd in (("engine", [sys.executable, "-c", _ENGINE.format(root=str(ROOT), fa=str(fa), meme=str(meme))]),
+                          ("scan_to_file tsv", [shutil.which("seqconv") or "seqconv", "scan", "--motifs", str(meme),
+                                                "--fasta", str(fa), "--out", str(out), "-q"])):
+            w, c, rss, _ = _child(cmd)
+            print(f"{mb} Mb round {r} {tool}: {w:.1f} s wall, {c:.1f} s CPU, {rss:.2f} GiB peak", flush=True)
+            if tool not in best or w < best[tool][0]:
+                best[tool] = (w, c, rss)
+    n_lines = sum(1 for _ in open(out)) - 1
+    size = out.stat().st_size / 2 ** 30
+    out.unlink()
+    e, f = best["engine"], best["scan_to_file tsv"]
+    return ["", f"## Genome scale: {mb} Mb to TSV (879 vertebrate motifs, FIMO's defaults; best of {rounds} "
+            "interleaved rounds, fresh processes)", "",
+            f"Command: `python3 benchmarks/scan.py --genome-mb {mb} --rounds {rounds}` "
+            f"(`seqconv scan --motifs jaspar_vertebrates.meme --fasta sacCer3_tiled_{mb}mb.fa --out hits.tsv -q`).", "",
+            "| run | wall s | CPU s | peak RSS GiB |", "|---|---|---|---|",
+            f"| engine only (hits generated, pi0) | {e[0]:.1f} | {e[1]:.1f} | {e[2]:.2f} |",
+            f"| `seqconv scan` to TSV | {f[0]:.1f} | {f[1]:.1f} | {f[2]:.2f} |", "",
+            f"{n_lines:,} hits, {size:.2f} GiB of TSV; TSV run / engine = {f[0] / e[0]:.2f}x wall.", ""]
+
+
+MODELS = {"oct4_mafk": "data/example_oct4_mafk_test.fa", "gue_tf_0": "w101", "deepbind_CTCFL": "w101",
+          "yeast_chexmix": "w101"}
+
+
+def learned_motifs() -> Path:
+    """Learned-filter motifs of four bundled models (``seqconv motifs``, flanks trimmed), one MEME file."""
+    out = WORK / "learned_filters.meme"
+    if out.exists():
+        return out
+    w101 = WORK / "peaks_101bp.fa"
+    recs = (ROOT / "data" / "example_oct4_mafk_test.fa").read_text().split(">")[1:]
+    with open(w101, "w") as fh:
+        for r in recs:
+            name, seq = r.split("\n", 1)
+            seq = seq.replace("\n", "")
+            fh.write(f">{name}a\n{seq[:101]}\n>{name}b\n{seq[99:200]}\n")
+    motifs = []
+    for model, data in MODELS.items():
+        d = WORK / f"motifs_{model}"
+        subprocess.run([shutil.which("seqconv") or "seqconv", "motifs", "--model", model, "--data",
+                        str(w101 if data == "w101" else ROOT / data), "--out", str(d), "--no-influence", "-q",
+                        "--min-sites", "5"], check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        for m in read_motifs(d / "motifs.meme"):
+            m.id = f"{model}.{m.id}"
+            motifs.append(m)
+    from seqconv.motifs import write_meme
+
+    write_meme(motifs, out)
+    return out
+
+
+def compare_section(rounds: int, tomtom: str | None) -> list[str]:
+    """seqconv.motifs.compare vs memelite's tomtom vs real tomtom: speed (interleaved) and top-1 agreement."""
+    import io
+
+    from memelite import tomtom as ml_tomtom
+
+    from seqconv.motifs.compare import MotifComparer
+
+    targets_path = meme_file("vertebrates")
+    targets = read_motifs(targets_path)
+    comparer = MotifComparer(targets)
+    T = [m.probabilities_with_pseudocount(PSEUDO).T.copy() for m in targets]
+    lines = ["## Motif comparison (Tomtom): seqconv `compare` vs memelite 0.5.0 `tomtom` vs real tomtom 5.5.8", "",
+             "Targets: the 879 JASPAR vertebrate motifs.  Speed: best of interleaved rounds (wall s); real tomtom "
+             "once.  Top-1: the best target of each query equals real tomtom's (its order: p-value, then overlap).",
+             "", "| queries | n | seqconv s | memelite s | seqconv / memelite | real tomtom s | top-1 = real tomtom "
+             "| p within 1% of tomtom's |", "|---|---|---|---|---|---|---|---|"]
+    for label, qpath in (("JASPAR (first 100)", None), ("learned filters, 4 bundled models", learned_motifs())):
+        queries = targets[:100] if qpath is None else read_motifs(qpath)
+        if qpath is None:
+            qpath = WORK / "jaspar100.meme"
+            from seqconv.motifs import write_meme
+
+            write_meme(queries, qpath)
+        Q = [m.probabilities_with_pseudocount(PSEUDO).T.copy() for m in queries]
+        comparer.compare(queries[:2], top=1)
+        ml_tomtom(Q[:2], T)
+        best_s = best_m = float("inf")
+        for _ in range(rounds):
+            t = time.perf_counter()
+            comparer.compare(queries, top=5)          # memelite returns arrays; seqconv's best 5 rows per query
+            best_s = min(best_s, time.perf_counter() - t)
+            t = time.perf_counter()
+            ml_tomtom(Q, T)
+            best_m = min(best_m, time.perf_counter() - t)
+        tt_s, top1, pfrac = "-", "-", "-"
+        got = comparer.compare(queries, top=0)
+        if tomtom:
+            t = time.perf_counter()
+            out = subprocess.run([tomtom, "-text", "-verbosity", "1", "-evalue", "-thresh", "1e9", str(qpath),
+                                  str(targets_path)], capture_output=True, text=True, check=True).stdout
+            tt_s = f"{time.perf_counter() - t:.1f}"
+            ref = pd.read_csv(io.StringIO(out), sep="\t", comment="#").rename(
+                columns={"Query_ID": "query_id", "Target_ID": "target_id"})
+            top_ref = ref.sort_values(["query_id", "p-value", "Overlap"], ascending=[True, True, False]).groupby(
+                "query_id").target_id.first()
+            top_got = got[got["rank"] == 1].set_index("query_id").target_id
+            top1 = f"{(top_got.reindex(top_ref.index) == top_ref).mean():.4f} ({len(top_ref)})"
+            mm = got.merge(ref, on=["query_id", "target_id"])
+            pfrac = f"{(np.abs(mm.p_value - mm['p-value']) <= 0.01 * mm['p-value']).mean():.4f}"
+        lines.append(f"| {label} | {len(queries)} | {best_s:.3f} | {best_m:.3f} | {best_m / best_s:.2f}x | {tt_s} | "
+                     f"{top1} | {pfrac} |")
+        print(lines[-1], flush=True)
+    return lines + [""]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-fimo", action="store_true")
+    ap.add_argument("--genome-mb", type=int, default=0, help="only the genome-scale run, at this size (Mb)")
     args = ap.parse_args()
+    if args.genome_mb:
+        lines = genome_scale(args.genome_mb, args.rounds)
+        with open(RESULTS, "a") as fh:
+            fh.write("\n".join(lines) + "\n")
+        print("\n".join(lines))
+        return
     fimo = os.environ.get("SEQCONV_FIMO") or shutil.which("fimo")
     load0 = os.getloadavg()
     sets = genome_sets()
     lines = ["# Motif scanning: seqconv vs real FIMO 5.5.8, memelite 0.5.0, MOODS 1.9.4.1", "",
-             f"Command: `SEQCONV_FIMO=../meme-build/bin/fimo ../venv-scanbench/bin/python benchmarks/scan.py "
-             f"--rounds {args.rounds}`", "",
+             f"Command: `SEQCONV_FIMO=../meme-build/bin/fimo SEQCONV_TOMTOM=../meme-build/bin/tomtom "
+             f"../venv-scanbench/bin/python benchmarks/scan.py --rounds {args.rounds}`", "",
              f"CPU: {cpu_model()}, {os.cpu_count()} cores; numba threads {os.environ.get('NUMBA_NUM_THREADS', 'all')}; "
              f"load average before {load0[0]:.2f}.", "",
              "Data: sacCer3 R64 (real genome), N runs and IUPAC letters put in, one empty record "
@@ -213,17 +389,18 @@ def main():
         lines += ["## Agreement with real fimo (plain `fimo --thresh 1e-4`, seqconv with its defaults)", "",
                   "| set | motifs | seqconv hits | fimo hits | "
                   "Jaccard | p within 1% | p max rel. diff | q within 1% | q within 5% | q median rel. diff | "
-                  "q < 0.05 (seqconv / fimo) | fimo wall s | seqconv wall s |", "|" + "---|" * 13]
+                  "q < 0.05 (seqconv / fimo) | fimo wall s |", "|" + "---|" * 12]
+        run_seqconv(sets[1], meme_file("fungi"))           # compile / load the kernels first
         for kind in ("vertebrates", "fungi"):
             meme = meme_file(kind)
-            ref, tf, _ = timed(run_fimo, fimo, sets[1], meme, f"{kind}_1mb")
-            got, ts, _ = timed(run_seqconv, sets[1], meme)
+            ref, tf = run_fimo(fimo, sets[1], meme, f"{kind}_1mb")
+            got = run_seqconv(sets[1], meme)
             fimo_time[kind] = tf
             a = agreement(got, ref)
             lines.append(f"| 1 Mb | {kind} {len(read_motifs(meme))} | {a['seqconv hits']} | {a['fimo hits']} | "
                          f"{a['Jaccard']:.5f} | {a['p within 1%']:.5f} | {a['p max rel. diff']:.2g} | "
                          f"{a['q within 1%']:.4f} | {a['q within 5%']:.4f} | {a['q median rel. diff']:.2g} | "
-                         f"{a['q < 0.05 (seqconv / fimo)']} | {tf:.1f} | {ts:.2f} |")
+                         f"{a['q < 0.05 (seqconv / fimo)']} | {tf:.1f} |")
             print(lines[-1], flush=True)
         lines.append("")
     # ---------------- speed, interleaved
@@ -248,6 +425,7 @@ def main():
         lines.append(f"| {mb} Mb | {s[0]:.2f} | {s[1]:.2f} | {m_[0]:.2f} | {m_[1]:.2f} | {mo[0]:.2f} | {mo[1]:.2f} | "
                      f"{m_[0] / s[0]:.2f}x | {mo[0] / s[0]:.2f}x | {ft} |")
         print(lines[-1], flush=True)
+    lines += [""] + compare_section(args.rounds, os.environ.get("SEQCONV_TOMTOM") or shutil.which("tomtom"))
     load1 = os.getloadavg()
     lines += ["", f"Load average after: {load1[0]:.2f} (before {load0[0]:.2f}); the 2 cores are shared, so "
               "ratios come from the same interleaved rounds.", ""]

@@ -490,6 +490,104 @@ def valid_windows(codes, n_owned, maxw):
     return ge
 
 
+@nb.njit(cache=True, nogil=True)
+def format_g(x, digits):
+    """``"%.{digits}g" % v`` for every float of ``x``, as an arrow string layout ``(data, offsets)``
+    (int64 offsets); NaN as ``nan``, infinities as ``inf`` / ``-inf``."""
+    n = len(x)
+    data = np.empty(n * (digits + 8), dtype=np.uint8)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    buf = np.empty(digits, dtype=np.uint8)
+    o = 0
+    top = 10 ** digits
+    for i in range(n):
+        v = x[i]
+        if v != v:
+            for c in (110, 97, 110):
+                data[o] = c
+                o += 1
+            offsets[i + 1] = o
+            continue
+        if v < 0:
+            data[o] = 45
+            o += 1
+            v = -v
+        if v == np.inf:
+            for c in (105, 110, 102):
+                data[o] = c
+                o += 1
+            offsets[i + 1] = o
+            continue
+        if v == 0:
+            data[o] = 48
+            o += 1
+            offsets[i + 1] = o
+            continue
+        e = int(np.floor(np.log10(v)))
+        mi = int(np.floor(v / 10.0 ** (e - digits + 1) + 0.5))
+        if mi >= top:
+            e += 1
+            mi = int(np.floor(v / 10.0 ** (e - digits + 1) + 0.5))
+        elif mi < top // 10:
+            e -= 1
+            mi = int(np.floor(v / 10.0 ** (e - digits + 1) + 0.5))
+        for d in range(digits - 1, -1, -1):
+            buf[d] = 48 + mi % 10
+            mi //= 10
+        nd = digits
+        while nd > 1 and buf[nd - 1] == 48:
+            nd -= 1
+        if -4 <= e < digits:
+            if e >= 0:
+                for d in range(e + 1):
+                    data[o] = buf[d] if d < nd else 48
+                    o += 1
+                if nd > e + 1:
+                    data[o] = 46
+                    o += 1
+                    for d in range(e + 1, nd):
+                        data[o] = buf[d]
+                        o += 1
+            else:
+                data[o] = 48
+                data[o + 1] = 46
+                o += 2
+                for _ in range(-e - 1):
+                    data[o] = 48
+                    o += 1
+                for d in range(nd):
+                    data[o] = buf[d]
+                    o += 1
+        else:
+            data[o] = buf[0]
+            o += 1
+            if nd > 1:
+                data[o] = 46
+                o += 1
+                for d in range(1, nd):
+                    data[o] = buf[d]
+                    o += 1
+            data[o] = 101
+            data[o + 1] = 43 if e >= 0 else 45
+            o += 2
+            ae = abs(e)
+            if ae >= 100:
+                data[o] = 48 + ae // 100
+                o += 1
+            data[o] = 48 + (ae // 10) % 10
+            data[o + 1] = 48 + ae % 10
+            o += 2
+        offsets[i + 1] = o
+    return data[:o], offsets
+
+
+@nb.njit(cache=True, nogil=True)
+def count_into(counts, idx):
+    """``counts[i] += 1`` for every ``i`` of ``idx`` (repeats counted)."""
+    for i in idx:
+        counts[i] += 1
+
+
 @nb.njit(parallel=True, cache=True)
 def sample_bins(win, widths, int_table, smin, sf_off, sf_flat, lambdas):
     """For each motif-strand j, a histogram of the p-values of the sampled windows ``win`` (n, maxw)

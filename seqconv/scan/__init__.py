@@ -82,7 +82,7 @@ from seqconv.motifs.io import read_motifs
 from seqconv.scan.engine_numba import DEFAULT_BLOCK_NUMBA
 from seqconv.scan.engine_torch import DEFAULT_BLOCK, _device
 from seqconv.scan.options import NRDB_DNA, ScanOptions
-from seqconv.scan.output import COLUMNS, _format_rows, _frame, _HEADERS, fimo_q_table, lookup_q
+from seqconv.scan.output import COLUMNS, _frame, _HEADERS, _PieceWriter, fimo_q_table, lookup_q
 from seqconv.scan.pvalues import (bh_qvalues, estimate_pi0, fimo_grid, fimo_qvalues, score_distribution,
                                   survival)
 from seqconv.scan.records import _records
@@ -153,11 +153,11 @@ def scan_to_file(sequences, motifs, out, *, format: str = "tsv", options: ScanOp
                  ids=None, **overrides) -> int:
     """Scan and write the hits to ``out`` (tsv, bed or gff), streaming, atomically.
 
-    Hits are kept in Parquet pieces of ~200,000 rows in a temporary folder next to
-    ``out`` (memory stays bounded for genome-scale runs); q-values, which need every
-    p-value of a motif, are added when the pieces are written out as text.  On any
-    error nothing is left at ``out``.  Rows come in input order, by motif within a
-    piece.  Options as in :func:`scan`.
+    Hits are kept in Arrow pieces of ~200,000 rows in a temporary folder next to ``out``
+    (memory stays bounded for genome-scale runs); q-values, which need every p-value of a
+    motif, are added when the pieces are written out as text.  On any error nothing is
+    left at ``out``.  Rows come in input order, by motif within a piece; numbers are written
+    as ``%.6g``.  Options as in :func:`scan`.
 
     Returns
     -------
@@ -169,38 +169,20 @@ def scan_to_file(sequences, motifs, out, *, format: str = "tsv", options: ScanOp
     run = _Run(sequences, motifs, _options(options, overrides), genome=genome, ids=ids)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    pidxs: list[np.ndarray] = []
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmp, atomic_path(out) as final:
-        pieces: list[Path] = []
-
-        def flush(parts):
-            df, pidx = _frame(run.bank, run.stream, parts, with_pidx=True)
-            pieces.append(Path(tmp) / f"{len(pieces):06d}.parquet")
-            df.drop(columns="q_value").to_parquet(pieces[-1], index=False)
-            pidxs.append(pidx)
-            parts.clear()
-
+        pieces = _PieceWriter(run.bank, run.stream, Path(tmp))
         parts: list[dict] = []
         n_parts = 0
         for hits in run.hits():
             parts.append(hits)
             n_parts += len(hits["col"])
             if n_parts >= 200_000:
-                flush(parts)
-                n_parts = 0
+                pieces.add(parts)
+                parts, n_parts = [], 0
         if parts:
-            flush(parts)
-        table = fimo_q_table(np.concatenate(pidxs) if pidxs else np.zeros(0, np.int64), run.bank,
-                             run.n_tests(), run.pi0())
-        n_hits = 0
-        with open(final, "w") as dst:
-            dst.write(_HEADERS[format])
-            for piece, pidx in zip(pieces, pidxs):
-                chunk = pd.read_parquet(piece)
-                chunk.insert(COLUMNS.index("q_value"), "q_value", lookup_q(pidx, table))
-                n_hits += len(chunk)
-                dst.write(_format_rows(chunk, format))
-    return n_hits
+            pieces.add(parts)
+        with open(final, "wb") as dst:
+            return pieces.write(dst, format, run.n_tests(), run.pi0())
 
 
 # ============================================================ dense tracks

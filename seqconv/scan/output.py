@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -66,7 +67,13 @@ def fimo_q_table(pidx: np.ndarray, bank: _Bank, n_tests: np.ndarray, pi0: np.nda
     """
     if pidx.size == 0:
         return np.zeros(0, np.int64), np.zeros(0)
-    used, cnt = _entry_counts(pidx, len(bank.sf_flat))
+    return fimo_q_table_from_counts(*_entry_counts(pidx, len(bank.sf_flat)), bank, n_tests, pi0)
+
+
+def fimo_q_table_from_counts(used: np.ndarray, cnt: np.ndarray, bank: _Bank, n_tests: np.ndarray, pi0: np.ndarray):
+    """:func:`fimo_q_table` from the distinct entries used (sorted) and their hit counts."""
+    if used.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0)
     strand = np.searchsorted(bank.sf_off, used, side="right") - 1
     m = bank.motif_of[strand]
     v = bank.sf_flat[used]
@@ -150,3 +157,98 @@ def _format_rows(df: pd.DataFrame, fmt: str) -> str:
 
 
 _HEADERS = {"tsv": "\t".join(COLUMNS) + "\n", "bed": "", "gff": "##gff-version 3\n"}
+
+
+# ------------------------------------------------------------------ streaming to text
+
+class _PieceWriter:
+    """Hits of a run kept in Arrow IPC pieces (integer columns, sorted by motif within a piece) in
+    ``folder``, with running per-entry hit counts for the q-values; :meth:`write` then streams
+    them to TSV, BED or GFF text (Arrow's CSV writer; GFF through pandas)."""
+
+    def __init__(self, bank: _Bank, stream: _Stream, folder: Path):
+        self.bank, self.stream, self.folder = bank, stream, Path(folder)
+        self.pieces: list[Path] = []
+        self.counts = np.zeros(len(bank.sf_flat), dtype=np.int64)
+        self.n_hits = 0
+
+    def add(self, parts: list[dict]):
+        bank = self.bank
+        h = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "matched"}
+        col = h["col"]
+        key = (self.stream.starts[h["seq"]] + h["start"]) * 2 + bank.minus_of[col]
+        order = kern.hit_order(bank.motif_of[col], key, len(bank.motifs))
+        motif_idx, seq_idx, start, end, minus, score, p_value, _ = kern.gather_hits(
+            order, col, h["seq"], h["start"], h["score"], h["p_value"], np.zeros(0), np.arange(len(col)),
+            bank.widths, bank.motif_of, bank.minus_of)
+        pidx = h["pidx"][order]
+        kern.count_into(self.counts, pidx)
+        data = np.concatenate([p["matched"] for p in parts])
+        offsets = np.zeros(len(col) + 1, dtype=np.int64)
+        np.cumsum(bank.widths[col], out=offsets[1:])
+        d, o = kern.take_strings(data, offsets, order)
+        matched = pa.Array.from_buffers(pa.large_string(), len(order), [None, pa.py_buffer(o), pa.py_buffer(d)])
+        table = pa.table({"motif": motif_idx.astype(np.int32), "seq": seq_idx.astype(np.int64), "start": start,
+                          "end": end, "minus": minus.astype(np.int8), "score": score, "p_value": p_value,
+                          "pidx": pidx, "matched": matched})
+        path = self.folder / f"{len(self.pieces):06d}.arrow"
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+            w.write_table(table)
+        self.pieces.append(path)
+        self.n_hits += len(order)
+
+    def write(self, dst, fmt: str, n_tests: np.ndarray, pi0: np.ndarray) -> int:
+        """Write every piece to the binary file ``dst`` with FIMO's q-values; returns the hits written."""
+        import pyarrow.compute as pc
+        import pyarrow.csv as pcsv
+
+        bank = self.bank
+        used = np.flatnonzero(self.counts)
+        table = fimo_q_table_from_counts(used, self.counts[used], bank, n_tests, pi0)
+        self.counts = np.zeros(0, dtype=np.int64)
+        ids, names = pa.array(list(map(str, bank.motif_ids))), pa.array(list(map(str, bank.motif_names)))
+        seqs, strands = pa.array(self.stream.ids), pa.array(["+", "-"])
+        dst.write(_HEADERS[fmt].encode())
+        opts = pcsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
+        writer = None
+        try:
+            for path in self.pieces:
+                with pa.memory_map(str(path)) as src:
+                    t = pa.ipc.open_file(src).read_all()
+                motif, seq = t["motif"], t["seq"]
+                q = lookup_q(t["pidx"].to_numpy(), table)
+                strand = strands.take(t["minus"])
+                if fmt == "gff":
+                    df = pd.DataFrame({"motif_id": ids.take(motif).to_pandas(), "motif_name": names.take(motif).to_pandas(),
+                                       "sequence_id": seqs.take(seq).to_pandas(), "start": t["start"].to_numpy(),
+                                       "end": t["end"].to_numpy(), "strand": strand.to_pandas(),
+                                       "score": t["score"].to_numpy(), "p_value": t["p_value"].to_numpy(),
+                                       "q_value": q, "matched_sequence": t["matched"].to_pandas()})
+                    dst.write(_format_rows(df, "gff").encode())
+                    continue
+                if fmt == "tsv":
+                    out = pa.table({"motif_id": ids.take(motif), "motif_name": names.take(motif),
+                                    "sequence_id": seqs.take(seq), "start": t["start"], "end": t["end"],
+                                    "strand": strand, "score": _g(t["score"].to_numpy()),
+                                    "p_value": _g(t["p_value"].to_numpy()), "q_value": _g(q),
+                                    "matched_sequence": t["matched"]})
+                else:  # bed
+                    p = np.maximum(t["p_value"].to_numpy(), 1e-300)
+                    bed_score = np.minimum(1000, np.round(-10 * np.log10(p))).astype(np.int64)
+                    out = pa.table({"chrom": seqs.take(seq), "start": t["start"], "end": t["end"],
+                                    "name": pc.binary_join_element_wise(ids.take(motif), names.take(motif), "_"),
+                                    "score": pa.array(bed_score), "strand": strand})
+                if writer is None:
+                    writer = pcsv.CSVWriter(dst, out.schema, write_options=opts)
+                writer.write_table(out)
+                path.unlink()
+        finally:
+            if writer is not None:
+                writer.close()
+        return self.n_hits
+
+
+def _g(x: np.ndarray, digits: int = 6):
+    """Floats as an arrow string array formatted like ``%.6g``."""
+    d, o = kern.format_g(np.ascontiguousarray(x, dtype=np.float64), digits)
+    return pa.Array.from_buffers(pa.large_string(), len(x), [None, pa.py_buffer(o), pa.py_buffer(d)])
