@@ -198,6 +198,17 @@ def _wait_for(pred, timeout=120.0):
     return False
 
 
+def _catches(pid: int, sig) -> bool:
+    """Whether process ``pid`` has a handler for ``sig`` (the SigCgt mask of /proc/PID/status; a loaded
+    machine can take seconds to import the CLI, and a signal before that kills it the default way)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            mask = next(int(line.split()[1], 16) for line in fh if line.startswith("SigCgt:"))
+    except (OSError, StopIteration):
+        return False
+    return bool(mask & (1 << (int(sig) - 1)))
+
+
 @pytest.mark.parametrize("sig,cmd", [
     (signal.SIGTERM, "predict"),
     (signal.SIGHUP, "predict"),
@@ -222,8 +233,9 @@ def test_signal_removes_every_temporary_file(res, tmp_path, sig, cmd):
     proc = subprocess.Popen([sys.executable, "-c", code, *args], env=dict(_env(), TMPDIR=str(systmp)), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        if cmd == "prepare":  # its only file appears at the end; interrupt mid-run
-            time.sleep(4.0)
+        if cmd == "prepare":  # its only file appears at the end; interrupt mid-run, once its handlers are set
+            assert _wait_for(lambda: _catches(proc.pid, sig)), "the signal handler was never installed"
+            time.sleep(1.0)
         else:
             assert _wait_for(lambda: any(p.name.startswith(".") for p in out.iterdir())), "no temp file appeared"
         assert proc.poll() is None, proc.communicate()
