@@ -10,7 +10,7 @@ from torch import nn
 
 from seqconv.cli import main
 from seqconv.errors import InputError
-from seqconv.models import (ARCHITECTURES, build_model, config_from_dict, describe, get_config)
+from seqconv.models import ARCHITECTURES, build_model, config_from_dict, describe, get_config
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _oct4_mafk import EXAMPLE_FA, write_oct4_mafk
 from click.testing import CliRunner
 
-from _oct4_mafk import EXAMPLE_FA, write_oct4_mafk
 from seqconv.cli import main
 from seqconv.models import build_model, get_config
 from seqconv.motifs import read_meme

@@ -14,8 +14,18 @@ from seqconv.encode import one_hot, reverse_complement
 from seqconv.errors import InputError
 from seqconv.genome import iter_fasta
 from seqconv.motifs import Motif, jaspar_collection, write_meme
-from seqconv.scan import (NRDB_DNA, ScanOptions, bh_qvalues, estimate_pi0, fimo_qvalues, scan, scan_to_file,
-                          score_distribution, score_matrix, survival)
+from seqconv.scan import (
+    NRDB_DNA,
+    ScanOptions,
+    bh_qvalues,
+    estimate_pi0,
+    fimo_qvalues,
+    scan,
+    scan_to_file,
+    score_distribution,
+    score_matrix,
+    survival,
+)
 
 ENGINES = ["numba", "torch"]
 

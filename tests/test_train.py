@@ -1,15 +1,14 @@
 """seqconv.train.fit and `seqconv train`: learning on real peaks, determinism, resume, logs, checkpoints."""
 
 import csv
-
-import numpy as np
 import json
 
+import numpy as np
 import pytest
 import torch
+from _oct4_mafk import oct4_mafk_dataset, write_oct4_mafk
 from click.testing import CliRunner
 
-from _oct4_mafk import oct4_mafk_dataset, write_oct4_mafk
 from seqconv.cli import main
 from seqconv.errors import InputError
 from seqconv.modelfile import load_model

@@ -8,18 +8,27 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _oct4_mafk import REPO
 from click.testing import CliRunner
 
-from _oct4_mafk import REPO
 from seqconv.cli import main
-from seqconv.dataset import Dataset, read_dataset, write_dataset
+from seqconv.dataset import Dataset, write_dataset
 from seqconv.errors import InputError
 from seqconv.modelfile import load_model
 from seqconv.prepare import from_peaks
 from seqconv.pretrained import load_pretrained
 from seqconv.train import TrainConfig
-from seqconv.transfer import (CoralPenalty, TransferConfig, TransferLeakageWarning, check_leakage, compare, finetune,
-                              pool, summarise, target_view)
+from seqconv.transfer import (
+    CoralPenalty,
+    TransferConfig,
+    TransferLeakageWarning,
+    check_leakage,
+    compare,
+    finetune,
+    pool,
+    summarise,
+    target_view,
+)
 
 torch.set_num_threads(2)
 YEAST = REPO / "data" / "yeast"
@@ -192,7 +201,8 @@ def test_bad_inputs(cbf1, backbone, tmp_path):
                                   "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "is a model, not a backbone" in r.output and "--from-model" in r.output
     assert not (tmp_path / "x").exists()
-    r = CliRunner().invoke(main, ["predict", "--model", "yeast_backbone", str(REPO / "data" / "example_oct4_mafk_test.fa")])
+    r = CliRunner().invoke(main, ["predict", "--model", "yeast_backbone",
+                                  str(REPO / "data" / "example_oct4_mafk_test.fa")])
     assert r.exit_code == 2 and "is a backbone, not a model" in r.output
     r = CliRunner().invoke(main, ["finetune", "--backbone", "yeast_backbone", "--data", str(tmp_path / "c.parquet"),
                                   "--mode", "distill", "--out", str(tmp_path / "y")])

@@ -29,7 +29,7 @@ from pathlib import Path
 import click
 
 from seqconv import __version__
-from seqconv.errors import InputError, Interrupted, InternalError
+from seqconv.errors import InputError, InternalError, Interrupted
 from seqconv.fileio import (
     STDIO,
     check_not_input,

@@ -61,7 +61,8 @@ def read_sequences(path, width: int, *, split: str | None = None):
               help="Activation alignment (counts of activating windows) or the direct weight view.")
 @click.option("--threshold", default=0.7, show_default=True, type=FiniteFloat(min=0, max=1, max_open=True),
               help="Activation alignment: fraction of each filter's maximum activation.")
-@click.option("--min-sites", default=10, show_default=True, type=click.IntRange(min=1), help="Filters with fewer sites are dropped.")
+@click.option("--min-sites", default=10, show_default=True, type=click.IntRange(min=1),
+              help="Filters with fewer sites are dropped.")
 @click.option("--trim", default=0.3, show_default=True, type=FiniteFloat(min=0, max=2),
               help="Trim flanks below this many bits before writing/comparing (0 = keep all columns).")
 @option("--motifs", "db", aliases=("--db",), default="jaspar", show_default=True,

@@ -28,7 +28,8 @@ from seqconv.errors import InputError
 @fasta_input(type=InputFile(what="FASTA file"), help="FASTA file to score (or give it as the argument FASTA).")
 @click.option("--model", "model", required=True, help="Bundled model name (see `seqconv models`) or model directory.")
 @click.option("--bed", default=None, type=InputFile(what="BED file"), help="BED intervals to score (with --genome).")
-@click.option("--genome", default=None, type=InputFile(spool=True, what="genome FASTA file"), help="Genome FASTA (plain or bgzip).")
+@click.option("--genome", default=None, type=InputFile(spool=True, what="genome FASTA file"),
+              help="Genome FASTA (plain or bgzip).")
 @click.option("--region", default=None, help="CHROM or CHROM:START-END (1-based) of --genome, tiled with --stride.")
 @click.option("--chroms", default=None, metavar="all|CHR,CHR",
               help="Genome-wide tiling of these chromosomes of --genome ('all': every one), from position 0.")
@@ -36,7 +37,8 @@ from seqconv.errors import InputError
               help="With --chroms: score only shard K of N (the tiles whose centre lies in the K-th N-th of the "
                    "chromosomes laid end to end); `seqconv merge-tracks` joins the shards.")
 @click.option("--tile", is_flag=True, help="Score windows along each FASTA record / BED interval, not its centre.")
-@click.option("--stride", default=None, type=click.IntRange(min=1), help="Tiling step in bp (default: half the model input).")
+@click.option("--stride", default=None, type=click.IntRange(min=1),
+              help="Tiling step in bp (default: half the model input).")
 @out_option(default=None, type=OutputFile(stdout_ok=True),
             help="TSV output (default or -: stdout; with --chroms and --bedgraph: no TSV).")
 @click.option("--bedgraph", default=None, metavar="PREFIX",
@@ -52,8 +54,8 @@ from seqconv.errors import InputError
 @threads_option()
 @quiet_option
 @user_errors
-def predict(fasta, model, bed, genome, region, chroms, shard, tile, stride, out, bedgraph, strand, strict, pad, batch_size, device,
-            threads, quiet):
+def predict(fasta, model, bed, genome, region, chroms, shard, tile, stride, out, bedgraph, strand, strict, pad,
+            batch_size, device, threads, quiet):
     """Predict TF binding on sequences: TSV with id, TF, score (logit), probability.
 
     Input is one of: a FASTA file (each record scored at its centre window, or

@@ -92,7 +92,8 @@ def report_test(model, ds, out, *, seed: int, device, quiet: bool) -> None:
 
 
 @main.command()
-@click.option("--data", "data", required=True, type=InputFile(what="dataset file"), help="Dataset file from `seqconv prepare`.")
+@click.option("--data", "data", required=True, type=InputFile(what="dataset file"),
+              help="Dataset file from `seqconv prepare`.")
 @click.option("--arch", default="basset", show_default=True, help="Architecture: deepbind, basset or resnet.")
 @click.option("--arch-option", "arch_options", multiple=True, metavar="KEY=VALUE", callback=check_arch_options,
               help="Override one architecture setting (JSON value), e.g. filters=[32,64,64]; repeatable.")
@@ -138,7 +139,8 @@ def train(data, arch, arch_options, out, strand, iupac, epochs, batch_size, lr, 
     quiet = quiet or not distributed_context(device).is_main  # under torchrun only rank 0 talks
     ds = read_dataset(data)
     ds.meta.setdefault("name", Path(data).name)
-    config = get_config(arch, **{"n_tasks": len(ds.tasks), "input_length": ds.width, **parse_arch_options(arch_options)})
+    config = get_config(arch, **{"n_tasks": len(ds.tasks), "input_length": ds.width,
+                                 **parse_arch_options(arch_options)})
     card = ModelCard(tasks=ds.tasks, strand=strand, encoding={"iupac": iupac}, negatives=dataset_negatives(ds))
     model = build_model(config, seed=seed, card=card)
     cfg = train_config(epochs, batch_size, lr, weight_decay, schedule, patience, class_weight, rc_augment, max_shift,
@@ -156,5 +158,6 @@ def dataset_negatives(ds) -> str:
     kinds = set(ds.table.loc[ds.table[[c for c in ds.table.columns if c.startswith("label:")]].max(axis=1) == 0,
                              "kind"])
     names = {"background": "genomic background (GC-matched)", "shuffle": "dinucleotide shuffles",
-             "positive": "peaks of other TFs/conditions (a discriminator)", "input": "given negatives (unlabelled kind)"}
+             "positive": "peaks of other TFs/conditions (a discriminator)",
+             "input": "given negatives (unlabelled kind)"}
     return ", ".join(names.get(k, k) for k in sorted(kinds)) or "none"

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
+from _resources import ROOT, YEAST_GENOME, YEAST_REB1, build, can_mount_tmpfs, private_tempdir
 from click.testing import CliRunner
 
-from _resources import ROOT, YEAST_GENOME, YEAST_REB1, build, can_mount_tmpfs, private_tempdir
 from seqconv.cli import main
 from seqconv.dataset import read_dataset
 from seqconv.genome import Genome
@@ -219,8 +219,8 @@ def test_signal_removes_every_temporary_file(res, tmp_path, sig, cmd):
     code = "import sys; from seqconv.cli import main; sys.argv[0] = 'seqconv'; main()"
     systmp = tmp_path / "systmp"
     systmp.mkdir()
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], env=dict(_env(), TMPDIR=str(systmp)), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], env=dict(_env(), TMPDIR=str(systmp)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         if cmd == "prepare":  # its only file appears at the end; interrupt mid-run
             time.sleep(4.0)
