@@ -58,8 +58,9 @@ def predict(fasta, model, bed, genome, region, chroms, shard, tile, stride, out,
             batch_size, device, threads, quiet):
     """Predict TF binding on sequences: TSV with id, TF, score (logit), probability.
 
-    Input is one of: a FASTA file (each record scored at its centre window, or
-    along its length with --tile); --bed with --genome; --region with --genome
+    Input is one of: a FASTA file (the FASTA argument or --fasta; each record
+    scored at its centre window, or along its length with --tile); --bed with
+    --genome; --region with --genome
     (a region or whole chromosome, tiled with --stride); --chroms with --genome
     (genome-wide tiling, optionally one --shard K/N of it).  Tiled outputs add
     chrom, start, end columns.  Windows stream in batches, so memory stays
