@@ -61,6 +61,7 @@ def test_metrics_per_task_and_degenerate():
     assert perfect["mcc"] == 1 and perfect["auroc"] == 1
 
 
+@pytest.mark.slow
 def test_evaluate_cli_writes_report(tmp_path):
     data = write_oct4_mafk(tmp_path / "ds.parquet")
     m = build_model(get_config("deepbind", input_length=200, filters=16, kernel_size=15, hidden=8), seed=0)

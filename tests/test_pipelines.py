@@ -19,6 +19,7 @@ MODULE = ROOT / "pipelines" / "examples" / "module"
 PROFILE = ROOT / "pipelines" / "profiles" / "slurm"
 
 pytest.importorskip("snakemake")
+pytestmark = pytest.mark.slow  # every test starts Snakemake (2-300 s each)
 
 RULES = ("prepare", "train", "evaluate", "motifs", "scan", "predict_shard", "merge_tracks", "report")
 

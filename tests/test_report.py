@@ -10,6 +10,8 @@ from conftest import YEAST_CBF1, YEAST_EXCLUDE, YEAST_GENOME, YEAST_REB1
 
 from seqconv.cli import main
 
+pytestmark = pytest.mark.slow  # the module fixture prepares, trains, evaluates and predicts a real run
+
 
 def _ok(args):
     r = CliRunner().invoke(main, args)

@@ -155,6 +155,7 @@ def ref_peaks_1e3(motifs, peaks):
     return reference_scan(peaks, motifs, 1e-3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
 def test_hits_equal_slow_reference_on_real_peaks(motifs, peaks, ref_peaks_1e3, engine):
     got = scan(peaks, motifs, threshold=1e-3, engine=engine)
@@ -200,6 +201,7 @@ def test_background_from_sequences_and_given(motifs, peaks, engine):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.slow
 def test_chunk_borders_are_exact_on_a_long_sequence(motifs, engine):
     name, seq = next(iter_fasta(YEAST))
     seq = seq[:30_000]
@@ -245,6 +247,7 @@ def kernel_case(peaks):
     return narrow + dense + inverted, recs
 
 
+@pytest.mark.slow
 def test_numba_engine_paths_equal_reference(kernel_case):
     from seqconv.scan.bank import _Bank
     from seqconv.scan.engine_numba import _Lookahead

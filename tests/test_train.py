@@ -202,6 +202,7 @@ def test_fit_leaves_global_rng_alone_and_checks_classes(tmp_path):
         fit(_deepbind(), no_valid_neg, config=TrainConfig(epochs=1, batch_size=32), verbose=False)
 
 
+@pytest.mark.slow
 def test_resume_with_another_dataset_is_refused(tmp_path):
     cfg = TrainConfig(epochs=2, batch_size=32, seed=0)
     fit(_deepbind(), oct4_mafk_dataset(seed=0), config=cfg, out_dir=tmp_path / "m", verbose=False)

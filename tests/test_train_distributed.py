@@ -113,6 +113,7 @@ def test_context_without_torchrun_is_single_process(monkeypatch):
 # --------------------------------------------------------------------------- slow: real torchrun, gloo, 2 ranks
 
 
+@pytest.mark.slow
 def test_cli_two_ranks_equal_one_process(tmp_path):
     from click.testing import CliRunner
 

@@ -347,7 +347,12 @@ def test_catalogue_size_and_coverage():
     assert {"prepare", "predict", "scan", "train", "evaluate", "describe", "motifs"} <= commands
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+#: cases whose run takes seconds (the scan ones compile numba kernels in-process): ``-m slow`` only
+SLOW_CASES = {"scan-out-is-motif-file", "scan-bed-past-chrom-end", "scan-dev-full"}
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c.id in SLOW_CASES else c
+                                  for c in CASES], ids=[c.id for c in CASES])
 def test_bad_input(case, res, tmp_path, monkeypatch):
     w = tmp_path / "w"
     w.mkdir()

@@ -56,6 +56,7 @@ def test_predict_stdin_dash_symlink_and_default_stdout_agree(res, tmp_path):
     assert r.exit_code == 0 and link.is_symlink() and target.read_text() == ref.stdout
 
 
+@pytest.mark.slow
 def test_process_substitution_and_dev_stdout_on_a_real_shell(res, tmp_path):
     if shutil.which("bash") is None:
         pytest.skip("needs bash")
@@ -198,6 +199,7 @@ def _wait_for(pred, timeout=120.0):
     return False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig,cmd", [
     (signal.SIGTERM, "predict"),
     (signal.SIGHUP, "predict"),
