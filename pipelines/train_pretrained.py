@@ -3,7 +3,8 @@
 Usage::
 
     python pipelines/train_pretrained.py --out ../pretrained_build [--only gue_tf_0 ...]
-    python pipelines/train_pretrained.py --out ../pretrained_build --only oct4_mafk --install   # refresh the bundled copy
+    # refresh the bundled copy:
+    python pipelines/train_pretrained.py --out ../pretrained_build --only oct4_mafk --install
 
 Models are written to ``--out`` (never into the package unless ``--install`` is given, which copies
 the built models into ``seqconv/pretrained`` and updates its ``index.json``).
@@ -110,7 +111,8 @@ def load_janggu(root, *, seed: int = 0, valid_frac: float = 0.1) -> Dataset:
     """janggu Oct4 (1) vs MafK (0), 200 bp; sample*_test.fa = test, seeded valid fraction of the rest."""
     d = Path(root) / "janggu_oct4_mafk"
     parts = []
-    for files, split in ((("sample.fa.gz", "sample2.fa.gz"), None), (("sample_test.fa.gz", "sample2_test.fa.gz"), "test")):
+    for files, split in ((("sample.fa.gz", "sample2.fa.gz"), None),
+                         (("sample_test.fa.gz", "sample2_test.fa.gz"), "test")):
         n1, s1 = _fasta(d / files[0])
         n2, s2 = _fasta(d / files[1])
         names = [f"oct4|{n}" for n in n1] + [f"mafk|{n}" for n in n2]
@@ -146,7 +148,8 @@ for _t in GUE_TASKS:
     MODELS[f"gue_{_t}"] = ("gue", {"task": _t}, ("basset", {}), {"epochs": 10, "patience": 3},
                            f"GUE human TF task {_t} (DNABERT-2 benchmark; ENCODE ChIP-seq, GC-matched background)")
 for _tf in DEEPBIND_TFS:
-    MODELS[f"deepbind_{_tf}"] = ("deepbind", {"tf": _tf, "max_train": 12000}, ("deepbind", {"filters": 32, "kernel_size": 19, "hidden": 16}),
+    MODELS[f"deepbind_{_tf}"] = ("deepbind", {"tf": _tf, "max_train": 12000},
+                                 ("deepbind", {"filters": 32, "kernel_size": 19, "hidden": 16}),
                                  {"epochs": 8, "patience": 3},
                                  f"{_tf} ENCODE ChIP-seq peaks vs dinucleotide shuffles (DeepBind data)")
 MODELS["oct4_mafk"] = ("janggu", {}, ("basset", {"filters": [64, 64, 64], "hidden": 64}), {"epochs": 15, "patience": 4},
@@ -178,7 +181,8 @@ def train_one(name: str, root, out_root: Path, *, seed: int = 0, verbose: bool =
     table = metrics_table(test.y(), logits, ds.tasks, n_boot=1000, seed=seed)
     split = dict(ds.meta.get("split", {}))
     training = {"dataset": ds.meta.get("name"), "sources": _relative(ds.meta.get("sources"), root), "split": split,
-                "train_chromosomes": split.get("train"), "seed": seed, "config": TrainConfig(seed=seed, **topts).to_dict(),
+                "train_chromosomes": split.get("train"), "seed": seed,
+                "config": TrainConfig(seed=seed, **topts).to_dict(),
                 "best_epoch": res.best_epoch, "n_train": int((ds.table["split"] == "train").sum()),
                 "n_valid": int((ds.table["split"] == "valid").sum()), "n_test": int(len(test.table)),
                 "command": f"python pipelines/train_pretrained.py --only {name}", "seconds": round(time.time() - t0, 1),

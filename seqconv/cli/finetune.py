@@ -78,7 +78,8 @@ def finetune(backbone, from_model, data, mode, out, head, hidden, head_epochs, b
     from seqconv.dataset import read_dataset
     from seqconv.fileio import atomic_open
     from seqconv.predict import resolve_device
-    from seqconv.transfer import TransferLeakageWarning, compare, finetune as run, plot_compare, resolve_start, summarise
+    from seqconv.transfer import TransferLeakageWarning, compare, plot_compare, resolve_start, summarise
+    from seqconv.transfer import finetune as run
 
     if threads:
         torch.set_num_threads(threads)

@@ -17,7 +17,6 @@ from seqconv.cli._common import (
     threads_option,
     user_errors,
 )
-
 from seqconv.errors import InputError
 
 _S = "seqconv.scan.options:ScanOptions."  # the defaults of the options below are ScanOptions' (read lazily)
@@ -28,8 +27,10 @@ _S = "seqconv.scan.options:ScanOptions."  # the defaults of the options below ar
               help="MEME or JASPAR motif file, or 'jaspar' for the bundled JASPAR 2024 CORE vertebrates.")
 @fasta_input(type=InputFile(spool=True, what="FASTA file"),
              help="Sequences to scan (gzip allowed; or give the FASTA as the argument).")
-@click.option("--bed", default=None, type=InputFile(spool=True, what="BED file"), help="Regions to scan (with --genome).")
-@click.option("--genome", default=None, type=InputFile(spool=True, what="genome FASTA file"), help="Genome FASTA for --bed.")
+@click.option("--bed", default=None, type=InputFile(spool=True, what="BED file"),
+              help="Regions to scan (with --genome).")
+@click.option("--genome", default=None, type=InputFile(spool=True, what="genome FASTA file"),
+              help="Genome FASTA for --bed.")
 @option("--threshold", "thresh", aliases=("--thresh",), config=_S + "threshold", show_default=True, type=float,
         help="Report hits with p-value <= this (FIMO --thresh).")
 @click.option("--format", "fmt", type=click.Choice(["tsv", "bed", "gff"]), default="tsv", show_default=True,

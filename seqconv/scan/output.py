@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -115,7 +114,7 @@ _STR_DTYPE = pd.Series(["A"]).dtype      # pandas' default string dtype (arrow-b
 
 def _as_str_column(arr):
     """A pyarrow string array as a column of pandas' default string dtype."""
-    if _STR_DTYPE == object:
+    if _STR_DTYPE == object:  # noqa: E721  (a numpy/pandas dtype equals object; `is` would not)
         return arr.to_numpy(zero_copy_only=False).astype(object)
     return pd.array(arr, dtype=_STR_DTYPE)
 
