@@ -166,7 +166,7 @@ def section_bundled(comparer, args, out):
     res = {"models": names, "oct4_mafk": None, "gue": {}}
     if "oct4_mafk" in names:
         model = load_pretrained("oct4_mafk")
-    card = model.card
+        card = model.card
         X, y = janggu_data(seed=args.seed)
         Xt, yt = janggu_data(split="test")
         r = filter_report(model, X, y, list(card.tasks), comparer, strand=card.strand, max_seqs=args.max_seqs,
@@ -218,7 +218,7 @@ def section_bundled(comparer, args, out):
         if not (SHARED / "gue_tf" / task).is_dir():
             continue
         model = load_pretrained(name)
-    card = model.card
+        card = model.card
         X, y = gue_data(task, card.input_width)  # motifs from test + dev (2002 sequences)
         Xt, yt = gue_data(task, card.input_width, splits=("test",))  # influence on the test set
         r = filter_report(model, X, y, list(card.tasks), comparer, strand=card.strand, max_seqs=args.max_seqs,
@@ -251,7 +251,7 @@ def section_deepbind(comparer, args):
         if not files:
             continue
         model = load_pretrained(name)
-    card = model.card
+        card = model.card
         b = pd.read_csv(files[0], sep="\t")
         pos = pd.concat([b[b["Bound"] == 1]["seq"], pd.read_csv(ac[0], sep="\t")["seq"].head(1500)]) if ac \
             else b[b["Bound"] == 1]["seq"]
@@ -346,7 +346,7 @@ def section_koo(args):
                                              _first_pool(json.loads((p / "model.json").read_text())["architecture"]),
                                              p.name)):
         model = load_model(mdir)
-    card = model.card
+        card = model.card
         if (mdir / "DONE").exists():
             out["train_seconds_total"] += float((mdir / "DONE").read_text().split()[0])
         logits = predict(model, X, strand=card.strand)

@@ -24,7 +24,6 @@ Usage (resumable: finished runs in ``transfer_runs.jsonl`` are skipped)::
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import platform
@@ -327,7 +326,7 @@ def report() -> str:
     leaks = sorted({m for ls in runs.get("leakage", []) if isinstance(ls, list) for m in ls})
     lines += ["", f"Leakage warnings raised during the runs: {len(leaks)}" + ("" if not leaks else ": " + "; ".join(leaks[:3]))]
     # learning curves
-    for (part, target, bname), sub in agg.groupby(["part", "target", "backbone"]):
+    for (_part, target, bname), sub in agg.groupby(["part", "target", "backbone"]):
         sub = sub[sub["size_key"] < 10 ** 9]
         if sub["size_key"].nunique() < 2:
             continue

@@ -213,7 +213,8 @@ def train_backbone(name: str, root, out_root: Path, *, seed: int = 0, deepbind_m
         write_dataset(ds, out_root / f"{name}.data.parquet")
     size = sum(p.stat().st_size for p in (out_root / name).iterdir())
     entry = {"name": name, "kind": "backbone", "arch": arch, "input_width": ds.width, "tasks": ds.tasks,
-             "negatives": "genomic (GC-matched)" if spec["data"] == "yeast" else "genomic + shuffles", "data": ds.meta["name"], "description": spec["desc"],
+             "negatives": "genomic (GC-matched)" if spec["data"] == "yeast" else "genomic + shuffles",
+             "data": ds.meta["name"], "description": spec["desc"],
              "test": {k: round(float(np.nanmean(table[k])), 4) for k in ("auroc", "auprc", "mcc")},
              "size_kb": round(size / 1024, 1), "best_epoch": res.best_epoch}
     print(f"{name}: {len(ds.table)} rows, {len(ds.tasks)} tasks; pretraining test auROC {entry['test']['auroc']:.4f} "

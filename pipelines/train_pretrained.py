@@ -3,7 +3,8 @@
 Usage::
 
     python pipelines/train_pretrained.py --out ../pretrained_build [--only gue_tf_0 ...]
-    python pipelines/train_pretrained.py --out ../pretrained_build --only oct4_mafk --install   # refresh the bundled copy
+    # refresh the bundled copy:
+    python pipelines/train_pretrained.py --out ../pretrained_build --only oct4_mafk --install
 
 Models are written to ``--out`` (never into the package unless ``--install`` is given, which copies
 the built models into ``seqconv/pretrained`` and updates its ``index.json``).
@@ -124,7 +125,8 @@ def load_janggu(root, *, seed: int = 0, valid_frac: float = 0.1) -> Dataset:
     """janggu Oct4 (1) vs MafK (0), 200 bp; sample*_test.fa = test, seeded valid fraction of the rest."""
     d = Path(root) / "janggu_oct4_mafk"
     parts = []
-    for files, split in ((("sample.fa.gz", "sample2.fa.gz"), None), (("sample_test.fa.gz", "sample2_test.fa.gz"), "test")):
+    for files, split in ((("sample.fa.gz", "sample2.fa.gz"), None),
+                         (("sample_test.fa.gz", "sample2_test.fa.gz"), "test")):
         n1, s1 = _fasta(d / files[0])
         n2, s2 = _fasta(d / files[1])
         names = [f"oct4|{n}" for n in n1] + [f"mafk|{n}" for n in n2]
@@ -160,7 +162,8 @@ for _t in GUE_TASKS:
     MODELS[f"gue_{_t}"] = ("gue", {"task": _t}, ("basset", {}), {"epochs": 10, "patience": 3},
                            f"GUE human TF task {_t} (DNABERT-2 benchmark; ENCODE ChIP-seq, GC-matched background)")
 for _tf in DEEPBIND_TFS:
-    MODELS[f"deepbind_{_tf}"] = ("deepbind", {"tf": _tf, "max_train": 12000}, ("deepbind", {"filters": 32, "kernel_size": 19, "hidden": 16}),
+    MODELS[f"deepbind_{_tf}"] = ("deepbind", {"tf": _tf, "max_train": 12000},
+                                 ("deepbind", {"filters": 32, "kernel_size": 19, "hidden": 16}),
                                  {"epochs": 8, "patience": 3},
                                  f"{_tf} ENCODE ChIP-seq peaks vs dinucleotide shuffles (DeepBind data)")
 MODELS["gue_tf_4_binding"] = ("gue_binding", {"task": "tf_4"}, ("basset", {"filters": [64, 64, 64], "hidden": 64}),
@@ -173,7 +176,8 @@ MODELS["yeast_chexmix"] = ("yeast", {}, ("basset", {"filters": [64, 96, 96], "hi
                            {"epochs": 20, "patience": 5},
                            "10 yeast TFs, Rossi 2021 ChIP-exo events on sacCer3 vs GC-matched genome; test chr8+chr9")
 
-LOADERS = {"gue": load_gue, "gue_binding": load_gue_binding, "deepbind": load_deepbind, "janggu": load_janggu, "yeast": load_yeast}
+LOADERS = {"gue": load_gue, "gue_binding": load_gue_binding, "deepbind": load_deepbind, "janggu": load_janggu,
+           "yeast": load_yeast}
 
 
 def train_one(name: str, root, out_root: Path, *, seed: int = 0, verbose: bool = False) -> dict:
@@ -196,7 +200,8 @@ def train_one(name: str, root, out_root: Path, *, seed: int = 0, verbose: bool =
     table = metrics_table(test.y(), logits, ds.tasks, n_boot=1000, seed=seed)
     split = dict(ds.meta.get("split", {}))
     training = {"dataset": ds.meta.get("name"), "sources": _relative(ds.meta.get("sources"), root), "split": split,
-                "train_chromosomes": split.get("train"), "seed": seed, "config": TrainConfig(seed=seed, **topts).to_dict(),
+                "train_chromosomes": split.get("train"), "seed": seed,
+                "config": TrainConfig(seed=seed, **topts).to_dict(),
                 "best_epoch": res.best_epoch, "n_train": int((ds.table["split"] == "train").sum()),
                 "n_valid": int((ds.table["split"] == "valid").sum()), "n_test": int(len(test.table)),
                 "command": f"python pipelines/train_pretrained.py --only {name}", "seconds": round(time.time() - t0, 1),
@@ -205,14 +210,16 @@ def train_one(name: str, root, out_root: Path, *, seed: int = 0, verbose: bool =
                "test": json.loads(table.to_json(orient="records"))}
     out = out_root / name
     negatives = {"gue": "genomic background (GC-matched, GUE)",
-                 "gue_binding": "genomic background (GC-matched, GUE) + dinucleotide shuffles of the peaks", "deepbind": "dinucleotide shuffles",
+                 "gue_binding": "genomic background (GC-matched, GUE) + dinucleotide shuffles of the peaks",
+                 "deepbind": "dinucleotide shuffles",
                  "janggu": "another TF (MafK peaks): a discriminator, not a binding model",
                  "yeast": "genomic background (GC-matched)"}[kind]
     save_model(res.model, out, tasks=ds.tasks, strand="both", training=training, metrics=metrics, description=desc,
                negatives=negatives, dtype="float16")
     size = sum(p.stat().st_size for p in out.iterdir())
     entry = {"name": name, "kind": "model", "arch": arch, "input_width": ds.width, "tasks": ds.tasks,
-             "negatives": {"gue": "genomic (GC-matched)", "gue_binding": "genomic + shuffles", "deepbind": "dinucleotide shuffles",
+             "negatives": {"gue": "genomic (GC-matched)", "gue_binding": "genomic + shuffles",
+                           "deepbind": "dinucleotide shuffles",
                            "janggu": "other TF (discriminator)", "yeast": "genomic (GC-matched)"}[kind],
              "data": ds.meta.get("name"),
              "description": desc,

@@ -70,7 +70,7 @@ class Dataset:
     def width(self) -> int:
         return int(self.meta.get("width") or len(self.table["sequence"].iloc[0]))
 
-    def subset(self, split: str | None) -> "Dataset":
+    def subset(self, split: str | None) -> Dataset:
         """Rows of one split (``None``: all rows)."""
         if split is None:
             return self
@@ -108,7 +108,9 @@ class Dataset:
                 row[f"pos:{task}"] = int((g[LABEL_PREFIX + task] == 1).sum())
             rows.append(row)
         order = {s: i for i, s in enumerate(SPLITS)}
-        return pd.DataFrame(rows).sort_values(["split", "kind"], key=lambda c: c.map(order) if c.name == "split" else c).reset_index(drop=True)
+        return (pd.DataFrame(rows)
+                .sort_values(["split", "kind"], key=lambda c: c.map(order) if c.name == "split" else c)
+                .reset_index(drop=True))
 
 
 def write_dataset(ds: Dataset, path) -> Path:

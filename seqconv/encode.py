@@ -14,7 +14,7 @@ those up in a 256-row table.  ``benchmarks/encode.py`` measures its speed.
 from __future__ import annotations
 
 import functools
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 

@@ -1,18 +1,18 @@
 """Error types of seqconv, and which exit code each gets on the command line.
 
-=====================  =========  ============================================
-type                   exit code  meaning
-=====================  =========  ============================================
-:class:`InputError`    2          a user mistake: bad file, record, option
-:class:`EnvError`      2          the environment: disk full, read-only or
-                                  unreadable folder, a stream where a file is
-                                  needed (subclass of InputError)
-:class:`Interrupted`   128 + sig  SIGTERM / SIGHUP / SIGINT during a run;
-                                  partial outputs are removed
-:class:`InternalError` 1          a bug in seqconv: "please report", the
-                                  traceback only under ``seqconv --debug``
-any other exception    1          treated as an internal error
-=====================  =========  ============================================
+======================  =========  ============================================
+type                    exit code  meaning
+======================  =========  ============================================
+:class:`InputError`     2          a user mistake: bad file, record, option
+:class:`EnvError`       2          the environment: disk full, read-only or
+                                   unreadable folder, a stream where a file is
+                                   needed (subclass of InputError)
+:class:`Interrupted`    128 + sig  SIGTERM / SIGHUP / SIGINT during a run;
+                                   partial outputs are removed
+:class:`InternalError`  1          a bug in seqconv: "please report", the
+                                   traceback only under ``seqconv --debug``
+any other exception     1          treated as an internal error
+======================  =========  ============================================
 
 The mapping to exit codes lives in one place, :mod:`seqconv.cli._common`.
 Library callers can catch :class:`InputError` as a ``ValueError``.

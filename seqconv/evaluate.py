@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from seqconv.errors import InputError
-from seqconv.fileio import atomic_open, atomic_path
+from seqconv.fileio import atomic_path
 
 
 def _check(y: np.ndarray, score: np.ndarray):

@@ -14,9 +14,9 @@ import contextlib
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -276,7 +276,7 @@ def chrom_mismatch_hint(names, genome_names) -> str:
             "(seqconv prepare also takes --chrom-alias auto or a mapping file)")
 
 
-def check_chroms(names, genome: "Genome", *, source=None, lines=None) -> None:
+def check_chroms(names, genome: Genome, *, source=None, lines=None) -> None:
     """Raise InputError when a chromosome of ``names`` is not in ``genome`` (naming the first one,
     its line in ``source``, how many are affected and any naming-convention mismatch)."""
     names = list(names)
@@ -370,7 +370,8 @@ def read_bed(path) -> pd.DataFrame:
             try:
                 start, end = int(f[1]), int(f[2])
             except ValueError:
-                raise InputError(f"start/end must be integers, got {f[1]!r} and {f[2]!r}", path=src, line=lineno) from None
+                raise InputError(f"start/end must be integers, got {f[1]!r} and {f[2]!r}", path=src,
+                                 line=lineno) from None
             if "_" in f[1] + f[2] or max(abs(start), abs(end)) >= _MAX_COORD:
                 raise InputError(f"start/end must be plain integers below 2^62, got {f[1]!r} and {f[2]!r}",
                                  path=src, line=lineno)
@@ -388,10 +389,12 @@ def read_bed(path) -> pd.DataFrame:
                     if "_" in f[9] or abs(off) >= _MAX_COORD:
                         raise ValueError
                 except ValueError:
-                    raise InputError(f"narrowPeak summit (column 10) must be an integer, got {f[9]!r}", path=src, line=lineno) from None
+                    raise InputError(f"narrowPeak summit (column 10) must be an integer, got {f[9]!r}", path=src,
+                                     line=lineno) from None
                 if off >= 0:
                     if start + off >= end:
-                        raise InputError(f"summit offset {off} lies outside the peak {chrom}:{start}-{end}", path=src, line=lineno)
+                        raise InputError(f"summit offset {off} lies outside the peak {chrom}:{start}-{end}", path=src,
+                                         line=lineno)
                     summit = start + off
             rows.append((chrom, start, end, name, score, strand, summit, lineno))
     if not rows:

@@ -20,8 +20,8 @@ import re
 import sys
 import time
 import warnings
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -147,7 +147,10 @@ def _check_one_hot(xb: torch.Tensor, offset: int) -> None:
 
 
 def parse_region(region: str) -> tuple[str, int | None, int | None]:
-    """``"chr1"`` -> ``("chr1", None, None)``; ``"chr1:1,001-2,000"`` (1-based, inclusive) -> ``("chr1", 1000, 2000)``."""
+    """Parse a region.
+
+    ``"chr1"`` -> ``("chr1", None, None)``; ``"chr1:1,001-2,000"`` (1-based, inclusive) -> ``("chr1", 1000, 2000)``.
+    """
     m = re.fullmatch(r"([^:\s]+)(?::([\d,]+)-([\d,]+))?", region.strip())
     if not m:
         raise InputError(f"bad region {region!r}; use CHROM or CHROM:START-END (1-based)")
@@ -580,7 +583,9 @@ class Scorer:
                 if e > clen:
                     raise InputError(f"interval {chrom}:{s}-{e} runs past the chromosome end ({clen})", path=bed,
                                      line=int(line))
-                fetch = (lambda a, b, _c=chrom: g.fetch(_c, int(a), int(b)))
+                def fetch(a, b, _c=chrom):
+                    return g.fetch(_c, int(a), int(b))
+
                 if tile:
                     for w in _tiles(name, chrom, int(s), int(e - s), fetch, self.width, stride, strict, pad=self.pad):
                         yield (f"{name}|{w[0]}",) + w[1:]
@@ -605,8 +610,8 @@ class Scorer:
         if s >= clen:
             raise InputError(f"region {region!r} starts past the end of {chrom} ({clen} bp)")
         stride = self._stride(stride)
-        return self.stream(_tiles(chrom, chrom, s, e - s, lambda a, b: g.fetch(chrom, int(a), int(b)), self.width, stride,
-                                  strict), tiled=True)
+        return self.stream(_tiles(chrom, chrom, s, e - s, lambda a, b: g.fetch(chrom, int(a), int(b)), self.width,
+                                  stride, strict), tiled=True)
 
     def genome(self, genome, chroms=None, *, shard: tuple[int, int] = (1, 1), stride: int | None = None,
                strict: bool = False):

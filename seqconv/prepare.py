@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -161,7 +161,8 @@ def from_peaks(
         frames.append(w)
     pos = pd.concat(frames, ignore_index=True)
     # one row per distinct window; labels from every task's peak centres inside it
-    pos = pos.drop_duplicates(["chrom", "start", "end"]).sort_values(["chrom", "start"], kind="stable").reset_index(drop=True)
+    pos = (pos.drop_duplicates(["chrom", "start", "end"]).sort_values(["chrom", "start"], kind="stable")
+           .reset_index(drop=True))
     for task, p in peaks.items():
         pos[LABEL_PREFIX + task] = _centres_inside(pos, p).astype(np.int8)
     pos["kind"] = "positive"
@@ -361,7 +362,8 @@ def from_tsv(
         bad = ~sp.isin(["train", "valid", "test"])
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise InputError(f"split must be train/valid/test, got {raw[cols['split']].iloc[i]!r}", path=path, line=i + 2)
+            raise InputError(f"split must be train/valid/test, got {raw[cols['split']].iloc[i]!r}", path=path,
+                             line=i + 2)
         table["split"] = sp.to_numpy()
         scheme = {"scheme": "given"}
     else:
@@ -421,7 +423,8 @@ def _check_unique_names(table: pd.DataFrame, path=None) -> None:
         raise InputError(f"sequence id {table['name'][dup].iloc[0]!r} appears more than once", path=path)
 
 
-def gc_summary(ds: Dataset, *, bins: Sequence[float] = (0, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 1.0001)) -> pd.DataFrame:
+def gc_summary(ds: Dataset, *,
+               bins: Sequence[float] = (0, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 1.0001)) -> pd.DataFrame:
     """GC distribution of positives vs negatives: fraction of windows per GC bin, per kind."""
     t = ds.table
     gc = gc_content(t["sequence"].tolist())

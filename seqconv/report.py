@@ -38,7 +38,8 @@ color:#222;line-height:1.4;padding:0 1em}
 h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.9em}th,td{border:1px solid #ddd;padding:.25em .6em;
 text-align:right}th{background:#f4f4f4}td.l,th.l{text-align:left}img{max-width:100%;height:auto}
-.figs{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}.figs figure{margin:0;flex:1 1 45%}.muted{color:#777;font-size:.9em}
+.figs{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}.figs figure{margin:0;flex:1 1 45%}
+.muted{color:#777;font-size:.9em}
 nav a{margin-right:1em}
 """
 
@@ -167,8 +168,10 @@ def metrics_section(evaluation_dir) -> str:
     m = pd.read_csv(tsv, sep="\t")
     meta = json.loads((d / "metrics.json").read_text()) if (d / "metrics.json").exists() else {}
     show = pd.DataFrame({"TF": m["TF"], "n": m["n"], "bound": m["n_pos"],
-                         "auROC [95% CI]": [f"{r.auroc:.3f} [{r.auroc_lo:.3f}, {r.auroc_hi:.3f}]" for r in m.itertuples()],
-                         "auPRC [95% CI]": [f"{r.auprc:.3f} [{r.auprc_lo:.3f}, {r.auprc_hi:.3f}]" for r in m.itertuples()],
+                         "auROC [95% CI]": [f"{r.auroc:.3f} [{r.auroc_lo:.3f}, {r.auroc_hi:.3f}]"
+                                            for r in m.itertuples()],
+                         "auPRC [95% CI]": [f"{r.auprc:.3f} [{r.auprc_lo:.3f}, {r.auprc_hi:.3f}]"
+                                            for r in m.itertuples()],
                          "chance auPRC": (m["n_pos"] / m["n"]).round(3).astype(str),
                          "MCC": m["mcc"].round(3).astype(str)})
     figs = "".join(f"<figure>{_img_tag((d / f).read_bytes(), f)}</figure>" for f in ("roc.png", "pr.png")

@@ -13,9 +13,9 @@ extra).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from seqconv.errors import InputError
 from seqconv.fileio import atomic_path

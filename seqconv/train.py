@@ -158,7 +158,8 @@ class FitResult:
     model: nn.Module
     best_epoch: int
     best_metrics: dict
-    history: list  #: one dict per epoch: losses, valid metrics, lr, ``seconds`` (wall) and ``cpu_seconds`` (process CPU)
+    #: one dict per epoch: losses, valid metrics, lr, ``seconds`` (wall) and ``cpu_seconds`` (process CPU)
+    history: list
 
 
 #: a class with fewer labelled training examples than this, for any task, is an error
@@ -226,7 +227,7 @@ def as_source(data, split: str | None, *, encoding: dict | None = None, name: st
     return Source(sub.X(iupac=iupac), sub.y(), list(ds.tasks), name=label, provenance=prov)
 
 
-def _check_sources(model, train: Source, valid: Source, cfg: "TrainConfig", monitor=None) -> None:
+def _check_sources(model, train: Source, valid: Source, cfg: TrainConfig, monitor=None) -> None:
     for role, src in (("train", train), ("valid", valid)):
         if src.X.shape[2] != model.input_length:
             raise InputError(f"{src.name}: {role} windows are {src.X.shape[2]} bp but the model takes "

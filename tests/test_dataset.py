@@ -46,7 +46,8 @@ def test_errors(tmp_path):
     with pytest.raises(InputError, match="no seqconv metadata"):
         read_dataset(plain)
     newer = tmp_path / "newer.parquet"
-    t = pa.Table.from_pandas(small().table).replace_schema_metadata({b"seqconv": json.dumps({"format_version": 99}).encode()})
+    t = pa.Table.from_pandas(small().table).replace_schema_metadata(
+        {b"seqconv": json.dumps({"format_version": 99}).encode()})
     pq.write_table(t, newer)
     with pytest.raises(InputError, match="format version 99 is newer"):
         read_dataset(newer)

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _oct4_mafk import oct4_mafk_dataset, write_oct4_mafk
 from click.testing import CliRunner
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from _oct4_mafk import oct4_mafk_dataset, write_oct4_mafk
 from seqconv.cli import main
 from seqconv.evaluate import _boot_auc, binary_metrics, bootstrap_ci, evaluate, metrics_table
 from seqconv.models import build_model, get_config
@@ -61,6 +61,7 @@ def test_metrics_per_task_and_degenerate():
     assert perfect["mcc"] == 1 and perfect["auroc"] == 1
 
 
+@pytest.mark.slow
 def test_evaluate_cli_writes_report(tmp_path):
     data = write_oct4_mafk(tmp_path / "ds.parquet")
     m = build_model(get_config("deepbind", input_length=200, filters=16, kernel_size=15, hidden=8), seed=0)

@@ -5,8 +5,8 @@ import gzip
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import YEAST_CBF1, YEAST_EXCLUDE, YEAST_GENOME, YEAST_REB1
+
 from seqconv.encode import dinucleotide_counts, gc_content
 from seqconv.errors import InputError
 from seqconv.genome import (

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _oct4_mafk import EXAMPLE_FA, write_oct4_mafk
 from click.testing import CliRunner
 
-from _oct4_mafk import EXAMPLE_FA, write_oct4_mafk
 from seqconv.cli import main
 from seqconv.models import build_model, get_config
 from seqconv.motifs import read_meme
@@ -34,6 +33,7 @@ def _run(args):
     return CliRunner().invoke(main, ["motifs", "--quiet", *args], catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_cli_on_dataset_writes_every_output(trained, tmp_path):
     model, data = trained
     out = tmp_path / "out"
@@ -106,6 +106,7 @@ def test_help_has_example():
     assert res.exit_code == 0 and "Example:" in res.output and "seqconv motifs --model" in res.output
 
 
+@pytest.mark.slow
 def test_bundled_oct4_model_finds_its_motifs(shared_data):
     """The bundled Oct4/MafK model on 1000 + 1000 real janggu peaks: filters match Pou5f1::Sox2 / POU5F1
     and MAFK (JASPAR 2024) with q < 0.05 among their 3 best matches."""

@@ -143,6 +143,7 @@ def test_influence_ranks_the_used_filter_first(ctcf):
     assert "auroc_drop" not in unlabeled
 
 
+@pytest.mark.slow
 def test_basset_and_resnet_first_layers():
     for arch, n in (("basset", 8), ("resnet", 3 * 4)):
         over = {"filters": (8, 8, 8), "hidden": 8} if arch == "basset" else \

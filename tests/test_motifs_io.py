@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from seqconv.errors import InputError
-from seqconv.motifs import (Motif, jaspar_collection, read_jaspar, read_meme, read_motifs, write_jaspar,
-                            write_meme)
+from seqconv.motifs import Motif, jaspar_collection, read_jaspar, read_meme, read_motifs, write_jaspar, write_meme
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "jaspar2024"
 

@@ -9,8 +9,8 @@ import sys
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import ROOT, YEAST_GENOME
+
 from seqconv.dataset import read_dataset
 
 SNAKEFILE = ROOT / "pipelines" / "Snakefile"
@@ -19,6 +19,7 @@ MODULE = ROOT / "pipelines" / "examples" / "module"
 PROFILE = ROOT / "pipelines" / "profiles" / "slurm"
 
 pytest.importorskip("snakemake")
+pytestmark = pytest.mark.slow  # every test starts Snakemake (2-300 s each)
 
 RULES = ("prepare", "train", "evaluate", "motifs", "scan", "predict_shard", "merge_tracks", "report")
 
@@ -99,8 +100,9 @@ def test_default_config_end_to_end_learns_and_reruns_on_changed_params(tmp_path)
     assert {"model.safetensors", "model.json", "train_log.csv"} <= {f.name for f in (run / "model").iterdir()}
 
     # tracks: merged = the single-run genome-wide track of chr8+chr9, sorted; bigWig header = all chromosomes
-    from seqconv.cli import main
     from click.testing import CliRunner
+
+    from seqconv.cli import main
 
     r = CliRunner().invoke(main, ["predict", "--model", str(run / "model"), "--genome", str(YEAST_GENOME),
                                   "--chroms", "chr8,chr9", "--stride", "50", "--bedgraph", str(tmp_path / "one"),

@@ -6,16 +6,23 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _oct4_mafk import EXAMPLE_FA, oct4_mafk_dataset
 from click.testing import CliRunner
 
-from _oct4_mafk import EXAMPLE_FA, oct4_mafk_dataset
 from seqconv.cli import main
 from seqconv.encode import one_hot, reverse_complement
 from seqconv.errors import InputError
 from seqconv.genome import iter_fasta
 from seqconv.models import build_model, get_config
-from seqconv.predict import (Scorer, ShortSequenceWarning, parse_region, predict, predict_bed, predict_fasta,
-                             predict_region)
+from seqconv.predict import (
+    Scorer,
+    ShortSequenceWarning,
+    parse_region,
+    predict,
+    predict_bed,
+    predict_fasta,
+    predict_region,
+)
 from seqconv.train import TrainConfig, fit
 
 torch.set_num_threads(2)
@@ -206,6 +213,7 @@ def test_bundled_oct4_mafk_on_bundled_real_input():
 
 def test_bgzf_genome_reads_through_index_not_memory(tmp_path, monkeypatch):
     from conftest import YEAST_GENOME
+
     from seqconv.genome import Genome
     from seqconv.predict import BgzfGenome, open_genome
 

@@ -4,8 +4,8 @@
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from conftest import YEAST_CBF1, YEAST_EXCLUDE, YEAST_GENOME, YEAST_REB1
+
 from seqconv.cli import main
 from seqconv.dataset import read_dataset, write_dataset
 from seqconv.encode import dinucleotide_counts

@@ -4,11 +4,13 @@ import re
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
-
 from _chromium import chromium, load_page
+from click.testing import CliRunner
 from conftest import YEAST_CBF1, YEAST_EXCLUDE, YEAST_GENOME, YEAST_REB1
+
 from seqconv.cli import main
+
+pytestmark = pytest.mark.slow  # the module fixture prepares, trains, evaluates and predicts a real run
 
 
 def _ok(args):

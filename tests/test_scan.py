@@ -14,8 +14,18 @@ from seqconv.encode import one_hot, reverse_complement
 from seqconv.errors import InputError
 from seqconv.genome import iter_fasta
 from seqconv.motifs import Motif, jaspar_collection, write_meme
-from seqconv.scan import (NRDB_DNA, ScanOptions, bh_qvalues, estimate_pi0, fimo_qvalues, scan, scan_to_file,
-                          score_distribution, score_matrix, survival)
+from seqconv.scan import (
+    NRDB_DNA,
+    ScanOptions,
+    bh_qvalues,
+    estimate_pi0,
+    fimo_qvalues,
+    scan,
+    scan_to_file,
+    score_distribution,
+    score_matrix,
+    survival,
+)
 
 ENGINES = ["numba", "torch"]
 
@@ -145,6 +155,7 @@ def ref_peaks_1e3(motifs, peaks):
     return reference_scan(peaks, motifs, 1e-3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
 def test_hits_equal_slow_reference_on_real_peaks(motifs, peaks, ref_peaks_1e3, engine):
     got = scan(peaks, motifs, threshold=1e-3, engine=engine)
@@ -190,6 +201,7 @@ def test_background_from_sequences_and_given(motifs, peaks, engine):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.slow
 def test_chunk_borders_are_exact_on_a_long_sequence(motifs, engine):
     name, seq = next(iter_fasta(YEAST))
     seq = seq[:30_000]
@@ -235,6 +247,7 @@ def kernel_case(peaks):
     return narrow + dense + inverted, recs
 
 
+@pytest.mark.slow
 def test_numba_engine_paths_equal_reference(kernel_case):
     from seqconv.scan.bank import _Bank
     from seqconv.scan.engine_numba import _Lookahead
@@ -535,4 +548,4 @@ def test_text_numbers_are_printf_g():
                         [0.0, -1.5, 1e-300, 999999.7, 1e6, 1e-4, 1e-5, 1e100, np.nan, -np.inf, 14.4356]])
     d, o = format_g(x, 6)
     got = [bytes(d[o[i]:o[i + 1]]).decode() for i in range(len(x))]
-    assert got == ["%.6g" % v for v in x]
+    assert got == ["%.6g" % v for v in x]  # noqa: UP031  (printf's %g is the reference)

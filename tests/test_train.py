@@ -1,15 +1,14 @@
 """seqconv.train.fit and `seqconv train`: learning on real peaks, determinism, resume, logs, checkpoints."""
 
 import csv
-
-import numpy as np
 import json
 
+import numpy as np
 import pytest
 import torch
+from _oct4_mafk import oct4_mafk_dataset, write_oct4_mafk
 from click.testing import CliRunner
 
-from _oct4_mafk import oct4_mafk_dataset, write_oct4_mafk
 from seqconv.cli import main
 from seqconv.errors import InputError
 from seqconv.modelfile import load_model
@@ -203,6 +202,7 @@ def test_fit_leaves_global_rng_alone_and_checks_classes(tmp_path):
         fit(_deepbind(), no_valid_neg, config=TrainConfig(epochs=1, batch_size=32), verbose=False)
 
 
+@pytest.mark.slow
 def test_resume_with_another_dataset_is_refused(tmp_path):
     cfg = TrainConfig(epochs=2, batch_size=32, seed=0)
     fit(_deepbind(), oct4_mafk_dataset(seed=0), config=cfg, out_dir=tmp_path / "m", verbose=False)

@@ -8,18 +8,27 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from _oct4_mafk import REPO
 from click.testing import CliRunner
 
-from _oct4_mafk import REPO
 from seqconv.cli import main
-from seqconv.dataset import Dataset, read_dataset, write_dataset
+from seqconv.dataset import Dataset, write_dataset
 from seqconv.errors import InputError
 from seqconv.modelfile import load_model
 from seqconv.prepare import from_peaks
 from seqconv.pretrained import load_pretrained
 from seqconv.train import TrainConfig
-from seqconv.transfer import (CoralPenalty, TransferConfig, TransferLeakageWarning, check_leakage, compare, finetune,
-                              pool, summarise, target_view)
+from seqconv.transfer import (
+    CoralPenalty,
+    TransferConfig,
+    TransferLeakageWarning,
+    check_leakage,
+    compare,
+    finetune,
+    pool,
+    summarise,
+    target_view,
+)
 
 torch.set_num_threads(2)
 YEAST = REPO / "data" / "yeast"
@@ -50,6 +59,7 @@ def test_bundled_backbone_describes_itself(backbone):
     assert split["train"]["sketch"]["hashes"] and backbone.card.training["genome"] == "sacCer3_R64.fa.gz"
 
 
+@pytest.mark.slow
 def test_frozen_keeps_backbone_exactly_and_learns_a_head(cbf1, backbone, tmp_path):
     res = finetune(backbone, cbf1, mode="frozen", config=FAST, out_dir=tmp_path / "m", verbose=False)
     trunk = res.model.trunk.state_dict()
@@ -66,6 +76,7 @@ def test_frozen_keeps_backbone_exactly_and_learns_a_head(cbf1, backbone, tmp_pat
     assert torch.allclose(m(x), res.model(x), atol=1e-2)  # float32 model vs its saved copy (float32)
 
 
+@pytest.mark.slow
 def test_finetune_moves_backbone_slowly_after_head_epochs(cbf1, backbone):
     tc = TransferConfig(head_epochs=1, backbone_lr=0.1)
     res = finetune(backbone, cbf1, mode="finetune", transfer=tc, config=FAST, verbose=False)
@@ -82,12 +93,14 @@ def test_finetune_moves_backbone_slowly_after_head_epochs(cbf1, backbone):
     assert torch.equal(res.model.trunk.layers[0].conv.weight, w0)  # block 0 never unfrozen within 3 epochs
 
 
+@pytest.mark.slow
 def test_scratch_is_same_architecture_random_start(cbf1, backbone):
     res = finetune(backbone, cbf1, mode="scratch", config=FAST, verbose=False)
     assert res.model.config.filters == backbone.config.filters and res.model.n_tasks == 1
     assert not torch.equal(res.model.trunk.layers[0].conv.weight, backbone.trunk.layers[0].conv.weight)
 
 
+@pytest.mark.slow
 def test_mixture_pools_cohorts_with_masked_labels(cbf1, backbone):
     source = _cohort("Reb1")
     pooled = pool(cbf1, source, source_max=200, seed=0)
@@ -106,6 +119,7 @@ def test_mixture_pools_cohorts_with_masked_labels(cbf1, backbone):
         finetune(backbone, cbf1, mode="mixture", config=FAST, verbose=False)
 
 
+@pytest.mark.slow
 def test_adapt_coral_penalty_and_run(cbf1, backbone):
     X = cbf1.X("train")
     pen = CoralPenalty(X, weight=1.0, batch_size=len(X))
@@ -163,6 +177,7 @@ def _backbone_windows(g, backbone):
                          "sequence": seqs, "kind": "positive", "split": "test", "label:Reb1": np.int8(1)})
 
 
+@pytest.mark.slow
 def test_compare_table_and_summary(cbf1, backbone):
     runs = compare(backbone, cbf1, modes=("scratch", "frozen"), seeds=(0, 1), config=FAST, n_boot=20)
     assert len(runs) == 4 and set(runs["mode"]) == {"scratch", "frozen"}
@@ -192,13 +207,15 @@ def test_bad_inputs(cbf1, backbone, tmp_path):
                                   "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "is a model, not a backbone" in r.output and "--from-model" in r.output
     assert not (tmp_path / "x").exists()
-    r = CliRunner().invoke(main, ["predict", "--model", "yeast_backbone", str(REPO / "data" / "example_oct4_mafk_test.fa")])
+    r = CliRunner().invoke(main, ["predict", "--model", "yeast_backbone",
+                                  str(REPO / "data" / "example_oct4_mafk_test.fa")])
     assert r.exit_code == 2 and "is a backbone, not a model" in r.output
     r = CliRunner().invoke(main, ["finetune", "--backbone", "yeast_backbone", "--data", str(tmp_path / "c.parquet"),
                                   "--mode", "distill", "--out", str(tmp_path / "y")])
     assert r.exit_code == 2 and "distill" in r.output and not (tmp_path / "y").exists()
 
 
+@pytest.mark.slow
 def test_finetune_cli_and_compare_cli(cbf1, tmp_path):
     data = write_dataset(cbf1, tmp_path / "cbf1.parquet")
     common = ["--epochs", "2", "--batch-size", "16", "--threads", "2"]

@@ -14,6 +14,7 @@ Exit codes (the only place they are decided, :meth:`_Group.invoke`):
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import io
 import math
@@ -28,7 +29,7 @@ from pathlib import Path
 import click
 
 from seqconv import __version__
-from seqconv.errors import InputError, Interrupted, InternalError
+from seqconv.errors import InputError, InternalError, Interrupted
 from seqconv.fileio import (
     STDIO,
     check_not_input,
@@ -416,6 +417,119 @@ def chrom_alias_option(f):
              "chrM<->MT), a two-column file (name in the intervals, name in the genome) or A=B pairs.")(f)
 
 
+# ------------------------------------------------------------------ the shared vocabulary of options
+
+
+class AliasOption(click.Option):
+    """A click option that also accepts older spellings (``hidden_aliases``) without showing them in ``--help``.
+
+    Old command lines keep working (``--thresh 1e-5`` is ``--threshold 1e-5``); the help, and the
+    consistency test (tests/test_cli_consistency.py), see only :attr:`visible_opts`.
+    """
+
+    def __init__(self, param_decls=None, *, hidden_aliases=(), **kwargs):
+        self.hidden_aliases = tuple(hidden_aliases)
+        super().__init__(list(param_decls or ()) + list(self.hidden_aliases), **kwargs)
+
+    @property
+    def visible_opts(self) -> list[str]:
+        """The option strings shown in ``--help`` (every spelling but the hidden aliases)."""
+        return [o for o in self.opts + self.secondary_opts if o not in self.hidden_aliases]
+
+    def get_help_record(self, ctx):
+        opts = self.opts
+        self.opts = [o for o in opts if o not in self.hidden_aliases]
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = opts
+
+
+class ConfigOption(AliasOption):
+    """An :class:`AliasOption` whose default is a field of a config dataclass, read when first needed.
+
+    ``config`` is ``"module:Class.field"``; the module is imported only when the command runs or its
+    ``--help`` is shown, so ``seqconv --help`` and the other commands do not pay for its imports.
+    """
+
+    def __init__(self, param_decls=None, *, config: str, **kwargs):
+        self.config = config
+        super().__init__(param_decls, **kwargs)
+
+    def config_default(self):
+        """The field's default in the config dataclass."""
+        import dataclasses
+        import importlib
+
+        module, _, attr = self.config.partition(":")
+        cls_name, _, field = attr.partition(".")
+        cls = getattr(importlib.import_module(module), cls_name)
+        return {f.name: f.default for f in dataclasses.fields(cls)}[field]
+
+    def get_default(self, ctx, call=True):
+        return self.config_default()
+
+
+def option(*param_decls, aliases=(), config: str | None = None, **kwargs):
+    """``click.option`` whose ``aliases`` (old spellings that shipped) are accepted but hidden from ``--help``.
+
+    ``config="module:Class.field"``: the default is that config dataclass field's (see :class:`ConfigOption`).
+    """
+    if config is not None:
+        return click.option(*param_decls, cls=ConfigOption, hidden_aliases=aliases, config=config, **kwargs)
+    return click.option(*param_decls, cls=AliasOption, hidden_aliases=aliases, **kwargs)
+
+
+def out_option(*, help: str, **kwargs):
+    """``-o/--out``, the one name of every command's output (file, folder or prefix: see ``help``)."""
+    return click.option("--out", "-o", "out", help=help, **kwargs)
+
+
+DEVICE_HELP = "Torch device: cpu, cuda, cuda:N or mps (default: cpu, also when a GPU is present)."
+THREADS_HELP = ("CPU threads for torch (default: torch's own choice, usually the number of cores; results can "
+                "differ in the last digits between thread counts).")
+
+
+def _device_cpu_default(ctx, param, value):
+    """:func:`check_device`, with no ``--device`` meaning the CPU (for APIs whose own default is the GPU)."""
+    return check_device(ctx, param, value) or "cpu"
+
+
+def device_option(*, help: str = DEVICE_HELP, cpu_when_unset: bool = False):
+    """``--device`` (default None: the CPU) checked by :func:`check_device`.
+
+    ``cpu_when_unset`` passes ``"cpu"`` on when the option is not given, for commands whose Python API
+    picks CUDA by itself when the option is None (``seqconv scan``).
+    """
+    return click.option("--device", default=None, help=help,
+                        callback=_device_cpu_default if cpu_when_unset else check_device)
+
+
+def threads_option(*, help: str = THREADS_HELP):
+    """``--threads N`` (default None: torch's own choice)."""
+    return click.option("--threads", default=None, type=click.IntRange(min=1), help=help)
+
+
+def fasta_input(*, type, help: str):
+    """The input FASTA of ``predict`` and ``scan``: a positional ``[FASTA]`` or ``--fasta FILE`` (not both).
+
+    Both reach the command as its ``fasta`` parameter.
+    """
+    def deco(f):
+        @functools.wraps(f)
+        def command(*args, fasta_arg=None, **kwargs):
+            if fasta_arg is not None:
+                if kwargs.get("fasta") is not None:
+                    raise click.UsageError("give the FASTA file once: as an argument or with --fasta, not both")
+                kwargs["fasta"] = fasta_arg
+            return f(*args, **kwargs)
+
+        command = click.option("--fasta", "fasta", default=None, type=type, help=help)(command)
+        return click.argument("fasta_arg", metavar="[FASTA]", required=False, type=type)(command)
+    return deco
+
+
 __all__ = ["main", "log", "quiet_option", "user_errors", "InputFile", "OutputFile", "FiniteFloat", "check_device",
            "check_arch_options",
-           "chrom_alias_option", "classify"]
+           "chrom_alias_option", "classify", "AliasOption", "option", "out_option", "device_option",
+           "threads_option", "fasta_input", "ConfigOption", "DEVICE_HELP", "THREADS_HELP"]

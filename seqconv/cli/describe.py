@@ -9,7 +9,8 @@ from seqconv.cli._common import main, user_errors
 
 @main.command()
 @click.argument("model")
-@click.option("--length", type=click.IntRange(min=1), default=None, help="Input length in bp (default: the model's input width).")
+@click.option("--length", type=click.IntRange(min=1), default=None,
+              help="Input length in bp (default: the model's input width).")
 @click.option("--tasks", "n_tasks", type=click.IntRange(min=1), default=1, show_default=True,
               help="Outputs, when MODEL is an architecture name.")
 @click.option("--tsv", is_flag=True, help="Tab-separated output instead of an aligned table.")
@@ -28,7 +29,8 @@ def describe(model, length, n_tasks, tsv):
     """
     from pathlib import Path
 
-    from seqconv.models import ARCHITECTURES, build_model, describe as describe_model, format_table, get_config
+    from seqconv.models import ARCHITECTURES, build_model, format_table, get_config
+    from seqconv.models import describe as describe_model
 
     if model in ARCHITECTURES and not Path(model).exists():
         net = build_model(get_config(model, n_tasks=n_tasks, **({"input_length": length} if length else {})))
@@ -63,7 +65,8 @@ def _model_title(name, net) -> str:
                      f"({len(bb.get('tasks') or [])} source tasks)")
     for row in (card.metrics or {}).get("test") or []:
         if isinstance(row, dict) and "auroc" in row:
-            lines.append(f"test {row.get('TF', '')}: auROC {row['auroc']:.4f} [{row.get('auroc_lo', float('nan')):.4f}, "
+            lines.append(f"test {row.get('TF', '')}: auROC {row['auroc']:.4f} "
+                         f"[{row.get('auroc_lo', float('nan')):.4f}, "
                          f"{row.get('auroc_hi', float('nan')):.4f}]  auPRC {row['auprc']:.4f} "
                          f"[{row.get('auprc_lo', float('nan')):.4f}, {row.get('auprc_hi', float('nan')):.4f}]"
                          f"  (n = {row.get('n', '?')})")

@@ -4,26 +4,39 @@ from __future__ import annotations
 
 import click
 
-from seqconv.cli._common import InputFile, check_device, log, main, quiet_option, user_errors
+from seqconv.cli._common import (
+    InputFile,
+    device_option,
+    log,
+    main,
+    out_option,
+    quiet_option,
+    threads_option,
+    user_errors,
+)
 from seqconv.errors import InputError
 
 
 @main.command()
 @click.option("--model", "model", required=True, help="Model directory or bundled model name.")
-@click.option("--data", "data", required=True, type=InputFile(what="dataset file"), help="Dataset file (`seqconv prepare`).")
-@click.option("--split", type=click.Choice(["test", "valid", "train"]), default="test", show_default=True)
-@click.option("--out", "out", default=None, type=click.Path(file_okay=False),
+@click.option("--data", "data", required=True, type=InputFile(what="dataset file"),
+              help="Dataset file (`seqconv prepare`).")
+@click.option("--split", type=click.Choice(["test", "valid", "train"]), default="test", show_default=True,
+              help="Which split of --data to score.")
+@out_option(default=None, type=click.Path(file_okay=False),
               help="Directory for metrics.tsv, metrics.json, roc.png, pr.png (default: table on stdout only).")
-@click.option("--n-boot", default=1000, show_default=True, type=click.IntRange(min=0), help="Bootstrap resamples for 95% intervals.")
+@click.option("--n-boot", default=1000, show_default=True, type=click.IntRange(min=0),
+              help="Bootstrap resamples for 95% intervals.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed.")
 @click.option("--strand", type=click.Choice(["both", "forward"]), default=None,
               help="Override the model's strand handling.")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG curves.")
 @click.option("--scores", is_flag=True, help="With --out: also write scores.tsv, one row per sequence (label, logit, "
               "probability per TF).")
-@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1))
-@click.option("--device", default=None, callback=check_device, help="cpu (default), cuda, cuda:1 ...")
-@click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads for torch (default: torch's).")
+@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1),
+              help="Sequences per forward pass (memory, not results).")
+@device_option()
+@threads_option()
 @quiet_option
 @user_errors
 def evaluate(model, data, split, out, n_boot, seed, strand, no_plots, scores, batch_size, device, threads, quiet):
@@ -42,7 +55,8 @@ def evaluate(model, data, split, out, n_boot, seed, strand, no_plots, scores, ba
     import torch
 
     from seqconv.dataset import read_dataset
-    from seqconv.evaluate import evaluate as run, score_table, write_report
+    from seqconv.evaluate import evaluate as run
+    from seqconv.evaluate import score_table, write_report
 
     if threads:
         torch.set_num_threads(threads)

@@ -25,11 +25,12 @@ _T = TransferConfig()
               help="frozen: new head on the frozen backbone; finetune: head first, then all layers at a lower "
                    "backbone lr; scratch: same architecture, random weights; mixture: pooled with --source in "
                    "one multi-task model; adapt: finetune + CORAL alignment to --source.")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
+@click.option("--out", "-o", "out", required=True, type=click.Path(file_okay=False),
               help="Model directory to write (with --compare: folder for compare.tsv, summary.tsv, compare.png).")
 @click.option("--head", type=click.Choice(HEADS), default=_T.head, show_default=True,
               help="dense: hidden layer + output; linear: a linear probe.")
-@click.option("--hidden", default=None, type=click.IntRange(min=1), help="Hidden width of a dense head.")
+@click.option("--hidden", default=_T.hidden, type=click.IntRange(min=1),
+              help="Hidden width of a dense head (default: the architecture's).")
 @click.option("--head-epochs", default=_T.head_epochs, show_default=True, type=click.IntRange(min=0),
               help="finetune/adapt: epochs of head-only training before the backbone is unfrozen.")
 @click.option("--backbone-lr", default=_T.backbone_lr, show_default=True,
@@ -77,9 +78,9 @@ def finetune(backbone, from_model, data, mode, out, head, hidden, head_epochs, b
     from seqconv.dataset import read_dataset
     from seqconv.fileio import atomic_open
     from seqconv.predict import resolve_device
-    from seqconv.transfer import TransferLeakageWarning, compare, finetune as run, plot_compare, resolve_start, summarise
-
     from seqconv.train import distributed_context
+    from seqconv.transfer import TransferLeakageWarning, compare, plot_compare, resolve_start, summarise
+    from seqconv.transfer import finetune as run
 
     if threads:
         torch.set_num_threads(threads)

@@ -6,7 +6,18 @@ from pathlib import Path
 
 import click
 
-from seqconv.cli._common import FiniteFloat, InputFile, check_device, log, main, quiet_option, user_errors
+from seqconv.cli._common import (
+    FiniteFloat,
+    InputFile,
+    device_option,
+    log,
+    main,
+    option,
+    out_option,
+    quiet_option,
+    threads_option,
+    user_errors,
+)
 from seqconv.errors import InputError
 
 
@@ -41,7 +52,7 @@ def read_sequences(path, width: int, *, split: str | None = None):
 @click.option("--model", "model", required=True, help="Model directory or bundled model name.")
 @click.option("--data", "data", required=True, type=InputFile(what="dataset or FASTA file"),
               help="Dataset (`seqconv prepare`, labels used for influence) or FASTA file.")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Output directory.")
+@out_option(required=True, type=click.Path(file_okay=False), help="Output directory.")
 @click.option("--split", type=click.Choice(["all", "train", "valid", "test"]), default="all", show_default=True,
               help="Dataset rows to use.")
 @click.option("--max-seqs", default=5000, show_default=True, type=click.IntRange(min=0),
@@ -50,10 +61,11 @@ def read_sequences(path, width: int, *, split: str | None = None):
               help="Activation alignment (counts of activating windows) or the direct weight view.")
 @click.option("--threshold", default=0.7, show_default=True, type=FiniteFloat(min=0, max=1, max_open=True),
               help="Activation alignment: fraction of each filter's maximum activation.")
-@click.option("--min-sites", default=10, show_default=True, type=click.IntRange(min=1), help="Filters with fewer sites are dropped.")
+@click.option("--min-sites", default=10, show_default=True, type=click.IntRange(min=1),
+              help="Filters with fewer sites are dropped.")
 @click.option("--trim", default=0.3, show_default=True, type=FiniteFloat(min=0, max=2),
               help="Trim flanks below this many bits before writing/comparing (0 = keep all columns).")
-@click.option("--db", "db", default="jaspar", show_default=True,
+@option("--motifs", "db", aliases=("--db",), default="jaspar", show_default=True,
               help="Motif collection: 'jaspar' (bundled JASPAR 2024 CORE vertebrates) or a MEME/JASPAR file.")
 @click.option("--metric", type=click.Choice(["euclidean", "pearson"]), default="euclidean", show_default=True,
               help="Column similarity of the Tomtom-like comparison.")
@@ -66,9 +78,10 @@ def read_sequences(path, width: int, *, split: str | None = None):
 @click.option("--strand", type=click.Choice(["both", "forward"]), default=None,
               help="Override the model's strand handling.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the --max-seqs subset.")
-@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1))
-@click.option("--device", default=None, callback=check_device, help="cpu (default), cuda, ...")
-@click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads for torch.")
+@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1),
+              help="Sequences per forward pass (memory, not results).")
+@device_option()
+@threads_option()
 @quiet_option
 @user_errors
 def motifs(model, data, out, split, max_seqs, method, threshold, min_sites, trim, db, metric, top, no_influence,
@@ -84,7 +97,7 @@ def motifs(model, data, out, split, max_seqs, method, threshold, min_sites, trim
     \b
     Example:
       seqconv motifs --model oct4_mafk --data data/example_oct4_mafk_test.fa --out motifs/oct4
-      seqconv motifs --model models/ctcf --data ds.parquet --split test --db my_motifs.meme --out motifs/ctcf
+      seqconv motifs --model models/ctcf --data ds.parquet --split test --motifs my_motifs.meme --out motifs/ctcf
     """
     import numpy as np
     import torch

@@ -9,15 +9,27 @@ import warnings
 
 import click
 
-from seqconv.cli._common import InputFile, OutputFile, check_device, log, main, quiet_option, user_errors
+from seqconv.cli._common import (
+    InputFile,
+    OutputFile,
+    device_option,
+    fasta_input,
+    log,
+    main,
+    out_option,
+    quiet_option,
+    threads_option,
+    user_errors,
+)
 from seqconv.errors import InputError
 
 
 @main.command()
-@click.argument("fasta", required=False, type=InputFile(what="FASTA file"))
+@fasta_input(type=InputFile(what="FASTA file"), help="FASTA file to score (or give it as the argument FASTA).")
 @click.option("--model", "model", required=True, help="Bundled model name (see `seqconv models`) or model directory.")
 @click.option("--bed", default=None, type=InputFile(what="BED file"), help="BED intervals to score (with --genome).")
-@click.option("--genome", default=None, type=InputFile(spool=True, what="genome FASTA file"), help="Genome FASTA (plain or bgzip).")
+@click.option("--genome", default=None, type=InputFile(spool=True, what="genome FASTA file"),
+              help="Genome FASTA (plain or bgzip).")
 @click.option("--region", default=None, help="CHROM or CHROM:START-END (1-based) of --genome, tiled with --stride.")
 @click.option("--chroms", default=None, metavar="all|CHR,CHR",
               help="Genome-wide tiling of these chromosomes of --genome ('all': every one), from position 0.")
@@ -25,9 +37,10 @@ from seqconv.errors import InputError
               help="With --chroms: score only shard K of N (the tiles whose centre lies in the K-th N-th of the "
                    "chromosomes laid end to end); `seqconv merge-tracks` joins the shards.")
 @click.option("--tile", is_flag=True, help="Score windows along each FASTA record / BED interval, not its centre.")
-@click.option("--stride", default=None, type=click.IntRange(min=1), help="Tiling step in bp (default: half the model input).")
-@click.option("--out", "out", default=None, type=OutputFile(stdout_ok=True),
-              help="TSV output (default or -: stdout; with --chroms and --bedgraph: no TSV).")
+@click.option("--stride", default=None, type=click.IntRange(min=1),
+              help="Tiling step in bp (default: half the model input).")
+@out_option(default=None, type=OutputFile(stdout_ok=True),
+            help="TSV output (default or -: stdout; with --chroms and --bedgraph: no TSV).")
 @click.option("--bedgraph", default=None, metavar="PREFIX",
               help="Also write PREFIX.<TF>.bedGraph of tiled probabilities (and .bw when pyBigWig is installed).")
 @click.option("--strand", type=click.Choice(["both", "forward"]), default=None,
@@ -35,17 +48,19 @@ from seqconv.errors import InputError
 @click.option("--strict", is_flag=True, help="Error on sequences shorter than the model input instead of N-padding.")
 @click.option("--pad", is_flag=True,
               help="N-pad and score sequences under half the model input (refused by default: mostly padding).")
-@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1))
-@click.option("--device", default=None, callback=check_device, help="cpu (default), cuda, cuda:1 ...")
-@click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads for torch.")
+@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1),
+              help="Sequences per forward pass (memory, not results).")
+@device_option()
+@threads_option()
 @quiet_option
 @user_errors
-def predict(fasta, model, bed, genome, region, chroms, shard, tile, stride, out, bedgraph, strand, strict, pad, batch_size, device,
-            threads, quiet):
+def predict(fasta, model, bed, genome, region, chroms, shard, tile, stride, out, bedgraph, strand, strict, pad,
+            batch_size, device, threads, quiet):
     """Predict TF binding on sequences: TSV with id, TF, score (logit), probability.
 
-    Input is one of: a FASTA file (each record scored at its centre window, or
-    along its length with --tile); --bed with --genome; --region with --genome
+    Input is one of: a FASTA file (the FASTA argument or --fasta; each record
+    scored at its centre window, or along its length with --tile); --bed with
+    --genome; --region with --genome
     (a region or whole chromosome, tiled with --stride); --chroms with --genome
     (genome-wide tiling, optionally one --shard K/N of it).  Tiled outputs add
     chrom, start, end columns.  Windows stream in batches, so memory stays
@@ -149,8 +164,8 @@ def _maybe_bigwig(prefix, tasks, genome, quiet):
 
 @main.command("merge-tracks")
 @click.argument("prefixes", nargs=-1, required=True)
-@click.option("--out", "out", required=True, metavar="PREFIX",
-              help="Write PREFIX.<TF>.bedGraph (and PREFIX.<TF>.bw with --bigwig).")
+@out_option(required=True, metavar="PREFIX",
+            help="Write PREFIX.<TF>.bedGraph (and PREFIX.<TF>.bw with --bigwig).")
 @click.option("--genome", default=None, type=click.Path(dir_okay=False),
               help="Genome FASTA giving the chromosome sizes (plain or bgzip).")
 @click.option("--sizes", "sizes_file", default=None, type=click.Path(dir_okay=False),

@@ -15,13 +15,15 @@ def _chroms(text: str) -> list[str]:
 @main.command()
 @click.option("--peaks", "peaks", multiple=True, type=InputFile(what="BED file"),
               help="BED/narrowPeak file of one TF's peaks (repeat for a multi-label dataset).")
-@click.option("--genome", type=InputFile(spool=True, what="genome FASTA file"), help="Genome FASTA (plain, bgzip or gzip) the peaks refer to.")
+@click.option("--genome", type=InputFile(spool=True, what="genome FASTA file"),
+              help="Genome FASTA (plain, bgzip or gzip) the peaks refer to.")
 @click.option("--names", default=None, help="Comma-separated task names, one per --peaks (default: file names).")
 @click.option("--fasta", "pos_fasta", multiple=True, type=InputFile(what="FASTA file"),
               help="FASTA of bound sequences (label 1); instead of --peaks.")
 @click.option("--negative-fasta", "neg_fasta", multiple=True, type=InputFile(what="FASTA file"),
               help="FASTA of unbound sequences (label 0), with --fasta.")
-@click.option("--tsv", type=InputFile(what="TSV file"), help="TSV/CSV with a 'sequence' column and 0/1 label column(s).")
+@click.option("--tsv", type=InputFile(what="TSV file"),
+              help="TSV/CSV with a 'sequence' column and 0/1 label column(s).")
 @click.option("--width", type=click.IntRange(min=1), default=None,
               show_default="200 for peaks; for --fasta/--tsv the sequences' common length",
               help="Window width in bp (sequences of other lengths are centre-cropped / N-padded).")
@@ -29,7 +31,8 @@ def _chroms(text: str) -> list[str]:
               help="Negatives for peaks: GC-matched genomic background, dinucleotide shuffles, both, none.")
 @click.option("--ratio", type=FiniteFloat(min=0, min_open=True), default=1.0, show_default=True,
               help="Negatives per positive.")
-@click.option("--margin", type=click.IntRange(min=0), default=500, show_default=True, help="Background windows keep this distance (bp) from any peak.")
+@click.option("--margin", type=click.IntRange(min=0), default=500, show_default=True,
+              help="Background windows keep this distance (bp) from any peak.")
 @click.option("--exclude", type=InputFile(what="BED file"), help="BED of regions never used as background (blacklist).")
 @click.option("--max-n-frac", type=FiniteFloat(min=0, max=1), default=0.05, show_default=True,
               help="Largest fraction of N in a background window.")

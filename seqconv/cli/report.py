@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import click
 
-from seqconv.cli._common import log, main, quiet_option, user_errors
+from seqconv.cli._common import log, main, option, out_option, quiet_option, user_errors
 
 
 @main.command()
 @click.argument("links", nargs=-1, type=click.Path(exists=False))
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="The HTML page to write.")
+@out_option(required=True, type=click.Path(dir_okay=False), help="The HTML page to write.")
 @click.option("--dataset", default=None, type=click.Path(dir_okay=False), help="Dataset (`seqconv prepare`).")
 @click.option("--model", default=None, type=click.Path(file_okay=False), help="Model directory (`seqconv train`).")
 @click.option("--evaluation", default=None, type=click.Path(file_okay=False),
               help="Folder written by `seqconv evaluate --out`.")
 @click.option("--motifs", default=None, type=click.Path(file_okay=False), help="Folder written by `seqconv motifs`.")
-@click.option("--db", default="jaspar", show_default=True, help="The motif collection the matches refer to.")
+@option("--motif-db", "db", aliases=("--db",), default="jaspar", show_default=True,
+        help="The motif collection the matches of --motifs refer to (`seqconv motifs --motifs`).")
 @click.option("--tracks", default=None, metavar="PREFIX",
               help="Track prefix: PREFIX.<TF>.bw or PREFIX.<TF>.bedGraph per TF of --model.")
 @click.option("--region", default=None, help="CHROM:START-END (1-based) of the track preview.")
-@click.option("--title", default="seqconv run", show_default=True)
+@click.option("--title", default="seqconv run", show_default=True, help="Title of the page.")
 @quiet_option
 @user_errors
 def report(links, out, dataset, model, evaluation, motifs, db, tracks, region, title, quiet):

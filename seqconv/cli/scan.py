@@ -4,39 +4,58 @@ from __future__ import annotations
 
 import click
 
-from seqconv.cli._common import FiniteFloat, InputFile, OutputFile, check_device, main, quiet_option, user_errors
+from seqconv.cli._common import (
+    FiniteFloat,
+    InputFile,
+    OutputFile,
+    device_option,
+    fasta_input,
+    main,
+    option,
+    out_option,
+    quiet_option,
+    threads_option,
+    user_errors,
+)
 from seqconv.errors import InputError
+
+_S = "seqconv.scan.options:ScanOptions."  # the defaults of the options below are ScanOptions' (read lazily)
 
 
 @main.command()
 @click.option("--motifs", required=True, metavar="FILE|jaspar",
               help="MEME or JASPAR motif file, or 'jaspar' for the bundled JASPAR 2024 CORE vertebrates.")
-@click.option("--fasta", default=None, type=InputFile(spool=True, what="FASTA file"), help="Sequences to scan (gzip allowed).")
-@click.option("--bed", default=None, type=InputFile(spool=True, what="BED file"), help="Regions to scan (with --genome).")
-@click.option("--genome", default=None, type=InputFile(spool=True, what="genome FASTA file"), help="Genome FASTA for --bed.")
-@click.option("--thresh", default=1e-4, show_default=True, type=float,
-              help="Report hits with p-value <= this (FIMO --thresh).")
-@click.option("--format", "fmt", type=click.Choice(["tsv", "bed", "gff"]), default="tsv", show_default=True)
-@click.option("--out", default=None, type=OutputFile(stdout_ok=True), help="Output file (default or -: stdout).")
-@click.option("--strands", type=click.Choice(["both", "+", "-"]), default="both", show_default=True,
-              help="FIMO scans both; '+' is FIMO --norc.")
-@click.option("--pseudocount", default=0.1, show_default=True, type=FiniteFloat(min=0),
-              help="MEME motif pseudocount (FIMO --motif-pseudo).")
-@click.option("--background", default="nrdb", show_default=True,
-              help="nrdb (FIMO's default), uniform (FIMO --bfile --uniform--), motif (the motif file's, FIMO "
-                   "--bfile --motif--), sequences (ACGT frequencies of the input; no FIMO equivalent), or four "
-                   "comma-separated A,C,G,T frequencies.  Averaged with the complement when both strands are "
-                   "scanned, as FIMO does.")
-@click.option("--bin-size", default=None, type=FiniteFloat(min=0, min_open=True),
-              help="One fixed score grid of this many bits for every motif (0.1 is memelite's) instead of "
-                   "FIMO's per-motif grid (the default, FIMO's exact p-values).")
-@click.option("--seed", default=0, show_default=True, type=int,
-              help="Seed of the window sample that estimates each motif's pi0 for q-values.")
-@click.option("--device", default=None, callback=check_device, help="cpu or cuda (default: cuda when available).")
-@click.option("--engine", type=click.Choice(["auto", "numba", "torch"]), default="auto", show_default=True,
-              help="numba: CPU lookahead engine; torch: matrix products (CPU or CUDA); auto: numba on the "
-                   "CPU, torch on a GPU.")
-@click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads (numba and torch).")
+@fasta_input(type=InputFile(spool=True, what="FASTA file"),
+             help="Sequences to scan (gzip allowed; or give the FASTA as the argument).")
+@click.option("--bed", default=None, type=InputFile(spool=True, what="BED file"),
+              help="Regions to scan (with --genome).")
+@click.option("--genome", default=None, type=InputFile(spool=True, what="genome FASTA file"),
+              help="Genome FASTA for --bed.")
+@option("--threshold", "thresh", aliases=("--thresh",), config=_S + "threshold", show_default=True, type=float,
+        help="Report hits with p-value <= this (FIMO --thresh).")
+@click.option("--format", "fmt", type=click.Choice(["tsv", "bed", "gff"]), default="tsv", show_default=True,
+              help="tsv: FIMO-like table; bed: BED6; gff: GFF3.")
+@out_option(default=None, type=OutputFile(stdout_ok=True), help="Output file (default or -: stdout).")
+@option("--strand", "strands", aliases=("--strands",), type=click.Choice(["both", "+", "-"]), config=_S + "strands",
+        show_default=True,
+        help="FIMO scans both; '+' is FIMO --norc.")
+@option("--pseudocount", config=_S + "pseudocount", show_default=True, type=FiniteFloat(min=0),
+        help="MEME motif pseudocount (FIMO --motif-pseudo).")
+@option("--background", config=_S + "background", show_default=True,
+        help="nrdb (FIMO's default), uniform (FIMO --bfile --uniform--), motif (the motif file's, FIMO "
+        "--bfile --motif--), sequences (ACGT frequencies of the input; no FIMO equivalent), or four "
+        "comma-separated A,C,G,T frequencies.  Averaged with the complement when both strands are "
+        "scanned, as FIMO does.")
+@option("--bin-size", config=_S + "bin_size", type=FiniteFloat(min=0, min_open=True),
+        help="One fixed score grid of this many bits for every motif (0.1 is memelite's) instead of "
+        "FIMO's per-motif grid (the default, FIMO's exact p-values).")
+@option("--seed", config=_S + "seed", show_default=True, type=int,
+        help="Seed of the window sample that estimates each motif's pi0 for q-values.")
+@device_option(cpu_when_unset=True)
+@option("--engine", type=click.Choice(["auto", "numba", "torch"]), config=_S + "engine", show_default=True,
+        help="numba: CPU lookahead engine; torch: matrix products (CPU or CUDA); auto: numba on the "
+        "CPU, torch on a GPU.")
+@threads_option(help="CPU threads of the numba and torch engines (default: all cores).")
 @quiet_option
 @user_errors
 def scan(motifs, fasta, bed, genome, thresh, fmt, out, strands, pseudocount, background, bin_size, seed, device,
@@ -44,7 +63,7 @@ def scan(motifs, fasta, bed, genome, thresh, fmt, out, strands, pseudocount, bac
     """Scan sequences for motif matches: FIMO's hits, p-values and q-values.
 
     Each hit is a window whose p-value (exact, on FIMO's per-motif score grid,
-    under the background) is <= --thresh, on either strand; defaults are
+    under the background) is <= --threshold, on either strand; defaults are
     FIMO 5.5.8's (background NRDB, pseudocount 0.1, threshold 1e-4, both
     strands).  TSV columns: motif_id, motif_name, sequence_id, start, end,
     strand, score (bits), p_value, q_value, matched_sequence.  --format bed gives
@@ -66,7 +85,7 @@ def scan(motifs, fasta, bed, genome, thresh, fmt, out, strands, pseudocount, bac
 
     \b
     Example:
-      seqconv scan --motifs jaspar --fasta data/example_oct4_mafk_test.fa --thresh 1e-5
+      seqconv scan --motifs jaspar --fasta data/example_oct4_mafk_test.fa --threshold 1e-5
       seqconv scan --motifs motifs.meme --bed peaks.bed --genome hg38.fa --format bed --out hits.bed
     """
     import os

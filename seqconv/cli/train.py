@@ -7,7 +7,18 @@ from pathlib import Path
 
 import click
 
-from seqconv.cli._common import FiniteFloat, InputFile, check_arch_options, check_device, log, main, quiet_option, user_errors
+from seqconv.cli._common import (
+    FiniteFloat,
+    InputFile,
+    check_arch_options,
+    device_option,
+    log,
+    main,
+    out_option,
+    quiet_option,
+    threads_option,
+    user_errors,
+)
 from seqconv.errors import InputError
 from seqconv.train import TrainConfig, distributed_context
 
@@ -31,11 +42,14 @@ def parse_arch_options(pairs) -> dict:
 def training_options(f):
     """The options ``seqconv train`` and ``seqconv finetune`` share; defaults from :class:`TrainConfig`."""
     opts = [
-        click.option("--epochs", default=_D.epochs, show_default=True, type=click.IntRange(min=1)),
-        click.option("--batch-size", default=_D.batch_size, show_default=True, type=click.IntRange(min=1)),
+        click.option("--epochs", default=_D.epochs, show_default=True, type=click.IntRange(min=1),
+                     help="Maximum number of epochs (early stopping may end sooner)."),
+        click.option("--batch-size", default=_D.batch_size, show_default=True, type=click.IntRange(min=1),
+                     help="Training sequences per optimiser step."),
         click.option("--lr", default=_D.lr, show_default=True, type=FiniteFloat(min=0, min_open=True),
                      help="Peak learning rate (AdamW)."),
-        click.option("--weight-decay", default=_D.weight_decay, show_default=True, type=FiniteFloat(min=0)),
+        click.option("--weight-decay", default=_D.weight_decay, show_default=True, type=FiniteFloat(min=0),
+                     help="AdamW weight decay."),
         click.option("--schedule", type=click.Choice(["cosine", "constant"]), default=_D.schedule, show_default=True,
                      help="Learning-rate schedule (cosine: warm-up then cosine decay)."),
         click.option("--patience", default=_D.patience, show_default=True, type=click.IntRange(min=1),
@@ -48,10 +62,8 @@ def training_options(f):
                      help="Random shifts of up to this many bp."),
         click.option("--seed", default=_D.seed, show_default=True, type=int, help="Same seed, same weights (on CPU)."),
         click.option("--resume", is_flag=True, help="Continue the interrupted run in --out from its last checkpoint."),
-        click.option("--device", default=None, callback=check_device, help="cpu (default), cuda, cuda:1 ..."),
-        click.option("--threads", default=None, type=click.IntRange(min=1),
-                     help="CPU threads for torch (default: torch's own choice; results can differ in the last "
-                          "digits between thread counts)."),
+        device_option(),
+        threads_option(),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -80,11 +92,12 @@ def report_test(model, ds, out, *, seed: int, device, quiet: bool) -> None:
 
 
 @main.command()
-@click.option("--data", "data", required=True, type=InputFile(what="dataset file"), help="Dataset file from `seqconv prepare`.")
+@click.option("--data", "data", required=True, type=InputFile(what="dataset file"),
+              help="Dataset file from `seqconv prepare`.")
 @click.option("--arch", default="basset", show_default=True, help="Architecture: deepbind, basset or resnet.")
 @click.option("--arch-option", "arch_options", multiple=True, metavar="KEY=VALUE", callback=check_arch_options,
               help="Override one architecture setting (JSON value), e.g. filters=[32,64,64]; repeatable.")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Model directory to write.")
+@out_option(required=True, type=click.Path(file_okay=False), help="Model directory to write.")
 @click.option("--strand", type=click.Choice(["both", "forward"]), default="both", show_default=True,
               help="Strand handling stored in the model: average forward + reverse complement, or forward only.")
 @click.option("--iupac", type=click.Choice(["zero", "uniform"]), default="zero", show_default=True,
@@ -126,7 +139,8 @@ def train(data, arch, arch_options, out, strand, iupac, epochs, batch_size, lr, 
     quiet = quiet or not distributed_context(device).is_main  # under torchrun only rank 0 talks
     ds = read_dataset(data)
     ds.meta.setdefault("name", Path(data).name)
-    config = get_config(arch, **{"n_tasks": len(ds.tasks), "input_length": ds.width, **parse_arch_options(arch_options)})
+    config = get_config(arch, **{"n_tasks": len(ds.tasks), "input_length": ds.width,
+                                 **parse_arch_options(arch_options)})
     card = ModelCard(tasks=ds.tasks, strand=strand, encoding={"iupac": iupac}, negatives=dataset_negatives(ds))
     model = build_model(config, seed=seed, card=card)
     cfg = train_config(epochs, batch_size, lr, weight_decay, schedule, patience, class_weight, rc_augment, max_shift,
@@ -144,5 +158,6 @@ def dataset_negatives(ds) -> str:
     kinds = set(ds.table.loc[ds.table[[c for c in ds.table.columns if c.startswith("label:")]].max(axis=1) == 0,
                              "kind"])
     names = {"background": "genomic background (GC-matched)", "shuffle": "dinucleotide shuffles",
-             "positive": "peaks of other TFs/conditions (a discriminator)", "input": "given negatives (unlabelled kind)"}
+             "positive": "peaks of other TFs/conditions (a discriminator)",
+             "input": "given negatives (unlabelled kind)"}
     return ", ".join(names.get(k, k) for k in sorted(kinds)) or "none"

@@ -15,18 +15,19 @@ from seqconv.models.architectures import (  # noqa: F401
     SeqModel,
     Trunk,
     build_model,
-    default_tasks,
     config_from_dict,
+    default_tasks,
     get_config,
     inference_copy,
 )
-from seqconv.models.card import ModelCard  # noqa: F401
 from seqconv.models.blocks import ConvBlock, DilatedResidualBlock, GlobalPool, MultiWidthConv  # noqa: F401
+from seqconv.models.card import ModelCard  # noqa: F401
 from seqconv.models.describe import describe, format_table  # noqa: F401
 from seqconv.models.heads import DenseHead  # noqa: F401
 
 __all__ = [
-    "ARCHITECTURES", "Backbone", "ModelCard", "default_tasks", "BassetConfig", "DeepBindConfig", "ResNetConfig", "SeqModel", "Trunk", "build_model",
-    "config_from_dict", "get_config", "inference_copy", "ConvBlock", "DilatedResidualBlock", "GlobalPool", "MultiWidthConv",
+    "ARCHITECTURES", "Backbone", "ModelCard", "default_tasks", "BassetConfig", "DeepBindConfig", "ResNetConfig",
+    "SeqModel", "Trunk", "build_model", "config_from_dict", "get_config", "inference_copy", "ConvBlock",
+    "DilatedResidualBlock", "GlobalPool", "MultiWidthConv",
     "DenseHead", "describe", "format_table",
 ]

@@ -230,7 +230,7 @@ class SeqModel(nn.Module):
         convs = self.first_convs
         return convs if isinstance(self.trunk.layers[0], MultiWidthConv) else convs[0]
 
-    def backbone(self) -> "Backbone":
+    def backbone(self) -> Backbone:
         """This model's trunk (a copy) as a :class:`Backbone` that remembers where it came from."""
         import copy
 
@@ -241,7 +241,7 @@ class SeqModel(nn.Module):
         return Backbone(copy.deepcopy(self.trunk), self.config, card)
 
     def with_head(self, tasks, *, hidden: int | None = None, dropout: float | None = None,
-                  seed: int | None = 0) -> "SeqModel":
+                  seed: int | None = 0) -> SeqModel:
         """A new model: a copy of this trunk + a freshly initialised head for ``tasks``.
 
         See :meth:`Backbone.attach_head`; the result saves and reloads like any model.

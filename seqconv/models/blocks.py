@@ -219,7 +219,10 @@ class DilatedResidualBlock(nn.Module):
         return x + h
 
     def fold_batchnorm(self) -> None:
-        """Fold ``bn2`` (it directly follows ``conv1``) into ``conv1``; ``bn1`` acts on the residual stream and stays."""
+        """Fold ``bn2`` (it directly follows ``conv1``) into ``conv1``.
+
+        ``bn1`` acts on the residual stream and stays.
+        """
         if isinstance(self.bn2, nn.BatchNorm1d):
             _fold(self.conv1, self.bn2, slice(None))
             self.bn2 = nn.Identity()

@@ -77,12 +77,12 @@ class ModelCard:
         d["tasks"] = list(self.tasks)
         return d
 
-    def replace(self, **changes) -> "ModelCard":
+    def replace(self, **changes) -> ModelCard:
         """A copy with some fields changed (cards are frozen)."""
         return dataclasses.replace(self, **changes)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelCard":
+    def from_dict(cls, d: dict) -> ModelCard:
         """Build from a ``model.json`` dict; keys the card does not hold are ignored."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})

@@ -131,12 +131,12 @@ class Motif:
         return (f"{self.source}: " if self.source else "") + f"motif {self.id}"
 
     @classmethod
-    def from_counts(cls, id, counts, **kwargs) -> "Motif":
+    def from_counts(cls, id, counts, **kwargs) -> Motif:
         """Motif from a count matrix ``(L, 4)``."""
         return cls(id, counts, kind="counts", **kwargs)
 
     @classmethod
-    def from_probabilities(cls, id, probabilities, **kwargs) -> "Motif":
+    def from_probabilities(cls, id, probabilities, **kwargs) -> Motif:
         """Motif from a probability matrix ``(L, 4)`` (rows sum to one)."""
         return cls(id, probabilities, kind="probabilities", **kwargs)
 
@@ -223,7 +223,7 @@ class Motif:
             terms = np.where(p > 0, p * np.log2(p / bg), 0.0)
         return terms.sum(axis=1)
 
-    def _replace(self, probs=None, counts=None, **kw) -> "Motif":
+    def _replace(self, probs=None, counts=None, **kw) -> Motif:
         args = dict(name=self.name, background=self.background, n_sites=self.n_sites,
                     source=self.source, url=self.url)
         args.update(kw)
@@ -232,7 +232,7 @@ class Motif:
             return Motif(motif_id, counts, kind="counts", **args)
         return Motif(motif_id, probs, kind="probabilities", **args)
 
-    def trim(self, min_information: float = 0.25) -> "Motif":
+    def trim(self, min_information: float = 0.25) -> Motif:
         """Drop flanking positions whose information content is below ``min_information`` bits.
 
         The core (first to last position at or above the cut) is kept whole.
@@ -252,7 +252,7 @@ class Motif:
             return self._replace(counts=self._counts[a:b])
         return self._replace(probs=self._probs[a:b])
 
-    def reverse_complement(self) -> "Motif":
+    def reverse_complement(self) -> Motif:
         """The motif read on the other strand: rows reversed, A<->T and C<->G swapped.
 
         The background is complemented too, so scores against it are unchanged.

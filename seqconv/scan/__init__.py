@@ -82,9 +82,8 @@ from seqconv.motifs.io import read_motifs
 from seqconv.scan.engine_numba import DEFAULT_BLOCK_NUMBA
 from seqconv.scan.engine_torch import DEFAULT_BLOCK, _device
 from seqconv.scan.options import NRDB_DNA, ScanOptions
-from seqconv.scan.output import COLUMNS, _frame, _HEADERS, _PieceWriter, fimo_q_table, lookup_q
-from seqconv.scan.pvalues import (bh_qvalues, estimate_pi0, fimo_grid, fimo_qvalues, score_distribution,
-                                  survival)
+from seqconv.scan.output import _HEADERS, COLUMNS, _frame, _PieceWriter, fimo_q_table, lookup_q
+from seqconv.scan.pvalues import bh_qvalues, estimate_pi0, fimo_grid, fimo_qvalues, score_distribution, survival
 from seqconv.scan.records import _records
 from seqconv.scan.run import _Run
 

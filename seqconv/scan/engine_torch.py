@@ -58,7 +58,7 @@ class _Filter:
         bufs = getattr(self._local, "bufs", None)
         if bufs is None:
             bufs = []
-            for W, cols, mat, dt in self.groups:
+            for W, _cols, mat, dt in self.groups:
                 n = mat.shape[1]
                 ints = torch.int32 if dt == torch.float32 else torch.int16
                 bufs.append((torch.empty(self.rows, 5 * W, dtype=dt, device=self.dev),

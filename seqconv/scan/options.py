@@ -100,7 +100,7 @@ class ScanOptions:
         if self.block is not None and int(self.block) < 1:
             raise InputError(f"block must be >= 1, got {self.block}")
 
-    def replace(self, **changes) -> "ScanOptions":
+    def replace(self, **changes) -> ScanOptions:
         """A copy with ``changes`` (unknown names raise TypeError)."""
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
         if unknown:

@@ -122,7 +122,7 @@ _STR_DTYPE = pd.Series(["A"]).dtype      # pandas' default string dtype (arrow-b
 
 def _as_str_column(arr):
     """A pyarrow string array as a column of pandas' default string dtype."""
-    if _STR_DTYPE == object:
+    if _STR_DTYPE == object:  # noqa: E721  (a numpy/pandas dtype equals object; `is` would not)
         return arr.to_numpy(zero_copy_only=False).astype(object)
     return pd.array(arr, dtype=_STR_DTYPE)
 
@@ -219,7 +219,8 @@ class _PieceWriter:
                 q = lookup_q(t["pidx"].to_numpy(), table)
                 strand = strands.take(t["minus"])
                 if fmt == "gff":
-                    df = pd.DataFrame({"motif_id": ids.take(motif).to_pandas(), "motif_name": names.take(motif).to_pandas(),
+                    df = pd.DataFrame({"motif_id": ids.take(motif).to_pandas(),
+                                       "motif_name": names.take(motif).to_pandas(),
                                        "sequence_id": seqs.take(seq).to_pandas(), "start": t["start"].to_numpy(),
                                        "end": t["end"].to_numpy(), "strand": strand.to_pandas(),
                                        "score": t["score"].to_numpy(), "p_value": t["p_value"].to_numpy(),

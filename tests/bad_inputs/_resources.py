@@ -59,7 +59,8 @@ def build(folder: Path) -> Resources:
                      + ">MT\n" + chr1_seq[5000:25000] + "\n")
     fasta = folder / "in.fa"
     fasta.write_text("".join(f">{n}\n{s}\n" for n, s in _records(EXAMPLE_FA, 40)))
-    (folder / "peaks.bed").write_text("".join(f"chr1\t{10000 + 300 * i}\t{10100 + 300 * i}\tp{i}\n" for i in range(300)))
+    (folder / "peaks.bed").write_text("".join(f"chr1\t{10000 + 300 * i}\t{10100 + 300 * i}\tp{i}\n"
+                                              for i in range(300)))
     meme = folder / "m.meme"
     write_meme(jaspar_collection()[:3], meme)
     ds, _ = from_peaks([YEAST_REB1], YEAST_GENOME, width=200, test_chroms=["chr9"], valid_chroms=["chr8"], seed=0)

@@ -7,8 +7,8 @@ import errno
 import numpy as np
 import pytest
 import torch
-
 from _resources import nan_weights
+
 from seqconv.cli._common import classify
 from seqconv.encode import one_hot
 from seqconv.errors import EnvError, InputError, InternalError

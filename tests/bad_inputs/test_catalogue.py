@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from _resources import EXAMPLE_FA, build, corrupt_gzip, private_tempdir, snapshot, truncated_gzip
 from click.testing import CliRunner
 
-from _resources import EXAMPLE_FA, build, corrupt_gzip, private_tempdir, snapshot, truncated_gzip
 from seqconv.cli import main
 
 
@@ -148,7 +148,8 @@ CASES = [
     C("prepare-out-stdout-refused", 1, f"{PREP} --tsv {{w}}/t.tsv --out -", words=["cannot be standard output"],
       files={"t.tsv": "sequence\tlabel\nACGT\t1\nAAGT\t0\n"}),
     # ------------------------------------------------ 2. options that give no negatives (prepare side)
-    C("prepare-negatives-none-one-task", 2, f"{PREP} --peaks {{w}}/p.bed --genome {G} --negatives none --out {{w}}/o.parquet",
+    C("prepare-negatives-none-one-task", 2,
+      f"{PREP} --peaks {{w}}/p.bed --genome {G} --negatives none --out {{w}}/o.parquet",
       words=["no negatives", "--negatives none"], files={"p.bed": PEAK}),
     C("prepare-ratio-nan", 2, f"{PREP} --peaks {{w}}/p.bed --genome {G} --ratio nan --out {{w}}/o.parquet",
       words=["--ratio", "'nan' is not allowed", "finite"], files={"p.bed": PEAK}),
@@ -177,13 +178,15 @@ CASES = [
     C("prepare-tsv-unequal-lengths", 3, f"{PREP} --tsv {{w}}/t.tsv --out {{w}}/o.parquet",
       words=["t.tsv", "3 different lengths", "median", "--width"],
       files={"t.tsv": "sequence\tlabel\nACG\t1\n" + "ACGTACGTAA\t0\n" * 5 + "ACGTACGTAAC\t1\n"}),
-    C("prepare-fasta-unequal-lengths", 3, f"{PREP} --fasta {{w}}/a.fa --negative-fasta {{w}}/b.fa --out {{w}}/o.parquet",
+    C("prepare-fasta-unequal-lengths", 3,
+      f"{PREP} --fasta {{w}}/a.fa --negative-fasta {{w}}/b.fa --out {{w}}/o.parquet",
       words=["different lengths", "min 4", "max 8", "--width"],
       files={"a.fa": ">a\nACGT\n>b\nACGTACGT\n", "b.fa": ">c\nACGTACGT\n"}),
     C("prepare-peak-past-chrom-end", 3, f"{PREP} --peaks {{w}}/p.bed --genome {G} --out {{w}}/o.parquet",
       words=["p.bed:2:", "runs past the end of chr1", "assembly"],
       files={"p.bed": "chr1\t10000\t10100\nchr1\t230100\t230300\n"}),
-    C("prepare-peak-beyond-chrom-end", 3, f"{PREP} --peaks {{w}}/p.bed --genome {G} --off-end drop --out {{w}}/o.parquet",
+    C("prepare-peak-beyond-chrom-end", 3,
+      f"{PREP} --peaks {{w}}/p.bed --genome {G} --off-end drop --out {{w}}/o.parquet",
       words=["p.bed:1:", "runs past the end"], files={"p.bed": "chr1\t900000\t900100\n"}),
     C("predict-bed-past-chrom-end", 3, f"{PRED} --bed {{w}}/p.bed --genome {G}",
       words=["p.bed:1:", "runs past the chromosome end"], files={"p.bed": "chr1\t230100\t230300\n"}),
@@ -344,7 +347,12 @@ def test_catalogue_size_and_coverage():
     assert {"prepare", "predict", "scan", "train", "evaluate", "describe", "motifs"} <= commands
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+#: cases whose run takes seconds (the scan ones compile numba kernels in-process): ``-m slow`` only
+SLOW_CASES = {"scan-out-is-motif-file", "scan-bed-past-chrom-end", "scan-dev-full"}
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c.id in SLOW_CASES else c
+                                  for c in CASES], ids=[c.id for c in CASES])
 def test_bad_input(case, res, tmp_path, monkeypatch):
     w = tmp_path / "w"
     w.mkdir()

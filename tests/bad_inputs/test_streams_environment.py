@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
+from _resources import ROOT, YEAST_GENOME, YEAST_REB1, build, can_mount_tmpfs, private_tempdir
 from click.testing import CliRunner
 
-from _resources import ROOT, YEAST_GENOME, YEAST_REB1, build, can_mount_tmpfs, private_tempdir
 from seqconv.cli import main
 from seqconv.dataset import read_dataset
 from seqconv.genome import Genome
@@ -56,6 +56,7 @@ def test_predict_stdin_dash_symlink_and_default_stdout_agree(res, tmp_path):
     assert r.exit_code == 0 and link.is_symlink() and target.read_text() == ref.stdout
 
 
+@pytest.mark.slow
 def test_process_substitution_and_dev_stdout_on_a_real_shell(res, tmp_path):
     if shutil.which("bash") is None:
         pytest.skip("needs bash")
@@ -209,6 +210,7 @@ def _catches(pid: int, sig) -> bool:
     return bool(mask & (1 << (int(sig) - 1)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig,cmd", [
     (signal.SIGTERM, "predict"),
     (signal.SIGHUP, "predict"),
@@ -230,8 +232,8 @@ def test_signal_removes_every_temporary_file(res, tmp_path, sig, cmd):
     code = "import sys; from seqconv.cli import main; sys.argv[0] = 'seqconv'; main()"
     systmp = tmp_path / "systmp"
     systmp.mkdir()
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], env=dict(_env(), TMPDIR=str(systmp)), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], env=dict(_env(), TMPDIR=str(systmp)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         if cmd == "prepare":  # its only file appears at the end; interrupt mid-run, once its handlers are set
             assert _wait_for(lambda: _catches(proc.pid, sig)), "the signal handler was never installed"
