@@ -49,18 +49,24 @@ def binary_metrics(y, logits) -> dict:
 
     Parameters
     ----------
-    y : (N, T) labels 0/1
+    y : (N, T) labels 0/1, NaN where a row is unlabelled for a task (left out)
     logits : (N, T) scores (logits; MCC thresholds them at 0)
 
     Returns
     -------
-    dict with ``auroc``, ``auprc``, ``mcc`` (means over tasks with both classes) and
-    ``per_task`` = list of dicts.
+    dict with ``auroc``, ``auprc``, ``mcc`` (means over tasks with both classes; a task with one
+    class among its labelled rows gets NaN for all three) and ``per_task`` = list of dicts.
     """
-    y = np.asarray(y).reshape(len(y), -1)
+    y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
     logits = np.asarray(logits).reshape(len(logits), -1)
-    per = [{"auroc": auroc(y[:, t], logits[:, t]), "auprc": auprc(y[:, t], logits[:, t]),
-            "mcc": mcc(y[:, t], logits[:, t])} for t in range(y.shape[1])]
+    per = []
+    for t in range(y.shape[1]):
+        keep = ~np.isnan(y[:, t])
+        yt, st = y[keep, t], logits[keep, t]
+        if 0 < yt.sum() < len(yt):
+            per.append({"auroc": auroc(yt, st), "auprc": auprc(yt, st), "mcc": mcc(yt, st)})
+        else:
+            per.append({"auroc": float("nan"), "auprc": float("nan"), "mcc": float("nan")})
     out = {k: float(np.nanmean([p[k] for p in per])) if any(np.isfinite(p[k]) for p in per) else float("nan")
            for k in ("auroc", "auprc", "mcc")}
     out["per_task"] = per

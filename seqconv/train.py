@@ -33,8 +33,11 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from seqconv.dataset import Dataset, read_dataset
 from seqconv.errors import InputError
+from seqconv.evaluate import binary_metrics
 from seqconv.fileio import atomic_open, atomic_path
+from seqconv.provenance import genome_name, rows_entry
 
 LOG = "train_log.csv"
 CKPT_DIR = "checkpoint"
@@ -206,9 +209,6 @@ def _lr_factor(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
 def as_source(data, split: str | None, *, encoding: dict | None = None, name: str = "") -> Source:
     """A :class:`Source` from a Dataset (one split of it, or all rows with ``split=None``), a dataset
     path, a ``(X, y)`` pair or a Source; N and IUPAC codes are encoded by the model's ``encoding``."""
-    from seqconv.dataset import Dataset, read_dataset
-    from seqconv.provenance import genome_name, rows_entry
-
     if isinstance(data, Source):
         return data
     if isinstance(data, tuple) and len(data) == 2:
@@ -628,22 +628,6 @@ def _from_main(obj, ctx: DistContext):
 # --------------------------------------------------------------------------- fit
 
 
-def _masked_metrics(y: np.ndarray, logits: np.ndarray) -> dict:
-    from seqconv.evaluate import auprc, auroc, mcc
-
-    per = []
-    for t in range(y.shape[1]):
-        keep = ~np.isnan(y[:, t])
-        yt, st = y[keep, t], logits[keep, t]
-        ok = 0 < yt.sum() < len(yt)
-        per.append({"auroc": auroc(yt, st) if ok else float("nan"), "auprc": auprc(yt, st) if ok else float("nan"),
-                    "mcc": mcc(yt, st) if ok else float("nan")})
-    out = {k: float(np.nanmean([p[k] for p in per])) if any(np.isfinite(p[k]) for p in per) else float("nan")
-           for k in ("auroc", "auprc", "mcc")}
-    out["per_task"] = per
-    return out
-
-
 def _masked_loss(logits, y, pos_weight, denom: float | None = None):
     """Mean BCE over the labelled entries (or their sum over ``denom``: a shard of a global batch)."""
     mask = ~torch.isnan(y)
@@ -717,11 +701,14 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
     cfg = config or TrainConfig()
     ctx = distributed_context(device)
     verbose = verbose and ctx.is_main
+    name = ""
+    if isinstance(train, (str, Path)):  # read once: both splits and the test provenance come from it
+        name, train = str(train), read_dataset(train)
     if valid is None:
-        tr_src = as_source(train, "train", encoding=model.encoding)
-        va_src = as_source(train, "valid", encoding=model.encoding)
+        tr_src = as_source(train, "train", encoding=model.encoding, name=name)
+        va_src = as_source(train, "valid", encoding=model.encoding, name=name)
     else:
-        tr_src = as_source(train, None, encoding=model.encoding)
+        tr_src = as_source(train, None, encoding=model.encoding, name=name)
         va_src = as_source(valid, None, encoding=model.encoding)
     _check_sources(model, tr_src, va_src, cfg, monitor)
     mon = [tr_src.tasks.index(t) for t in monitor] if monitor else list(range(len(tr_src.tasks)))
@@ -823,7 +810,7 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
                 vloss = float(_masked_loss(torch.from_numpy(logits[:, mon]).to(dev),
                                            torch.from_numpy(yva[:, mon]).to(dev),
                                            None if pos_weight is None else pos_weight[mon]))
-            m = _masked_metrics(yva[:, mon], logits[:, mon])
+            m = binary_metrics(yva[:, mon], logits[:, mon])
         vloss, m = _from_main((vloss, m), ctx)
         row = {"epoch": epoch + 1, "train_loss": total / seen, "valid_loss": vloss, "valid_auroc": m["auroc"],
                "valid_auprc": m["auprc"], "valid_mcc": m["mcc"], "lr": opt.param_groups[0]["lr"],
@@ -869,13 +856,9 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
 
 def _test_entry(data) -> dict | None:
     """Provenance of the test split when training from one dataset that has one (the held-out data)."""
-    from seqconv.dataset import Dataset, read_dataset
-    from seqconv.provenance import rows_entry
-
-    if data is None or not isinstance(data, (Dataset, str, Path)):
+    if not isinstance(data, Dataset):  # arrays, separate sources: no held-out split to record
         return None
-    ds = data if isinstance(data, Dataset) else read_dataset(data)
-    test = ds.table[ds.table["split"] == "test"]
+    test = data.table[data.table["split"] == "test"]
     return rows_entry(test) if len(test) else None
 
 
