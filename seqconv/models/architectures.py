@@ -152,7 +152,34 @@ def default_tasks(n: int) -> tuple:
     return tuple(f"task{i}" for i in range(n))
 
 
-class SeqModel(nn.Module):
+class _Described:
+    """What a model and a backbone both answer from their config and card."""
+
+    @property
+    def arch(self) -> str:
+        return self.config.arch
+
+    @property
+    def input_length(self) -> int:
+        return self.config.input_length
+
+    @property
+    def encoding(self) -> dict:
+        """How N and IUPAC codes are one-hot encoded for this network (training and prediction)."""
+        return dict(self.card.encoding)
+
+
+def _seeded(seed: int | None, make):
+    """``make()`` with torch's RNG seeded by ``seed`` in a forked state (the global RNG is left as it was);
+    ``seed=None``: from the global RNG."""
+    if seed is None:
+        return make()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return make()
+
+
+class SeqModel(_Described, nn.Module):
     """``trunk`` + ``head``: ``(N, 4, L)`` float one-hot -> ``(N, T)`` logits; it knows what it is.
 
     Attributes
@@ -193,14 +220,6 @@ class SeqModel(nn.Module):
         return self.head(self.trunk(x))
 
     @property
-    def arch(self) -> str:
-        return self.config.arch
-
-    @property
-    def input_length(self) -> int:
-        return self.config.input_length
-
-    @property
     def n_tasks(self) -> int:
         return self.head.n_tasks
 
@@ -213,11 +232,6 @@ class SeqModel(nn.Module):
     def strand(self) -> str:
         """``"both"`` (average over the two strands at prediction time) or ``"forward"``."""
         return self.card.strand
-
-    @property
-    def encoding(self) -> dict:
-        """How N and IUPAC codes are one-hot encoded for this model (training and prediction)."""
-        return dict(self.card.encoding)
 
     @property
     def first_convs(self) -> list[nn.Conv1d]:
@@ -234,11 +248,7 @@ class SeqModel(nn.Module):
         """This model's trunk (a copy) as a :class:`Backbone` that remembers where it came from."""
         import copy
 
-        card = ModelCard(tasks=self.card.tasks, strand=self.card.strand, encoding=self.card.encoding,
-                         negatives=self.card.negatives, kind="backbone", training=self.card.training,
-                         transfer=self.card.transfer, metrics=self.card.metrics,
-                         description=self.card.description)
-        return Backbone(copy.deepcopy(self.trunk), self.config, card)
+        return Backbone(copy.deepcopy(self.trunk), self.config, self.card.replace(kind="backbone"))
 
     def with_head(self, tasks, *, hidden: int | None = None, dropout: float | None = None,
                   seed: int | None = 0) -> SeqModel:
@@ -249,7 +259,7 @@ class SeqModel(nn.Module):
         return self.backbone().attach_head(tasks, hidden=hidden, dropout=dropout, seed=seed)
 
 
-class Backbone(nn.Module):
+class Backbone(_Described, nn.Module):
     """A trunk without a head, with its architecture and card (``card.kind == "backbone"``).
 
     ``card.tasks`` are the source tasks it was pretrained on and ``card.training`` the
@@ -267,18 +277,6 @@ class Backbone(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.trunk(x)
-
-    @property
-    def arch(self) -> str:
-        return self.config.arch
-
-    @property
-    def input_length(self) -> int:
-        return self.config.input_length
-
-    @property
-    def encoding(self) -> dict:
-        return dict(self.card.encoding)
 
     @property
     def out_features(self) -> int:
@@ -319,12 +317,7 @@ class Backbone(nn.Module):
         config = self.config.replace(**changes)
         trunk = copy.deepcopy(self.trunk)
         n_in = _flat_features(trunk, config.input_length)
-        if seed is None:
-            head = DenseHead(n_in, len(tasks), hidden=config.hidden, dropout=config.dropout)
-        else:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                head = DenseHead(n_in, len(tasks), hidden=config.hidden, dropout=config.dropout)
+        head = _seeded(seed, lambda: DenseHead(n_in, len(tasks), hidden=config.hidden, dropout=config.dropout))
         card = ModelCard(tasks=tasks, strand=self.card.strand, encoding=self.card.encoding,
                          negatives=self.card.negatives,
                          transfer={"backbone": backbone_summary(self.card)})
@@ -449,12 +442,7 @@ def build_model(config, *, seed: int | None = None, card: ModelCard | None = Non
         config = config_from_dict(config)
     if config.arch not in _BUILDERS:
         raise InputError(f"unknown architecture {config.arch!r}; choose one of {', '.join(_BUILDERS)}")
-    if seed is None:
-        model = _BUILDERS[config.arch](config)
-    else:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = _BUILDERS[config.arch](config)
+    model = _seeded(seed, lambda: _BUILDERS[config.arch](config))
     if card is not None:
         model.card = card
     return model
