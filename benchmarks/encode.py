@@ -38,6 +38,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from _machine import cpu_model  # noqa: E402  (benchmarks/ is the script's folder)
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -71,15 +72,7 @@ def time_calls(fn, repeats: int) -> list[float]:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} CPUs visible, {platform.system()} {platform.release()}"
+    return f"{cpu_model()}, {os.cpu_count()} CPUs visible, {platform.system()} {platform.release()}"
 
 
 def git_rev() -> str:

@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from _machine import cpu_model  # noqa: E402  (benchmarks/ is the script's folder)
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
@@ -89,16 +91,6 @@ def run(cmd: list[str], threads: int) -> dict:
     return {"wall_s": round(wall, 1), "cpu_s": round(float(cpu), 1), "peak_rss_gib": round(int(peak_kb) / 1024 ** 2, 3)}
 
 
-def _cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 50, 250])
@@ -140,7 +132,7 @@ def main(argv=None) -> int:
             rows.append(r)
             print(json.dumps(r), flush=True)
     load_after = os.getloadavg()
-    info = {"cpu": _cpu_model(), "cores": os.cpu_count(), "threads": args.threads,
+    info = {"cpu": cpu_model(), "cores": os.cpu_count(), "threads": args.threads,
             "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in load_after],
             "python": platform.python_version()}
     (HERE / "results").mkdir(exist_ok=True)

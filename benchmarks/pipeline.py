@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -21,19 +20,10 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from _machine import cpu_model  # noqa: E402  (benchmarks/ is the script's folder)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-
-
-def _cpu() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _benchmarks(out: Path) -> pd.DataFrame:
@@ -77,7 +67,7 @@ def main(argv=None) -> int:
              f"Command (repository root): `{' '.join(cmd[:-2])} --config out=<fresh folder>`", "",
              f"- wall time, whole workflow: **{wall:.0f} s** ({wall / 60:.1f} min), {len(bm)} jobs, "
              f"-c {a.cores}",
-             f"- machine: {_cpu()}, {os.cpu_count()} logical CPUs visible; load average before "
+             f"- machine: {cpu_model()}, {os.cpu_count()} logical CPUs visible; load average before "
              f"{load0[0]:.2f} / {load0[1]:.2f} / {load0[2]:.2f}, after {load1[0]:.2f} / {load1[1]:.2f} / "
              f"{load1[2]:.2f} (the machine is shared: other jobs ran alongside)",
              f"- sum of job wall times {bm.wall_s.sum():.0f} s, of job CPU times {bm.cpu_s.sum():.0f} s", "",

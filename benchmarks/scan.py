@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _machine import cpu_model  # noqa: E402  (benchmarks/ is the script's folder)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -190,13 +190,6 @@ def agreement(got: pd.DataFrame, ref: pd.DataFrame) -> dict:
             "p max rel. diff": relp.max(), "q within 1%": (relq <= 0.01).mean(),
             "q within 5%": (relq <= 0.05).mean(), "q median rel. diff": np.median(relq),
             "q < 0.05 (seqconv / fimo)": f"{int((m.q_value < 0.05).sum())} / {int((m['q-value'] < 0.05).sum())}"}
-
-
-def cpu_model() -> str:
-    try:
-        return next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if "model name" in line)
-    except (OSError, StopIteration):
-        return platform.processor()
 
 
 def timed(fn, *a):

@@ -26,6 +26,7 @@ from seqconv.transfer import TransferConfig, finetune  # noqa: E402
 def main(bbdir: str = "../backbones", data: str = "../shared/data") -> None:
     torch.set_num_threads(1)
     bb = load_backbone(Path(bbdir) / "human_lo4")
+    lines = []
     for tf in ("REST", "FOXA1"):
         for lrf in (0.1, 1.0):
             res = []
@@ -35,7 +36,9 @@ def main(bbdir: str = "../backbones", data: str = "../shared/data") -> None:
                              transfer=TransferConfig(mode="finetune", backbone_lr=lrf), verbose=False)
                 te = ds.subset("test")
                 res.append(auroc(te.y()[:, 0], predict(r.model, te.X())[:, 0]))
-            print(tf, "backbone_lr", lrf, [round(x, 3) for x in res], flush=True)
+            lines.append(f"{tf} backbone_lr {lrf} {[round(x, 3) for x in res]}")
+            print(lines[-1], flush=True)
+    (bench.RESULTS / "transfer_backbone_lr.txt").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -225,22 +224,13 @@ def train_backbone(name: str, root, out_root: Path, *, seed: int = 0, deepbind_m
 
 
 def install(out_root: Path, names) -> None:
-    """Copy built backbones into seqconv/pretrained and list them in its index.json (explicit step)."""
-    from seqconv.fileio import atomic_open
+    """Copy built backbones into seqconv/pretrained and list them in its index.json (explicit step), as
+    ``train_pretrained.py --install`` does for models."""
+    from train_pretrained import install as install_into_package
 
-    pre = REPO / "seqconv" / "pretrained"
-    index = json.loads((pre / "index.json").read_text())
-    models = [m for m in index["models"] if m["name"] not in names]
-    for name in names:
-        dest = pre / name
-        if dest.exists():
-            shutil.rmtree(dest)
-        shutil.copytree(out_root / name, dest)
-        models.append(json.loads((out_root / f"{name}.entry.json").read_text()))
-    with atomic_open(pre / "index.json") as fh:
-        json.dump({**index, "models": models}, fh, indent=1)
-        fh.write("\n")
-    print(f"installed {', '.join(names)} into {pre.relative_to(REPO)}", file=sys.stderr)
+    entries = {n: json.loads((out_root / f"{n}.entry.json").read_text()) for n in names}
+    install_into_package(out_root, names, entries)
+    print(f"installed {', '.join(names)} into seqconv/pretrained", file=sys.stderr)
 
 
 def main(argv=None) -> int:
