@@ -248,6 +248,16 @@ def _scores_and_medians(Q, Y, euclidean):
     return S, med, lo, hi
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _query_span(cfg, m, L):
+    """Query columns ``a..b`` (inclusive) that alignment ``cfg`` of an ``m``-column query over an
+    ``L``-column target overlaps."""
+    if cfg <= m:
+        a = m - cfg
+        return a, min(m, a + L) - 1
+    return 0, min(m, L + m - cfg) - 1
+
+
 @nb.njit(cache=True, nogil=True)
 def _tomtom_one(S, med, lo, hi, t_start, t_width, min_overlap):
     """Tomtom's complete-score search of one query (``tomtom.c``, default scoring).
@@ -369,12 +379,7 @@ def _tomtom_one(S, med, lo, hi, t_start, t_width, min_overlap):
         # (summed as logs only when the product is close to 1, where 1 - prod would lose digits)
         prod = 1.0
         for cfg in range(mo, m + L - mo + 1):
-            if cfg <= m:
-                a = m - cfg
-                b = min(m, a + L) - 1
-            else:
-                a = 0
-                b = min(m, L + m - cfg) - 1
+            a, b = _query_span(cfg, m, L)
             ov = b - a + 1
             y = best - (m - ov) * U
             if y <= 0:
@@ -386,12 +391,7 @@ def _tomtom_one(S, med, lo, hi, t_start, t_width, min_overlap):
         if prod > 0.999:
             logq = 0.0
             for cfg in range(mo, m + L - mo + 1):
-                if cfg <= m:
-                    a = m - cfg
-                    b = min(m, a + L) - 1
-                else:
-                    a = 0
-                    b = min(m, L + m - cfg) - 1
+                a, b = _query_span(cfg, m, L)
                 ov = b - a + 1
                 y = best - (m - ov) * U
                 if y <= ov * maxv:
