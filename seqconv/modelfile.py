@@ -156,7 +156,10 @@ def _read_json(path: Path) -> tuple[dict, Path]:
 
 def read_card(path) -> ModelCard:
     """Read and check the card of a model or backbone directory (or the JSON file itself)."""
-    d, card_path = _read_json(Path(path))
+    return _card(*_read_json(Path(path)))
+
+
+def _card(d: dict, card_path: Path) -> ModelCard:
     try:
         return ModelCard.from_dict(d)
     except (TypeError, ValueError) as exc:
@@ -173,7 +176,7 @@ def _load(path, want: str, device):
     if not path.exists():
         raise InputError(f"no such {want} directory", path=path)
     d, card_path = _read_json(path)
-    card = read_card(path)
+    card = _card(d, card_path)
     if card.kind != want:
         hint = ("; give it as --backbone to `seqconv finetune`, or attach a head with "
                 "seqconv.transfer.attach_head" if want == "model" else

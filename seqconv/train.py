@@ -131,7 +131,8 @@ class ParamGroup:
             raise ValueError(f"parameter group {self.name!r}: start_epoch must be >= 0")
 
     def matches(self, name: str) -> bool:
-        return any(name == p or name.startswith(p + ".") for p in self.prefixes)
+        """``""`` names every parameter; ``"trunk"`` names ``trunk`` and everything under ``trunk.``."""
+        return any(p == "" or name == p or name.startswith(p + ".") for p in self.prefixes)
 
     def frozen_at(self, epoch: int) -> bool:
         return self.frozen or epoch < self.start_epoch
@@ -302,7 +303,7 @@ def _resolve_groups(model, groups) -> list[tuple[ParamGroup, list]]:
     buckets: dict[str, list] = {g.name: [] for g in groups}
     rest = []
     for pname, p in model.named_parameters():
-        g = next((g for g in groups if g.prefixes == ("",) or g.matches(pname)), None)
+        g = next((g for g in groups if g.matches(pname)), None)
         (buckets[g.name] if g is not None else rest).append((pname, p))
     out = [(g, buckets[g.name]) for g in groups]
     empty = [g.name for g, ps in out if not ps]

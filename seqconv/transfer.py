@@ -342,12 +342,8 @@ def finetune(backbone, data, *, mode: str | None = None, config: TrainConfig | N
                    "n": {s: int((ds.table["split"] == s).sum()) for s in ("train", "valid", "test")}},
         "source": None if src is None else {"name": src.meta.get("name"), "tasks": list(src.tasks)},
         "leakage": leaks})
-    t0 = time.process_time()
-    res = fit(model, train_data, config=cfg, groups=groups, out_dir=out_dir, resume=resume, device=device,
-              verbose=verbose, monitor=monitor, regularizer=regularizer,
-              card_extra={"transfer_mode": tcfg.mode})
-    res.history[-1]["cpu_seconds_total"] = time.process_time() - t0
-    return res
+    return fit(model, train_data, config=cfg, groups=groups, out_dir=out_dir, resume=resume, device=device,
+               verbose=verbose, monitor=monitor, regularizer=regularizer, card_extra={"transfer_mode": tcfg.mode})
 
 
 def target_view(model: SeqModel, tasks) -> SeqModel:

@@ -126,8 +126,6 @@ def finetune(backbone, from_model, data, mode, out, head, hidden, head_epochs, b
         click.echo(summary.to_csv(sep="\t", index=False, float_format="%.4f"), nl=False)
         log(f"wrote {outdir}/compare.tsv, summary.tsv, compare.png", quiet=quiet)
         return
-    from seqconv.train import TrainConfig  # noqa: F401  (config recorded in the card by fit)
-
     report_test(res.model, ds, out, seed=seed, device=device, quiet=quiet)
     log(f"best epoch {res.best_epoch} (valid auPRC {res.best_metrics['valid_auprc']:.4f}); model in {out}", quiet=quiet)
 
