@@ -1,4 +1,4 @@
-"""Shipped files: no absolute machine path anywhere in the package, the pipelines or the bundled data notes."""
+"""Committed files: no absolute machine path in the package, pipelines, bundled data notes, benchmarks and docs."""
 
 import re
 from pathlib import Path
@@ -10,7 +10,7 @@ TEXT = {".py", ".json", ".md", ".yaml", ".yml", ".txt", ".meme", ".toml", ".cfg"
 
 
 def _shipped():
-    for base in ("seqconv", "pipelines", "data"):
+    for base in ("seqconv", "pipelines", "data", "benchmarks", "docs"):
         for p in (REPO / base).rglob("*"):
             if p.is_file() and p.suffix in TEXT and "__pycache__" not in p.parts:
                 yield p
