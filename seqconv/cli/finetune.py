@@ -69,9 +69,9 @@ def finetune(backbone, from_model, data, mode, out, head, hidden, head_epochs, b
     Example:
       seqconv prepare --peaks data/yeast/Cbf1_CX.bed.gz --genome data/yeast/sacCer3_chr1_3_6_7_8_9.fa.gz \\
           --width 101 --out cbf1.parquet
-      seqconv finetune --backbone yeast_backbone --data cbf1.parquet --mode finetune --out cbf1_ft
+      seqconv finetune --backbone yeast_backbone --data cbf1.parquet --mode finetune --batch-size 16 --out cbf1_ft
       seqconv finetune --backbone yeast_backbone --data cbf1.parquet --compare scratch,frozen,finetune \\
-          --seeds 0,1 --epochs 10 --out cbf1_compare
+          --seeds 0,1 --epochs 10 --batch-size 16 --out cbf1_compare
     """
     import torch
 
