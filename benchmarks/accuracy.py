@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "pipelines"))
+sys.path.insert(0, str(HERE))
 
 # DNABERT-2 paper (Zhou et al. ICLR 2024) Table 4, test MCC x 100
 DNABERT2_MCC = {"tf_0": 71.99, "tf_1": 76.06, "tf_2": 66.52, "tf_3": 58.54, "tf_4": 77.43,
@@ -36,7 +38,8 @@ FROZEN_AUC = {"DNABERT-2": dict(zip(["tf_0", "tf_1", "tf_2", "tf_3", "tf_4"], [.
               "Caduceus-Ph": dict(zip(["tf_0", "tf_1", "tf_2", "tf_3", "tf_4"], [.880, .869, .825, .773, .929]))}
 
 
-ARCH_ORDER = {"deepbind": 0, "basset": 1, "resnet": 2}
+TASKS = ["tf_0", "tf_1", "tf_2", "tf_3", "tf_4", "mouse_0", "mouse_2", "mouse_3", "mouse_4"]
+ARCH_ORDER = {"plain": -1, "deepbind": 0, "basset": 1, "resnet": 2}
 
 
 def _best_threshold(y, s) -> float:
@@ -47,8 +50,21 @@ def _best_threshold(y, s) -> float:
     return float(cands[int(np.argmax(scores))])
 
 
+def _boot_ci(y, s, metric, seed: int, n: int = 1000) -> tuple[float, float]:
+    """95% percentile bootstrap interval of ``metric(y, s)`` over test sequences (seeded)."""
+    rng = np.random.default_rng([seed, 7])
+    vals = []
+    for _ in range(n):
+        i = rng.integers(0, len(y), len(y))
+        if 0 < y[i].sum() < len(i):
+            vals.append(metric(y[i], s[i]))
+    lo, hi = np.quantile(vals, [0.025, 0.975])
+    return round(float(lo), 4), round(float(hi), 4)
+
+
 def run_one(task: str, arch: str, seed: int, data: Path, *, epochs: int = 15, patience: int = 4,
             overrides: dict | None = None, tag: str = "") -> dict:
+    from _baseline import fit_plain, score_plain
     from train_pretrained import load_gue
 
     from seqconv.evaluate import auprc, auroc, mcc
@@ -57,21 +73,37 @@ def run_one(task: str, arch: str, seed: int, data: Path, *, epochs: int = 15, pa
     from seqconv.train import TrainConfig, fit
 
     ds = load_gue(data, task)
-    model = build_model(get_config(arch, **(overrides or {})), seed=seed)
-    t0, c0 = time.time(), time.process_time()
-    res = fit(model, ds, config=TrainConfig(epochs=epochs, patience=patience, seed=seed), verbose=False)
-    secs, cpu = time.time() - t0, time.process_time() - c0
     dev, test = ds.subset("valid"), ds.subset("test")
-    s_dev = predict(res.model, dev.X())[:, 0]
-    s_test = predict(res.model, test.X())[:, 0]
+    load0 = os.getloadavg()
+    t0, c0 = time.time(), time.process_time()
+    if arch == "plain":
+        tr = ds.subset("train")
+        net, hist = fit_plain(tr.X(), tr.y()[:, 0], dev.X(), dev.y()[:, 0], seed=seed, epochs=epochs,
+                              patience=patience)
+        secs, cpu = time.time() - t0, time.process_time() - c0
+        s_dev, s_test = score_plain(net, dev.X()), score_plain(net, test.X())
+        best_epoch, n_epochs, epoch_s, vcurve = int(np.argmax(hist)) + 1, len(hist), [], [round(h, 4) for h in hist]
+        params = sum(p.numel() for p in net.parameters())
+    else:
+        model = build_model(get_config(arch, **(overrides or {})), seed=seed)
+        res = fit(model, ds, config=TrainConfig(epochs=epochs, patience=patience, seed=seed), verbose=False)
+        secs, cpu = time.time() - t0, time.process_time() - c0
+        s_dev = predict(res.model, dev.X())[:, 0]
+        s_test = predict(res.model, test.X())[:, 0]
+        best_epoch, n_epochs = res.best_epoch, len(res.history)
+        epoch_s = [round(h["seconds"], 1) for h in res.history]
+        vcurve = [round(h["valid_auroc"], 4) for h in res.history]
+        params = sum(p.numel() for p in res.model.parameters())
     y_test = test.y()[:, 0]
     thr = _best_threshold(dev.y()[:, 0], s_dev)
+    auroc_lo, auroc_hi = _boot_ci(y_test, s_test, auroc, seed)
     return {"task": task, "arch": arch, "seed": seed, "mcc": mcc(y_test, s_test), "mcc_dev_thr": mcc(y_test, s_test, thr),
-            "auroc": auroc(y_test, s_test), "auprc": auprc(y_test, s_test), "best_epoch": res.best_epoch,
-            "epochs_run": len(res.history), "seconds": round(secs, 1), "cpu_seconds": round(cpu, 1),
-            "epoch_seconds": [round(h["seconds"], 1) for h in res.history],
-            "valid_auroc": [round(h["valid_auroc"], 4) for h in res.history], "threads": torch.get_num_threads(),
-            "params": sum(p.numel() for p in res.model.parameters()),
+            "auroc": auroc(y_test, s_test), "auroc_lo": auroc_lo, "auroc_hi": auroc_hi,
+            "auprc": auprc(y_test, s_test), "best_epoch": best_epoch,
+            "epochs_run": n_epochs, "seconds": round(secs, 1), "cpu_seconds": round(cpu, 1),
+            "epoch_seconds": epoch_s, "valid_curve": vcurve, "threads": torch.get_num_threads(),
+            "params": params, "load_before": [round(x, 2) for x in load0],
+            "load_after": [round(x, 2) for x in os.getloadavg()],
             **({"tag": tag, "epochs": epochs, "patience": patience, "overrides": overrides or {}} if tag else {})}
 
 
@@ -149,8 +181,8 @@ def _experiments(base: pd.DataFrame, tagged: list) -> list:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tasks", nargs="+", default=["tf_0", "tf_1", "tf_2", "tf_3", "tf_4"])
-    ap.add_argument("--archs", nargs="+", default=["deepbind", "basset", "resnet"])
+    ap.add_argument("--tasks", nargs="+", default=TASKS)
+    ap.add_argument("--archs", nargs="+", default=["plain", "deepbind", "basset", "resnet"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data"))
     ap.add_argument("--threads", type=int, default=1)
