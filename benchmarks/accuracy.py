@@ -102,7 +102,8 @@ def run_one(task: str, arch: str, seed: int, data: Path, *, epochs: int = 15, pa
             "auprc": auprc(y_test, s_test), "best_epoch": best_epoch,
             "epochs_run": n_epochs, "seconds": round(secs, 1), "cpu_seconds": round(cpu, 1),
             "epoch_seconds": epoch_s, "valid_curve": vcurve, "threads": torch.get_num_threads(),
-            "params": params, "load_before": [round(x, 2) for x in load0],
+            "params": params, "test_logits": [round(float(v), 3) for v in s_test],
+            "dev_logits": [round(float(v), 3) for v in s_dev], "load_before": [round(x, 2) for x in load0],
             "load_after": [round(x, 2) for x in os.getloadavg()],
             **({"tag": tag, "epochs": epochs, "patience": patience, "overrides": overrides or {}} if tag else {})}
 

@@ -72,6 +72,25 @@ def test_bad_names_and_options():
         get_config("basset", filters=[8, 8], kernel_sizes=[5], pool_sizes=[2, 2])
 
 
+def test_exponential_first_layer_activation():
+    """resnet first_activation="exp": the first layer's output is exp(BN(conv)) (> 0, unbounded), not ReLU's."""
+    from seqconv.models.blocks import Exp
+
+    m = build_model(get_config("resnet", first_activation="exp", input_length=60), seed=0).eval()
+    first = m.trunk.layers[0]
+    assert isinstance(first.act, Exp)
+    x = torch.randint(0, 2, (3, 4, 60)).float()
+    with torch.no_grad():
+        h = first(x)
+        pre = first.pool(first.bn(torch.cat([c(x) for c in first.convs], dim=1)))
+    assert (h > 0).all() and torch.allclose(h, torch.exp(pre))
+    relu = build_model(get_config("resnet", input_length=60), seed=0).eval()
+    with torch.no_grad():
+        assert (relu.trunk.layers[0](x) == 0).any()
+    with pytest.raises(ValueError, match="first_activation"):
+        get_config("resnet", first_activation="gelu")
+
+
 def test_first_pool_size_configurable():
     small = build_model(get_config("basset", pool_sizes=[1, 4, 4]))
     big = build_model(get_config("basset", pool_sizes=[10, 4, 4], input_length=400))
@@ -140,7 +159,8 @@ def test_inference_copy_folds_batchnorm_same_outputs(arch):
 @pytest.mark.parametrize("arch,overrides", [
     ("deepbind", {}), ("deepbind", {"pool_size": 3, "kernel_size": 8, "global_pool": "maxavg"}),
     ("basset", {}), ("basset", {"kernel_sizes": (8, 6, 4), "pool_sizes": (2, 3, 1), "n_tasks": 3}),
-    ("resnet", {}), ("resnet", {"first_widths": (4, 9), "dilations": (1, 3), "pool_size": 0})])
+    ("resnet", {}), ("resnet", {"first_widths": (4, 9), "dilations": (1, 3), "pool_size": 0}),
+    ("resnet", {"first_activation": "exp", "pool_size": 4})])
 @pytest.mark.slow
 def test_channels_last_inference_path_equals_plain_model(arch, overrides):
     """The fast predict path (BatchNorm folded, (1 x K) conv2d on channels-last activations) == model.eval()."""

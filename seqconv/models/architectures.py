@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from seqconv.errors import InputError
-from seqconv.models.blocks import ConvBlock, DilatedResidualBlock, GlobalPool, MultiWidthConv
+from seqconv.models.blocks import ACTIVATIONS, ConvBlock, DilatedResidualBlock, GlobalPool, MultiWidthConv
 from seqconv.models.card import ModelCard
 from seqconv.models.heads import DenseHead
 
@@ -104,7 +104,7 @@ class BassetConfig(_Config):
 @dataclass(frozen=True)
 class ResNetConfig(_Config):
     """``resnet``: multi-width first layer (``len(first_widths) * first_filters`` channels,
-    max-pool ``pool_size``), one dilated residual block per entry of ``dilations``,
+    ``first_activation`` relu or exp, max-pool ``pool_size``), one dilated residual block per entry of ``dilations``,
     global pool, dense head."""
 
     arch: ClassVar[str] = "resnet"
@@ -112,6 +112,7 @@ class ResNetConfig(_Config):
     input_length: int = 101
     first_widths: tuple = (7, 15, 25)
     first_filters: int = 32
+    first_activation: str = "relu"
     pool_size: int = 2
     kernel_size: int = 3
     dilations: tuple = (1, 2, 4, 8)
@@ -124,6 +125,8 @@ class ResNetConfig(_Config):
         _tuple_fields(self, ("first_widths", "dilations"))
         if not self.first_widths:
             raise ValueError("resnet: first_widths must not be empty")
+        if self.first_activation not in ACTIVATIONS:
+            raise ValueError(f"resnet: first_activation must be one of {ACTIVATIONS}, got {self.first_activation!r}")
         self._check()
 
 
@@ -384,7 +387,7 @@ def _build_basset(c: BassetConfig) -> SeqModel:
 def _build_resnet(c: ResNetConfig) -> SeqModel:
     ch = c.first_filters * len(c.first_widths)
     layers: list[nn.Module] = [MultiWidthConv(4, c.first_filters, c.first_widths, pool_size=c.pool_size,
-                                              dropout=c.conv_dropout)]
+                                              dropout=c.conv_dropout, activation=c.first_activation)]
     layers += [DilatedResidualBlock(ch, c.kernel_size, dilation=d, dropout=c.conv_dropout) for d in c.dilations]
     layers += [nn.BatchNorm1d(ch), nn.ReLU(), GlobalPool(c.global_pool)]
     trunk = Trunk(*layers)

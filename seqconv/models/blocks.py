@@ -14,6 +14,14 @@ import torch.nn.functional as F
 from torch import nn
 
 POOLS = ("max", "avg", "maxavg")
+ACTIVATIONS = ("relu", "exp")
+
+
+class Exp(nn.Module):
+    """Exponential activation ``exp(x)`` (Koo & Ploenzke 2021, Nat Mach Intell 3:258)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.exp(x)
 
 
 # ---------------------------------------------------------------- fast inference layout
@@ -131,7 +139,7 @@ class MultiWidthConv(nn.Module):
     """Parallel first-layer convolutions of several widths, concatenated on channels.
 
     Each branch is a plain ``nn.Conv1d`` with ``same`` padding (so all outputs keep
-    the input length); then BatchNorm, ReLU and an optional max-pool.
+    the input length); then BatchNorm, the activation and an optional max-pool.
 
     Parameters
     ----------
@@ -143,15 +151,21 @@ class MultiWidthConv(nn.Module):
     pool_size : int
         Max-pool after the concatenation; 0/1 = none.
     dropout : float
+    activation : {"relu", "exp"}
+        ``exp``: exponential activation (Koo & Ploenzke 2021), which makes first-layer filters
+        more motif-like.  Both are monotone, so max-pooling before the activation is exact.
     """
 
     channels_last: bool = False
 
-    def __init__(self, in_channels: int, filters: int, widths, *, pool_size: int = 0, dropout: float = 0.0):
+    def __init__(self, in_channels: int, filters: int, widths, *, pool_size: int = 0, dropout: float = 0.0,
+                 activation: str = "relu"):
         super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
         self.convs = nn.ModuleList(nn.Conv1d(in_channels, filters, int(w), padding="same") for w in widths)
         self.bn = nn.BatchNorm1d(filters * len(self.convs))
-        self.act = nn.ReLU()
+        self.act = nn.ReLU() if activation == "relu" else Exp()
         self.pool = nn.MaxPool1d(pool_size) if pool_size and pool_size > 1 else nn.Identity()
         self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
 
@@ -159,7 +173,8 @@ class MultiWidthConv(nn.Module):
         if self.channels_last and not self.training:
             h = _channels_last_2d(x)
             h = torch.cat([_conv2d_cl(c, h) for c in self.convs], dim=1)
-            return torch.relu_(_pool2d(self.pool, h)).squeeze(2)
+            h = _pool2d(self.pool, h)
+            return (torch.relu_(h) if isinstance(self.act, nn.ReLU) else torch.exp_(h)).squeeze(2)
         h = torch.cat([c(x) for c in self.convs], dim=1)
         return self.drop(self.act(self.pool(self.bn(h))))
 
