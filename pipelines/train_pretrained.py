@@ -159,7 +159,7 @@ def load_yeast(root, tfs=YEAST_TFS, *, width: int = 101, seed: int = 0, work=Non
 # name -> (loader, kwargs, architecture options, training options, description)
 MODELS = {}
 for _t in GUE_TASKS:
-    MODELS[f"gue_{_t}"] = ("gue", {"task": _t}, ("basset", {}), {"epochs": 10, "patience": 3},
+    MODELS[f"gue_{_t}"] = ("gue", {"task": _t}, ("resnet", {}), {"epochs": 15, "patience": 4},
                            f"GUE human TF task {_t} (DNABERT-2 benchmark; ENCODE ChIP-seq, GC-matched background)")
 for _tf in DEEPBIND_TFS:
     MODELS[f"deepbind_{_tf}"] = ("deepbind", {"tf": _tf, "max_train": 12000},

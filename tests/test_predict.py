@@ -194,6 +194,23 @@ def test_bundled_models_load_and_are_small():
     r = CliRunner().invoke(main, ["models", "--tsv"])
     assert r.exit_code == 0 and r.output.split("\n")[0].startswith("name\tkind\tarch\twidth\ttasks\tnegatives")
     assert len(r.output.strip().split("\n")) == len(table) + 1
+    # every single-task model shows the interval of its stored test auROC (which contains the point
+    # estimate) and every model says where its test set came from
+    for row in table[table["kind"] == "model"].itertuples():
+        assert row.test_split, row.name
+        if "," not in row.tasks:
+            lo, hi = map(float, row.test_auroc_95ci.split("-"))
+            assert lo <= row.test_auroc <= hi, row.name
+
+
+def test_describe_shows_test_split_and_interval():
+    table = _bundled()
+    if "yeast_chexmix" not in set(table["name"]):
+        pytest.skip("bundled model yeast_chexmix absent")
+    r = CliRunner().invoke(main, ["describe", "yeast_chexmix"])
+    assert r.exit_code == 0, r.output
+    assert "test split: held-out chr8,chr9" in r.output
+    assert "test Reb1: auROC" in r.output and "[" in r.output
 
 
 def test_bundled_oct4_mafk_on_bundled_real_input():

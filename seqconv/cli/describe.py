@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from seqconv.cli._common import main, user_errors
+from seqconv.models.card import split_summary
 
 
 @main.command()
@@ -63,6 +64,9 @@ def _model_title(name, net) -> str:
         bb = card.transfer.get("backbone") or {}
         lines.append(f"transfer: mode {card.transfer.get('mode', '?')} from backbone {bb.get('name', '?')} "
                      f"({len(bb.get('tasks') or [])} source tasks)")
+    where = split_summary(card)
+    if where:
+        lines.append(f"test split: {where}")
     for row in (card.metrics or {}).get("test") or []:
         if isinstance(row, dict) and "auroc" in row:
             lines.append(f"test {row.get('TF', '')}: auROC {row['auroc']:.4f} "

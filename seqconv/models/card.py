@@ -86,3 +86,27 @@ class ModelCard:
         """Build from a ``model.json`` dict; keys the card does not hold are ignored."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def split_summary(card: ModelCard) -> str:
+    """Where a card's test metrics come from, in a few words (e.g. ``held-out chr8,chr9``)."""
+    t = card.training or {}
+    split = t.get("split") or {}
+    if not isinstance(split, dict) or not split:
+        test = (t.get("splits") or {}).get("test") or {}
+        chroms = test.get("chromosomes") if isinstance(test, dict) else None
+        return f"held-out {','.join(chroms)}" if chroms else ""
+    scheme = str(split.get("scheme", ""))
+    if scheme == "chromosome" and split.get("test"):
+        return f"held-out {','.join(split['test'])}"
+    if scheme == "given":
+        return f"given: {split.get('source', 'the benchmark test set')}"
+    return scheme
+
+
+def test_interval(card: ModelCard, metric: str = "auroc") -> tuple[float, float] | None:
+    """The 95% interval of a single-task card's test ``metric`` (``None`` if not recorded or multi-task)."""
+    rows = [r for r in (card.metrics or {}).get("test") or [] if isinstance(r, dict) and metric in r]
+    if len(rows) != 1 or f"{metric}_lo" not in rows[0]:
+        return None
+    return float(rows[0][f"{metric}_lo"]), float(rows[0][f"{metric}_hi"])

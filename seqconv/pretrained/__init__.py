@@ -18,8 +18,8 @@ from seqconv.errors import InputError
 
 ROOT = Path(__file__).resolve().parent
 INDEX = ROOT / "index.json"
-COLUMNS = ["name", "kind", "arch", "width", "tasks", "negatives", "data", "test_auroc", "test_auprc", "test_mcc",
-           "size_kb"]
+COLUMNS = ["name", "kind", "arch", "width", "tasks", "negatives", "data", "test_auroc", "test_auroc_95ci",
+           "test_auprc", "test_mcc", "test_split", "size_kb"]
 
 
 def _index() -> list[dict]:
@@ -43,19 +43,28 @@ def list_models(kind: str | None = None) -> pd.DataFrame:
 
     Returns
     -------
-    DataFrame with columns ``name, kind, arch, width, tasks, negatives, data, test_auroc, test_auprc,
-    test_mcc, size_kb`` (metrics: mean over the TFs on the held-out test set; for a backbone, of the
-    pretraining heads).
+    DataFrame with columns ``name, kind, arch, width, tasks, negatives, data, test_auroc,
+    test_auroc_95ci, test_auprc, test_mcc, test_split, size_kb`` (metrics: mean over the TFs on the
+    held-out test set; for a backbone, of the pretraining heads; ``test_auroc_95ci``: the bootstrap
+    interval recorded in a single-task model's card, ``per TF`` for a multi-task one (see ``seqconv
+    describe``); ``test_split``: where the test set came from).
     """
+    from seqconv.modelfile import read_card
+    from seqconv.models.card import split_summary, test_interval
+
     rows = []
     for m in _index():
         if kind is not None and m.get("kind", "model") != kind:
             continue
         tasks = m["tasks"]
+        card = read_card(ROOT / m["name"])
+        ci = test_interval(card)
         rows.append({"name": m["name"], "kind": m.get("kind", "model"), "arch": m["arch"], "width": m["input_width"],
                      "tasks": ",".join(tasks) if len(tasks) <= 3 else f"{','.join(tasks[:3])},... ({len(tasks)})",
                      "negatives": m.get("negatives", ""), "data": m["data"], "test_auroc": m["test"].get("auroc"),
-                     "test_auprc": m["test"].get("auprc"), "test_mcc": m["test"].get("mcc"), "size_kb": m["size_kb"]})
+                     "test_auroc_95ci": f"{ci[0]:.3f}-{ci[1]:.3f}" if ci else ("per TF" if len(tasks) > 1 else ""),
+                     "test_split": split_summary(card), "test_auprc": m["test"].get("auprc"),
+                     "test_mcc": m["test"].get("mcc"), "size_kb": m["size_kb"]})
     return pd.DataFrame(rows, columns=COLUMNS).round(4)
 
 
