@@ -23,6 +23,7 @@ from seqconv.models.architectures import (  # noqa: F401
 from seqconv.models.blocks import ConvBlock, DilatedResidualBlock, GlobalPool, MultiWidthConv  # noqa: F401
 from seqconv.models.card import ModelCard  # noqa: F401
 from seqconv.models.describe import describe, format_table  # noqa: F401
+from seqconv.models.ensemble import ensemble, is_ensemble  # noqa: F401
 from seqconv.models.heads import DenseHead  # noqa: F401
 
 __all__ = [

@@ -26,6 +26,7 @@ from torch import nn
 from seqconv.errors import InputError
 from seqconv.models.blocks import ACTIVATIONS, ConvBlock, DilatedResidualBlock, GlobalPool, MultiWidthConv
 from seqconv.models.card import ModelCard
+from seqconv.models.ensemble import EnsembleHead, Parallel, member_sizes
 from seqconv.models.heads import DenseHead
 
 
@@ -54,6 +55,8 @@ class _Config:
             raise ValueError(f"{self.arch}: n_tasks must be >= 1, got {self.n_tasks}")
         if self.input_length < 1:
             raise ValueError(f"{self.arch}: input_length must be >= 1, got {self.input_length}")
+        if self.members < 1:
+            raise ValueError(f"{self.arch}: members must be >= 1, got {self.members}")
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class DeepBindConfig(_Config):
     global_pool: str = "max"
     hidden: int = 32
     dropout: float = 0.25
+    members: int = 1
 
     def __post_init__(self):
         self._check()
@@ -93,6 +97,7 @@ class BassetConfig(_Config):
     conv_dropout: float = 0.1
     hidden: int = 256
     dropout: float = 0.3
+    members: int = 1
 
     def __post_init__(self):
         _tuple_fields(self, ("filters", "kernel_sizes", "pool_sizes"))
@@ -120,6 +125,7 @@ class ResNetConfig(_Config):
     conv_dropout: float = 0.1
     hidden: int = 64
     dropout: float = 0.3
+    members: int = 1
 
     def __post_init__(self):
         _tuple_fields(self, ("first_widths", "dilations"))
@@ -147,7 +153,7 @@ class Trunk(nn.Module):
     @property
     def first_convs(self) -> list[nn.Conv1d]:
         first = self.layers[0]
-        return list(first.convs) if isinstance(first, MultiWidthConv) else [first.conv]
+        return list(first.convs) if isinstance(first, (MultiWidthConv, Parallel)) else [first.conv]
 
 
 def default_tasks(n: int) -> tuple:
@@ -245,7 +251,18 @@ class SeqModel(_Described, nn.Module):
     def first_conv(self):
         """The first ``nn.Conv1d`` (deepbind, basset); for ``resnet`` the list of first-layer convs."""
         convs = self.first_convs
-        return convs if isinstance(self.trunk.layers[0], MultiWidthConv) else convs[0]
+        return convs if isinstance(self.trunk.layers[0], (MultiWidthConv, Parallel)) else convs[0]
+
+    def member(self, k: int) -> SeqModel:
+        """Member ``k`` of an ensemble (``config.members > 1``) as a single model (a copy, same card)."""
+        import copy
+
+        if self.config.members == 1:
+            raise InputError("member(): this model is not an ensemble")
+        if not 0 <= k < self.config.members:
+            raise InputError(f"member(): k must be in 0..{self.config.members - 1}, got {k}")
+        return SeqModel(copy.deepcopy(self.trunk.layers[0].members[k]), copy.deepcopy(self.head.members[k]),
+                        self.config.replace(members=1), self.card)
 
     def backbone(self) -> Backbone:
         """This model's trunk (a copy) as a :class:`Backbone` that remembers where it came from."""
@@ -319,12 +336,21 @@ class Backbone(_Described, nn.Module):
             changes["dropout"] = float(dropout)
         config = self.config.replace(**changes)
         trunk = copy.deepcopy(self.trunk)
-        n_in = _flat_features(trunk, config.input_length)
-        head = _seeded(seed, lambda: DenseHead(n_in, len(tasks), hidden=config.hidden, dropout=config.dropout))
+        head = _seeded(seed, lambda: _new_head(trunk, config))
         card = ModelCard(tasks=tasks, strand=self.card.strand, encoding=self.card.encoding,
                          negatives=self.card.negatives,
                          transfer={"backbone": backbone_summary(self.card)})
         return SeqModel(trunk, head, config, card)
+
+
+def _new_head(trunk: Trunk, config):
+    """A fresh head for ``trunk``: one DenseHead, or one per member of an ensemble."""
+    if config.members > 1:
+        sizes = member_sizes(trunk.layers[0], config.input_length)
+        return EnsembleHead([DenseHead(n, config.n_tasks, hidden=config.hidden, dropout=config.dropout)
+                             for n in sizes], sizes)
+    return DenseHead(_flat_features(trunk, config.input_length), config.n_tasks, hidden=config.hidden,
+                     dropout=config.dropout)
 
 
 def backbone_summary(card: ModelCard) -> dict:
@@ -398,6 +424,15 @@ def _build_resnet(c: ResNetConfig) -> SeqModel:
 _BUILDERS = {"deepbind": _build_deepbind, "basset": _build_basset, "resnet": _build_resnet}
 
 
+def _build(config) -> SeqModel:
+    if config.members == 1:
+        return _BUILDERS[config.arch](config)
+    single = config.replace(members=1)
+    block = Parallel([_BUILDERS[config.arch](single).trunk for _ in range(config.members)])
+    trunk = Trunk(block)
+    return SeqModel(trunk, _new_head(trunk, config), config)
+
+
 def get_config(arch: str, **overrides):
     """The config of architecture ``arch`` with defaults, some fields overridden.
 
@@ -445,7 +480,7 @@ def build_model(config, *, seed: int | None = None, card: ModelCard | None = Non
         config = config_from_dict(config)
     if config.arch not in _BUILDERS:
         raise InputError(f"unknown architecture {config.arch!r}; choose one of {', '.join(_BUILDERS)}")
-    model = _seeded(seed, lambda: _BUILDERS[config.arch](config))
+    model = _seeded(seed, lambda: _build(config))
     if card is not None:
         model.card = card
     return model

@@ -45,6 +45,11 @@ def describe(model: nn.Module, length: int | None = None) -> pd.DataFrame:
         pool) and ``params``.  A final ``total`` row sums the parameters.
     """
     length = int(length or model.input_length)
+    if getattr(getattr(model, "config", None), "members", 1) > 1:   # an ensemble: one member's layers, then the total
+        table = describe(model.member(0), length)
+        table["layer"] = [f"member 0: {x}" if x != "total" else x for x in table["layer"]]
+        table.loc[table.index[-1], ["type", "params"]] = [f"ensemble of {model.config.members}", _n_params(model)]
+        return table
     rows: list[dict] = []
     layers = [(f"trunk.layers.{i}", m) for i, m in enumerate(model.trunk.layers)]
     layers += [(f"head.net.{i}", m) for i, m in enumerate(model.head.net)]

@@ -74,6 +74,9 @@ def first_layer(model: nn.Module) -> FirstLayer:
         If the model's first layer is not a ``Conv1d`` over the 4 one-hot channels,
         or is strided, dilated or grouped.
     """
+    if getattr(getattr(model, "config", None), "members", 1) > 1:
+        raise InputError(f"this model is an ensemble of {model.config.members} models, whose first layers differ; "
+                         "extract motifs from one of its members (train or load a single model)")
     if hasattr(model, "first_convs") and hasattr(model, "trunk"):
         convs = list(model.first_convs)
         block = model.trunk.layers[0]
