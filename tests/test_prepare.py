@@ -83,10 +83,12 @@ def test_from_fasta_and_tsv(tmp_path):
     assert ds.table.loc[ds.table["name"] == "n0", "sequence"].iloc[0] == "NNNN" + "AATTCCGG" * 9 + "NNNN"
     tsv = tmp_path / "d.tsv"
     tsv.write_text("id\tsequence\tlabel:A\tlabel:B\tsplit\n"
-                   "s1\tACGTACGT\t1\t0\ttrain\ns2\tTTTTAAAA\t0\t1\tdev\ns3\tGGGGCCCC\t0\t0\ttest\n")
+                   "s1\tACGTACGT\t1\t0\ttrain\ns2\tTTTTAAAA\t0\t1\tdev\ns3\tGGGGCCCC\t0\t0\ttest\n"
+                   "s4\tACGTTTGT\t0\t1\ttrain\n")
     ds, _ = from_tsv(tsv)
-    assert ds.tasks == ["A", "B"] and list(ds.table["split"]) == ["train", "valid", "test"]
-    assert ds.y().tolist() == [[1, 0], [0, 1], [0, 0]]
+    assert ds.tasks == ["A", "B"] and list(ds.table["split"]) == ["train", "valid", "test", "train"]
+    assert ds.y().tolist() == [[1, 0], [0, 1], [0, 0], [0, 1]]
+    assert ds.meta["split"]["scheme"] == "given" and ds.meta["split"]["file"].endswith("d.tsv")
 
 
 def test_tsv_errors(tmp_path):
@@ -95,7 +97,7 @@ def test_tsv_errors(tmp_path):
     with pytest.raises(InputError, match=r"b.tsv:3: column 'label': label must be 0 or 1, got 'yes'"):
         from_tsv(bad)
     nos = tmp_path / "n.tsv"
-    nos.write_text("seq\tlabel\nACGT\t1\n")
+    nos.write_text("dna\tlabel\nACGT\t1\n")
     with pytest.raises(InputError, match="no 'sequence' column"):
         from_tsv(nos)
 
