@@ -612,7 +612,8 @@ def from_tsv(
     given = "the split= of its FASTA headers" if rows.fmt == "FASTA" else "its split column"
     if rows.split is not None:
         table["split"] = rows.split
-        scheme = {"scheme": "given", "from": given.replace("its ", ""), "file": src}
+        scheme = {"scheme": "given", "from": "split= in the FASTA headers" if rows.fmt == "FASTA" else "split column",
+                  "file": src}
         if not (table["split"] == "valid").any():
             scheme["valid"] = _carve_valid(table, valid_fraction, seed, src)
     else:
