@@ -383,3 +383,25 @@ def test_help_examples_run_as_written_from_a_clone(tmp_path, monkeypatch):
         r = CliRunner().invoke(main, ["prepare", "-q", *argv])
         assert r.exit_code == 0, (argv, r.output)
         assert read_dataset(target).meta["seqconv_version"]
+
+
+def test_cli_labelled_fasta_from_stdin_and_tsv_shuffles(tmp_path):
+    rows = _csv_rows(GUE_MINI / "test.csv.gz")
+    fasta = "".join(f">r{i} label={lab} split={'test' if i % 4 == 0 else 'train'}\n{s}\n"
+                    for i, (s, lab) in enumerate(rows))
+    out = tmp_path / "l.parquet"
+    r = CliRunner().invoke(main, ["prepare", "--labelled", "-", "--valid-fraction", "0.25", "-o", str(out), "-q"],
+                           input=fasta)
+    assert r.exit_code == 0, r.output
+    ds = read_dataset(out)
+    assert ds.meta["split"]["counts"] == {"train": 68, "valid": 22, "test": 30}
+    assert ds.meta["split"]["file"] == "<stdin>" and ds.meta["split"]["valid"]["fraction"] == 0.25
+    # --shuffles with a random split: negatives for train and valid positives only, each in its source's split
+    tsv = tmp_path / "pos.tsv"
+    tsv.write_text("sequence\tlabel\n" + "".join(f"{s}\t{lab}\n" for s, lab in rows))
+    ds, _ = from_tsv(tsv, split_fractions="0.5,0.25,0.25", shuffles=1, seed=3)
+    t = ds.table
+    sh = t[t["kind"] == "shuffle"]
+    src = t.set_index("name").loc[[n.split(":shuf")[0] for n in sh["name"]]]
+    assert (sh["split"].to_numpy() == src["split"].to_numpy()).all() and "test" not in set(sh["split"])
+    assert len(sh) == int(((t["split"] != "test") & (t["kind"] == "positive")).sum())
