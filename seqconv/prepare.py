@@ -293,7 +293,9 @@ def from_fasta(
     table["split"] = random_split(len(table), valid=valid, test=test, seed=seed)
     _check_classes(table, [task], hint="give --negative-fasta files or --shuffles N")
     meta = {"width": width, "seed": seed,
-            "split": {"scheme": "random", "valid": valid, "test": test},
+            "split": {"scheme": "random", "fractions": [round(1 - valid - test, 10), valid, test], "valid": valid,
+                      "test": test, "seed": seed,
+                      "counts": {s: int((table["split"] == s).sum()) for s in ("train", "valid", "test")}},
             "sources": {"fasta": [str(p) for p in fasta_files], "labels": list(labels)}}
     cols = ["name", "chrom", "start", "end", "sequence", "kind", "split", LABEL_PREFIX + task]
     return Dataset(table[cols].reset_index(drop=True), meta), report
