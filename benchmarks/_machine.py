@@ -121,3 +121,25 @@ def machine_text(rec: dict | None, *, own_threads: int | None = None) -> str:
     elif first:
         text += f" (1-minute load within the run's own {own_threads} thread(s))"
     return text + "."
+
+
+def runs_summary(records, n_runs: int | None = None) -> str:
+    """One line for a report over many runs, each with its own record (``None`` for runs made without one).
+
+    Says the CPU(s) and thread counts seen, the range of the 1-minute load average before and after
+    over the recorded runs, and how many runs have no record (:data:`NOT_RECORDED`).
+    """
+    records = list(records)
+    n_runs = len(records) if n_runs is None else n_runs
+    recs = [m for m in records if isinstance(m, dict)]
+    if not recs:
+        return f"Machine: not recorded; {NOT_RECORDED} (none of the {n_runs} runs has a machine record)."
+    cpus = sorted({f"{m.get('cpu')} ({m.get('cores')} logical CPUs)" for m in recs})
+    threads = sorted({", ".join(f"{k} {v}" for k, v in (m.get("threads") or {}).items()) for m in recs})
+    before = [m["load_before"][0] for m in recs if m.get("load_before")]
+    after = [m["load_after"][0] for m in recs if m.get("load_after")]
+    span = (f"1-minute load average before {min(before):.2f}-{max(before):.2f}, after "
+            f"{min(after):.2f}-{max(after):.2f}" if before and after else "no load figures")
+    return (f"Machine: {'; '.join(cpus)}; threads: {' / '.join(threads) or 'not recorded'}.  {len(recs)} of {n_runs} "
+            f"runs recorded their load: {span}"
+            + (f"; for the other {n_runs - len(recs)}, {NOT_RECORDED}." if len(recs) < n_runs else "."))

@@ -38,7 +38,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO / "pipelines"))
 
 import train_backbones as tb  # noqa: E402
-from _machine import NOT_RECORDED, cpu_model, machine_record  # noqa: E402
+from _machine import NOT_RECORDED, cpu_model, machine_record, runs_summary  # noqa: E402
 
 from seqconv.dataset import Dataset, read_dataset  # noqa: E402
 from seqconv.encode import dinucleotide_shuffle  # noqa: E402
@@ -231,18 +231,11 @@ def _ci(d: np.ndarray) -> tuple[float, float]:
 
 def _machine_summary(runs: pd.DataFrame) -> str:
     """The machine and the load the runs saw, from their own records (runs made before them have none)."""
-    recs = [m for m in (runs["machine"] if "machine" in runs else []) if isinstance(m, dict)]
-    if not recs:
+    recs = list(runs["machine"]) if "machine" in runs else []
+    if not any(isinstance(m, dict) for m in recs):
         return (f"Machine: {cpu_model()}, {os.cpu_count()} logical CPUs visible when this report was written; "
                 f"{NOT_RECORDED} (none of the {len(runs)} runs has a machine record).")
-    cpus = sorted({f"{m['cpu']} ({m['cores']} logical CPUs)" for m in recs})
-    threads = sorted({", ".join(f"{k} {v}" for k, v in m["threads"].items()) for m in recs})
-    before = [m["load_before"][0] for m in recs if m.get("load_before")]
-    after = [m["load_after"][0] for m in recs if m.get("load_after")]
-    return (f"Machine: {'; '.join(cpus)}; threads: {' / '.join(threads)}.  {len(recs)} of {len(runs)} runs recorded "
-            f"their load: 1-minute load average before {min(before):.2f}-{max(before):.2f}, after "
-            f"{min(after):.2f}-{max(after):.2f} (per run in transfer_runs.jsonl)"
-            + (f"; for the other {len(runs) - len(recs)}, {NOT_RECORDED}." if len(recs) < len(runs) else "."))
+    return runs_summary(recs, len(runs))
 
 
 def report() -> str:

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
-from _machine import NOT_RECORDED, machine_record, machine_text  # noqa: E402
+from _machine import NOT_RECORDED, machine_record, machine_text, runs_summary  # noqa: E402
 
 #: scripts that are not benchmarks (a data generator) or that another owner edits this round
 NOT_BENCHMARKS = {"_machine.py", "koo2019_synthetic.py", "train_speed.py", "accuracy.py"}
@@ -63,3 +63,13 @@ def test_results_carry_no_fixed_load_claim():
         text = path.read_text()
         for claim in FIXED_CLAIMS:
             assert not re.search(claim, text), f"{path.name}: {claim}"
+
+
+def test_runs_summary_counts_recorded_and_unrecorded_runs():
+    rec = {"cpu": "Some CPU", "cores": 2, "threads": {"torch": 1}}
+    runs = [None, {**rec, "load_before": [0.5, 0, 0], "load_after": [1.5, 0, 0]},
+            {**rec, "load_before": [2.5, 0, 0], "load_after": [3.0, 0, 0]}]
+    text = runs_summary(runs)
+    assert "Some CPU (2 logical CPUs); threads: torch 1" in text and "2 of 3 runs recorded" in text
+    assert "before 0.50-2.50, after 1.50-3.00" in text and f"for the other 1, {NOT_RECORDED}" in text
+    assert NOT_RECORDED in runs_summary([None, None])
