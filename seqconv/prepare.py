@@ -586,15 +586,16 @@ def from_tsv(
     valid: float = 0.1,
     test: float = 0.1,
     seed: int = 0,
-    valid_fraction: float = 0.1,
+    valid_fraction: float | None = None,
     shuffles: int = 0,
     split_fractions=None,
 ) -> tuple[Dataset, PrepareReport]:
     """One labelled file (TSV/CSV or labelled FASTA, see :func:`read_labelled`) -> dataset.
 
     A ``split`` column (or ``split=`` in the FASTA headers) is kept as given; it needs train and
-    test rows, and without valid rows a seeded ``valid_fraction`` of the train rows becomes the valid
-    split.  Without a split column a seeded random split is made: ``split_fractions``
+    test rows, and without valid rows a seeded ``valid_fraction`` (default 0.1) of the train rows
+    becomes the valid split (``valid_fraction`` is an error where the file gives valid rows or has
+    no split of its own).  Without a split column a seeded random split is made: ``split_fractions``
     (``"0.8,0.1,0.1"`` or three numbers, see :func:`parse_split_fractions`), else the ``valid``
     and ``test`` fractions; ``split_fractions`` with a file that has its own split is an error.
     ``shuffles=k`` adds k dinucleotide shuffles of every train/valid positive as negatives (each
@@ -617,8 +618,14 @@ def from_tsv(
         scheme = {"scheme": "given", "from": "split= in the FASTA headers" if rows.fmt == "FASTA" else "split column",
                   "file": src}
         if not (table["split"] == "valid").any():
-            scheme["valid"] = _carve_valid(table, valid_fraction, seed, src)
+            scheme["valid"] = _carve_valid(table, 0.1 if valid_fraction is None else valid_fraction, seed, src)
+        elif valid_fraction is not None:
+            raise InputError("--valid-fraction applies when no valid split is given, and the file has valid "
+                             "rows", path=src)
     else:
+        if valid_fraction is not None:
+            raise InputError("--valid-fraction applies to a file with its own split; for a random split give "
+                             "--split-fractions TRAIN,VALID,TEST", path=src)
         fr = (round(1 - valid - test, 10), valid, test)
         table["split"] = random_split(len(table), valid=valid, test=test, seed=seed)
         scheme = {"scheme": "random", "fractions": list(fr), "valid": valid, "test": test, "seed": seed}

@@ -238,6 +238,8 @@ def test_labelled_fasta_carries_labels_and_split(tmp_path):
     assert ds.table["split"].tolist() == ["train"] * 80 + ["valid"] * 20 + ["test"] * 20
     assert ds.y()[:, 0].tolist() == [float(r[1]) for r in rows]
     assert ds.meta["split"]["from"] == "split= in the FASTA headers"
+    with pytest.raises(InputError, match="l.fa: --valid-fraction applies when no valid split is given"):
+        from_tsv(fa, valid_fraction=0.2)
     multi = tmp_path / "m.fa"
     multi.write_text("".join(f">m{i} label:A={lab} label:B={1 - int(lab)}\n{s}\n" for i, (s, lab) in enumerate(rows)))
     ds, _ = from_tsv(multi, split_fractions="0.5,0.25,0.25", seed=2)
@@ -355,6 +357,7 @@ def test_cli_split_files_then_train_and_evaluate(tmp_path):
     (["--train", "{m}/train.csv.gz", "--test", "{m}/test.csv.gz", "--valid", "{m}/dev.csv.gz",
       "--valid-fraction", "0.2"], "--valid-fraction applies when no valid split is given"),
     (["--tsv", "{m}/train.csv.gz", "--split-fractions", "0.8,0.1,0.2"], "must sum to 1"),
+    (["--tsv", "{m}/train.csv.gz", "--valid-fraction", "0.2"], "for a random split give --split-fractions"),
     (["--tsv", "{m}/train.csv.gz", "--train", "{m}/train.csv.gz", "--test", "{m}/test.csv.gz"],
      "give exactly one input"),
 ])

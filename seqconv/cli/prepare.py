@@ -127,7 +127,6 @@ def prepare(peaks, genome, names, pos_fasta, neg_fasta, tsv, train_file, valid_f
                          "or a --tsv split column without valid rows)")
     if shuffles and peaks:
         raise InputError("--shuffles applies to --fasta, --tsv and --train; for --peaks use --negatives shuffle")
-    valid_fraction = 0.1 if valid_fraction is None else valid_fraction
     if peaks:
         if not genome:
             raise InputError("--peaks needs --genome")
@@ -149,7 +148,8 @@ def prepare(peaks, genome, names, pos_fasta, neg_fasta, tsv, train_file, valid_f
                                 valid_fraction=valid_fraction, shuffles=shuffles)
     elif train_file:
         ds, report = P.from_split_files(train_file, test_file, valid_file, width=width,
-                                        valid_fraction=valid_fraction, shuffles=shuffles, seed=seed)
+                                        valid_fraction=0.1 if valid_fraction is None else valid_fraction,
+                                        shuffles=shuffles, seed=seed)
     for line in report.lines:
         log(line, quiet=quiet)
     write_dataset(ds, out)
