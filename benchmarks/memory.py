@@ -16,13 +16,12 @@ import argparse
 import gzip
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from _machine import cpu_model  # noqa: E402  (benchmarks/ is the script's folder)
+from _machine import machine_record, machine_text  # noqa: E402  (benchmarks/ is the script's folder)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -110,7 +109,8 @@ def main(argv=None) -> int:
 
         work.mkdir(parents=True, exist_ok=True)
         write_meme(jaspar_collection()[:5], motifs)
-    load_before = os.getloadavg()
+    threads = {"OMP_NUM_THREADS and --threads of each command": args.threads}
+    start = machine_record(threads)
     rows = []
     for mb in args.sizes:
         fa, bed = build(work, mb, data)
@@ -131,10 +131,7 @@ def main(argv=None) -> int:
                 p.unlink()
             rows.append(r)
             print(json.dumps(r), flush=True)
-    load_after = os.getloadavg()
-    info = {"cpu": cpu_model(), "cores": os.cpu_count(), "threads": args.threads,
-            "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in load_after],
-            "python": platform.python_version()}
+    info = machine_record(threads, since=start)
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "memory.json").write_text(json.dumps({"info": info, "rows": rows}, indent=1) + "\n")
     lines = ["# Peak memory of predict, scan and prepare vs input size", "",
@@ -143,8 +140,7 @@ def main(argv=None) -> int:
              "Reb1 ChIP-exo events copied onto every copy (prepare).  predict: deepbind_REST tiled every 1000 bp, "
              "both strands; scan: 5 JASPAR motifs, p <= 1e-4, TSV; prepare: 200 bp windows, GC-matched background.  "
              "Each run is a fresh child process; peak RSS = its ru_maxrss.", "",
-             f"Machine: {info['cpu']}, {info['cores']} cores (shared), {args.threads} threads; load average "
-             f"before {info['load_before']}, after {info['load_after']}.", "",
+             machine_text(info, own_threads=args.threads), "",
              "| command | input Mb | peak RSS GiB | wall s | CPU s | output MB |", "|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: (r["command"], r["mb"])):
         lines.append(f"| {r['command']} | {r['mb']} | {r['peak_rss_gib']:.2f} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} "

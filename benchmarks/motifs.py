@@ -45,6 +45,8 @@ SHARED = REPO.parent / "shared" / "data"
 RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE))
 
+from _machine import machine_record, machine_text  # noqa: E402  (benchmarks/ is the script's folder)
+
 OCT4_NAMES = {"POU5F1", "POU5F1::SOX2", "POU5F1B", "POU2F1::SOX2"}
 MAFK_NAMES = {"MAFK", "BACH1::MAFK"}
 
@@ -544,8 +546,9 @@ def write_markdown(res, args, path):
              + ". Comparison: seqconv's Tomtom-like `compare` (Euclidean column "
              "score, 100 bins, min overlap 5, flat target columns < 0.25 bits as gaps, Sidak-corrected minimum "
              "over offsets x strands, BH q over the collection).", ""]
-    lines += ["Timings are from this single run on 2 CPU cores shared with other jobs (another helper's scan "
-              "benchmark and model training ran at the same time): read them as rough.", ""]
+    lines += [machine_text(res.get("machine_record"), own_threads=res.get("threads"))
+              + ("  Timings are from this single run: read them against that load." if res.get("machine_record")
+                 else "  Timings are from this single run."), ""]
     lines += _acceptance(res) + [""]
     b = res.get("bundled") or {}
     o = b.get("oct4_mafk")
@@ -762,6 +765,7 @@ def main(argv=None):
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     t_start = time.time()
+    start = machine_record({"torch": args.threads, "memelite tomtom n_jobs": args.threads})
     comparer = MotifComparer("jaspar")
     res = {"command": "benchmarks/.venv-motifs/bin/python benchmarks/motifs.py" + (f" {' '.join(argv)}" if argv else
                                                                                   " " + " ".join(sys.argv[1:])),
@@ -797,6 +801,8 @@ def main(argv=None):
         res["memelite"] = previous["memelite"]
         res.setdefault("reused", []).append("memelite")
     res["seconds_total"] = time.time() - t_start
+    res["machine_record"] = machine_record(start["threads"], since=start)
+    res["threads"] = args.threads
     write_markdown(res, args, RESULTS / "motifs.md")
     (RESULTS / "motifs.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
     print(f"wrote {RESULTS / 'motifs.md'}")

@@ -1,4 +1,4 @@
-"""Train the Koo & Eddy 2019 synthetic-set models used by benchmarks/motifs.py (1 CPU thread by default: the machine is shared).
+"""Train the Koo & Eddy 2019 synthetic-set models used by benchmarks/motifs.py (1 CPU thread by default).
 
 Usage::
 
@@ -13,10 +13,16 @@ Writes one seqconv model directory per configuration (skipped when it already ex
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 import time
 from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _machine import machine_record, machine_text  # noqa: E402  (benchmarks/ is the script's folder)
 
 #: name -> (architecture, config overrides).  Koo & Eddy 2019 varied the first-layer max-pool
 #: (their CNN-1 ... CNN-25 ...) keeping the total down-sampling fixed (here 100 = product of the three pools);
@@ -67,11 +73,14 @@ def main(argv=None):
         resume = (out / "checkpoint" / "last.json").exists()
         model = build_model(get_config(arch, n_tasks=len(ds.tasks), input_length=ds.width, **over), seed=0)
         t0 = time.time()
+        start = machine_record({"torch": a.threads})
         res = fit(model, ds, config=TrainConfig(epochs=a.epochs, patience=4, seed=0), out_dir=out,
                   resume=resume, verbose=False)
-        (out / "DONE").write_text(f"{time.time() - t0:.0f} s\n")
+        machine = machine_record({"torch": a.threads}, since=start)
+        (out / "DONE").write_text(f"{time.time() - t0:.0f} s\n{json.dumps(machine)}\n")
         print(f"{name}: best epoch {res.best_epoch}, valid auROC {res.best_metrics['valid_auroc']:.4f} "
-              f"auPRC {res.best_metrics['valid_auprc']:.4f}, {time.time() - t0:.0f} s", flush=True)
+              f"auPRC {res.best_metrics['valid_auprc']:.4f}, {time.time() - t0:.0f} s; "
+              f"{machine_text(machine, own_threads=a.threads)}", flush=True)
 
 
 if __name__ == "__main__":

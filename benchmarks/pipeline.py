@@ -12,7 +12,6 @@ installed: benchmarks/results/pipeline_<config name>_<set>_report.png).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from _machine import cpu_model  # noqa: E402  (benchmarks/ is the script's folder)
+from _machine import machine_record, machine_text  # noqa: E402  (benchmarks/ is the script's folder)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -49,13 +48,14 @@ def main(argv=None) -> int:
     out = Path(a.out) if a.out else ROOT / "benchmarks" / "work" / "pipeline" / name
     if out.exists():
         shutil.rmtree(out)
-    load0 = os.getloadavg()
+    threads = {"snakemake -c": a.cores}
+    start = machine_record(threads)
     t0 = time.perf_counter()
     cmd = ["snakemake", "-s", "pipelines/Snakefile", "--configfile", a.config, "-c", str(a.cores),
            "--config", f"out={out}"]
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - t0
-    load1 = os.getloadavg()
+    machine = machine_record(threads, since=start)
     if p.returncode:
         sys.stderr.write(p.stderr[-4000:])
         return p.returncode
@@ -67,9 +67,7 @@ def main(argv=None) -> int:
              f"Command (repository root): `{' '.join(cmd[:-2])} --config out=<fresh folder>`", "",
              f"- wall time, whole workflow: **{wall:.0f} s** ({wall / 60:.1f} min), {len(bm)} jobs, "
              f"-c {a.cores}",
-             f"- machine: {cpu_model()}, {os.cpu_count()} logical CPUs visible; load average before "
-             f"{load0[0]:.2f} / {load0[1]:.2f} / {load0[2]:.2f}, after {load1[0]:.2f} / {load1[1]:.2f} / "
-             f"{load1[2]:.2f} (the machine is shared: other jobs ran alongside)",
+             f"- {machine_text(machine, own_threads=a.cores)}",
              f"- sum of job wall times {bm.wall_s.sum():.0f} s, of job CPU times {bm.cpu_s.sum():.0f} s", "",
              "## Per rule (Snakemake `benchmark:` files)", "", per_rule.to_markdown(index=False, floatfmt=".1f"),
              "", "## Per job", "", bm.to_markdown(index=False, floatfmt=".1f"), "", "## Outputs", ""]

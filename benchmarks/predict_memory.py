@@ -18,6 +18,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _machine import machine_record, machine_text  # noqa: E402  (benchmarks/ is the script's folder)
 
 
 def build(path: Path, mb: int, genome: Path) -> None:
@@ -60,6 +63,8 @@ def main(argv=None) -> int:
     build(big, args.mb, Path(args.data) / "yeast_sacCer3_chip" / "sacCer3_R64.fa.gz")
     base = ["seqconv", "predict"]
     rows = []
+    threads = {"predict --threads": args.threads}
+    start = machine_record(threads)
     for label, extra in (("FASTA --tile", [str(big), "--tile"]),
                          ("--genome --region (pyfaidx)", ["--genome", str(big), "--region", "big"])):
         out = HERE / "work" / "big_pred.tsv"
@@ -69,11 +74,12 @@ def main(argv=None) -> int:
         n = sum(1 for _ in open(out)) - 1
         rows.append((label, wall, peak_gib, n))
         print(label, f"{wall:.0f} s", f"peak RSS {peak_gib:.2f} GiB", f"{n} rows", flush=True)
+    machine = machine_record(threads, since=start)
     lines = ["# `seqconv predict` memory on a 250 Mb sequence", "",
              f"Command: `python benchmarks/predict_memory.py --mb {args.mb} --stride {args.stride} --model {args.model}`  ",
              f"Input: one {args.mb} Mb record (real sacCer3 genome repeated), windows every {args.stride} bp, both "
-             f"strands, batch 512, {args.threads} threads, shared CPU.  Peak RSS = max resident memory of the child "
-             "process (getrusage of a fresh wrapper per run).", "",
+             f"strands, batch 512, {args.threads} threads.  Peak RSS = max resident memory of the child "
+             "process (getrusage of a fresh wrapper per run).", "", machine_text(machine, own_threads=args.threads), "",
              "| input mode | wall s | peak RSS GiB | output rows |", "|---|---|---|---|"]
     lines += [f"| {a} | {b:.0f} | {c:.2f} | {d:,} |" for a, b, c, d in rows]
     text = "\n".join(lines) + "\n"

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _machine import cpu_model  # noqa: E402  (benchmarks/ is the script's folder)
+from _machine import machine_record, machine_text  # noqa: E402  (benchmarks/ is the script's folder)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -223,6 +223,14 @@ def _child(cmd: list[str]) -> tuple[float, float, float, str]:
     return float(out[0]), float(out[1]), float(out[2]), out[4]
 
 
+def _threads() -> dict:
+    return {"numba (seqconv, memelite)": os.environ.get("NUMBA_NUM_THREADS", f"all ({os.cpu_count()})")}
+
+
+def _own(threads: dict) -> int:
+    return int(os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1)
+
+
 def genome_scale(mb: int, rounds: int) -> list[str]:
     base = genome_sets((1, 10))[10]
     fa = WORK / f"sacCer3_tiled_{mb}mb.fa"
@@ -243,6 +251,8 @@ def genome_scale(mb: int, rounds: int) -> list[str]:
                 copy += 1
     meme = meme_file("vertebrates")
     out = WORK / "genome_hits.tsv"
+    threads = _threads()
+    start = machine_record(threads)
     os.environ["PYTHONPATH"] = str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
     best = {}
     for r in range(rounds):
@@ -253,6 +263,7 @@ def genome_scale(mb: int, rounds: int) -> list[str]:
             print(f"{mb} Mb round {r} {tool}: {w:.1f} s wall, {c:.1f} s CPU, {rss:.2f} GiB peak", flush=True)
             if tool not in best or w < best[tool][0]:
                 best[tool] = (w, c, rss)
+    machine = machine_record(threads, since=start)
     n_lines = sum(1 for _ in open(out)) - 1
     size = out.stat().st_size / 2 ** 30
     out.unlink()
@@ -264,7 +275,8 @@ def genome_scale(mb: int, rounds: int) -> list[str]:
             "| run | wall s | CPU s | peak RSS GiB |", "|---|---|---|---|",
             f"| engine only (hits generated, pi0) | {e[0]:.1f} | {e[1]:.1f} | {e[2]:.2f} |",
             f"| `seqconv scan` to TSV | {f[0]:.1f} | {f[1]:.1f} | {f[2]:.2f} |", "",
-            f"{n_lines:,} hits, {size:.2f} GiB of TSV; TSV run / engine = {f[0] / e[0]:.2f}x wall.", ""]
+            f"{n_lines:,} hits, {size:.2f} GiB of TSV; TSV run / engine = {f[0] / e[0]:.2f}x wall.", "",
+            machine_text(machine, own_threads=_own(threads)), ""]
 
 
 MODELS = {"oct4_mafk": "data/example_oct4_mafk_test.fa", "gue_tf_0": "w101", "deepbind_CTCFL": "w101",
@@ -367,13 +379,13 @@ def main():
         print("\n".join(lines))
         return
     fimo = os.environ.get("SEQCONV_FIMO") or shutil.which("fimo")
-    load0 = os.getloadavg()
+    threads = _threads()
+    start = machine_record(threads)
     sets = genome_sets()
     lines = ["# Motif scanning: seqconv vs real FIMO 5.5.8, memelite 0.5.0, MOODS 1.9.4.1", "",
              f"Command: `SEQCONV_FIMO=../meme-build/bin/fimo SEQCONV_TOMTOM=../meme-build/bin/tomtom "
              f"../venv-scanbench/bin/python benchmarks/scan.py --rounds {args.rounds}`", "",
-             f"CPU: {cpu_model()}, {os.cpu_count()} cores; numba threads {os.environ.get('NUMBA_NUM_THREADS', 'all')}; "
-             f"load average before {load0[0]:.2f}.", "",
+             "<machine>", "",
              "Data: sacCer3 R64 (real genome), N runs and IUPAC letters put in, one empty record "
              "(see the docstring); p < 1e-4, both strands.", ""]
     # ---------------- agreement with real fimo (and its time)
@@ -419,9 +431,9 @@ def main():
                      f"{m_[0] / s[0]:.2f}x | {mo[0] / s[0]:.2f}x | {ft} |")
         print(lines[-1], flush=True)
     lines += [""] + compare_section(args.rounds, os.environ.get("SEQCONV_TOMTOM") or shutil.which("tomtom"))
-    load1 = os.getloadavg()
-    lines += ["", f"Load average after: {load1[0]:.2f} (before {load0[0]:.2f}); the 2 cores are shared, so "
-              "ratios come from the same interleaved rounds.", ""]
+    machine = machine_record(threads, since=start)
+    lines[lines.index("<machine>")] = (machine_text(machine, own_threads=_own(threads))
+                                       + "  Ratios come from the same interleaved rounds.")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

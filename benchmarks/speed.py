@@ -15,7 +15,8 @@ Prints and writes benchmarks/results/speed.md:
 * training: sequences/s of a training step (batch 128, augmentation on), and, with the full
   GUE training set of ``--train-task``, the time to the best validation auROC.
 
-The CPU is shared with other jobs.  Every candidate (and the matmul) is timed in each of
+The CPU may be shared with other jobs: the report records the machine and the load average before and
+after the run (``_machine.machine_record``), never a fixed claim.  Every candidate (and the matmul) is timed in each of
 ``--rounds`` interleaved rounds; we report the best of all rounds, with two clocks:
 **CPU time** of the process (``time.process_time``: not inflated when another job takes the
 core; with 2 threads it sums both threads, spin-waits included, so it is "per core-second"),
@@ -35,6 +36,10 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "pipelines"))
+sys.path.insert(0, str(HERE))
+
+from _machine import machine_record, machine_text  # noqa: E402  (benchmarks/ is the script's folder)
+
 ARCHS = ("deepbind", "basset", "resnet")
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
 
@@ -226,8 +231,8 @@ def _summary(inf: list, layers: list) -> list:
                 ideal = res["threads"] * max(r["peak_flop"] / r["best"]["peak"]["cpu"] for r in inf)
                 line += (f"; against {res['threads']} x the per-core CPU-clock peak ({ideal / 1e9:.0f} GFLOP/s, what "
                          f"{res['threads']} idle cores would give) the after path's wall figure is only "
-                         f"{f / res['best'][('basset', 'after', 'forward')]['wall'] / ideal:.0%}: the cores were busy "
-                         "with other jobs, so an uncontended multi-core figure could not be measured here")
+                         f"{f / res['best'][('basset', 'after', 'forward')]['wall'] / ideal:.0%} (the cores' load during "
+                         "the run is in the machine line above)")
             out.append(line + ".")
     after = [r for r in layers if r["path"] == "after"]
     whole = next(r["cpu"] for r in after if r["op"] == "whole forward")
@@ -248,8 +253,9 @@ def _summary(inf: list, layers: list) -> list:
                 "conv time is memory-bound work (pooling, ReLU) that a fused kernel could remove."]
     if any(res["peak_flop"] / res["best"]["peak"]["wall"] < 0.8 * res["peak_flop"] / res["best"]["peak"]["cpu"]
            for res in inf):
-        out += ["", "Wall-clock fractions can exceed 100%: the long matmul rarely got a core to itself on this shared "
-                    "machine, while the short model calls sometimes did; the CPU-clock figures are the reliable ones."]
+        out += ["", "Wall-clock fractions can exceed 100%: in this run the long matmul's best wall time was more than "
+                    "1.25x its CPU time at some thread count, while the short model calls' were not always; the "
+                    "CPU-clock figures are the reliable ones."]
     return out
 
 
@@ -272,24 +278,29 @@ def main(argv=None) -> int:
         inf = [{**r, "best": {(tuple(json.loads(k)) if k.startswith("[") else k): v for k, v in r["best"].items()}}
                for r in raw["inference"]]
         layers, full, cmd, t_start = raw["layers"], raw["full"], raw["command"], raw["started"]
+        machine = raw.get("machine")  # None for runs made before the machine record: "load not recorded"
         trains = {int(t): v for t, v in raw["train"].items()}
         args.threads, args.train_task = [r["threads"] for r in inf], raw.get("train_task", args.train_task)
         args.train_threads = raw.get("train_threads", args.train_threads)
     else:
         t_start = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        threads = {"torch (inference, train step)": ", ".join(map(str, args.threads)),
+                   "torch (full training)": args.train_threads}
+        start = machine_record(threads)
         inf = [inference_bench(t, args.rounds) for t in args.threads]
         layers = layer_breakdown(args.threads[0], args.rounds)
         trains = {t: train_speed(t, max(3, args.rounds // 2)) for t in args.threads}
         full = [] if args.no_train else [time_to_best(a, args.train_task, Path(args.data), args.train_threads)
                                          for a in ("deepbind", "basset")]
         cmd = " ".join(["python", "benchmarks/speed.py"] + (argv if argv is not None else sys.argv[1:]))
+        machine = machine_record(threads, since=start)
     lines = ["# seqconv speed (CPU)", "",
              f"Command: `{cmd}` ({t_start})  ",
              *([f"Report re-rendered from that run's raw figures: `python benchmarks/speed.py {' '.join(argv if argv is not None else sys.argv[1:])}`  "]
                if args.from_json else []),
-             f"Machine: {platform.machine()}, {torch.get_num_interop_threads()} inter-op threads, "
-             f"2 cores (Intel Xeon, AVX-512, KVM), torch {torch.__version__}.  ",
-             "The 2 cores were shared with up to 4 other jobs (other benchmarks and training runs) during the run. "
+             machine_text(machine, own_threads=max(args.threads)) + "  ",
+             f"Architecture {platform.machine()}, torch {torch.__version__}"
+             + (" (the machine that re-rendered this report)." if args.from_json else ".") + "  ",
              "Each figure is the best of interleaved rounds (every candidate and the peak matmul timed in each "
              "round). **CPU clock** = process CPU time (not inflated while another job holds the core; with 2 "
              "threads it sums both threads, OpenMP spin-waits included, i.e. it is per core-second); "
@@ -309,7 +320,8 @@ def main(argv=None) -> int:
         rinf = [{**r, "best": {(tuple(json.loads(k)) if k.startswith("[") else k): v for k, v in r["best"].items()}}
                 for r in raw["inference"]]
         summ = _summary(rinf, raw["layers"])
-        lines += ["", f"Repeat run (`{raw['command']}`, {raw['started']}), same machine, same sharing:", ""]
+        lines += ["", f"Repeat run (`{raw['command']}`, {raw['started']}); "
+                      f"{machine_text(raw.get('machine'), own_threads=max(r['threads'] for r in rinf))}", ""]
         lines += [x for x in summ if x.startswith("* ")]
     for res in inf:
         lines += _fmt_inference(res)
@@ -347,7 +359,7 @@ def main(argv=None) -> int:
     Path(args.out).write_text(text)
     if args.json and not args.from_json:
         Path(args.json).write_text(json.dumps(
-            {"command": cmd, "started": t_start, "train_task": args.train_task, "train_threads": args.train_threads,
+            {"command": cmd, "started": t_start, "machine": machine, "train_task": args.train_task, "train_threads": args.train_threads,
              "inference": [{**r, "best": {(json.dumps(list(k)) if isinstance(k, tuple) else k): v
                                           for k, v in r["best"].items()}} for r in inf],
              "layers": layers, "train": trains, "full": full}, indent=1, default=str))

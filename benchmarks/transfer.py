@@ -38,7 +38,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO / "pipelines"))
 
 import train_backbones as tb  # noqa: E402
-from _machine import cpu_model  # noqa: E402
+from _machine import NOT_RECORDED, cpu_model, machine_record, runs_summary  # noqa: E402
 
 from seqconv.dataset import Dataset, read_dataset  # noqa: E402
 from seqconv.encode import dinucleotide_shuffle  # noqa: E402
@@ -144,6 +144,10 @@ def run_one(part, target, backbone_name, bb, ds, size, mode, seed, source, *, ep
     bs = int(min(64, max(8, n_train // 4)))
     cfg = TrainConfig(epochs=epochs, batch_size=bs, lr=2e-3, patience=4, seed=seed)
     tcfg = TransferConfig(mode=mode, head_epochs=2, backbone_lr=0.1, source_max=2000)
+    import torch
+
+    threads = {"torch": torch.get_num_threads()}
+    start = machine_record(threads)
     c0, t0 = time.process_time(), time.time()
     res = finetune(bb, ds, config=cfg, transfer=tcfg, source=source if mode in ("mixture", "adapt") else None,
                    verbose=False)
@@ -154,7 +158,8 @@ def run_one(part, target, backbone_name, bb, ds, size, mode, seed, source, *, ep
     return {"part": part, "target": target, "backbone": backbone_name, "size": size, "mode": mode, "seed": seed,
             "n_train": n_train, "n_test": int(len(y)), "auroc": auroc(y, logits), "auprc": auprc(y, logits),
             "mcc": mcc(y, logits), "valid_auprc": res.best_metrics["valid_auprc"], "best_epoch": res.best_epoch,
-            "epochs_run": len(res.history), "cpu_seconds": time.process_time() - c0, "wall_seconds": time.time() - t0}
+            "epochs_run": len(res.history), "cpu_seconds": time.process_time() - c0, "wall_seconds": time.time() - t0,
+            "machine": machine_record(threads, since=start)}
 
 
 def _append(row: dict) -> None:
@@ -224,6 +229,15 @@ def _ci(d: np.ndarray) -> tuple[float, float]:
     return float(np.mean(d) - h), float(np.mean(d) + h)
 
 
+def _machine_summary(runs: pd.DataFrame) -> str:
+    """The machine and the load the runs saw, from their own records (runs made before them have none)."""
+    recs = list(runs["machine"]) if "machine" in runs else []
+    if not any(isinstance(m, dict) for m in recs):
+        return (f"Machine: {cpu_model()}, {os.cpu_count()} logical CPUs visible when this report was written; "
+                f"{NOT_RECORDED} (none of the {len(runs)} runs has a machine record).")
+    return runs_summary(recs, len(runs))
+
+
 def report() -> str:
     import matplotlib
 
@@ -236,8 +250,7 @@ def report() -> str:
              "Command: `python pipelines/train_backbones.py --out ../backbones --deepbind-max 20000` then "
              "`python benchmarks/transfer.py --backbones ../backbones --part deepbind|yeast|mouse` and "
              "`python benchmarks/transfer.py --report`.",
-             f"Machine: {cpu_model()}, {os.cpu_count()} cores shared with other jobs "
-             f"(load average at report time {os.getloadavg()[0]:.1f}); 1 torch thread per run.", "",
+             _machine_summary(runs), "",
              f"{len(runs)} runs.  Test sets: DeepBind B files (500 + 500, dinucleotide-shuffled negatives); yeast "
              "chr8 + chr9 (GC-matched background); mouse GUE test files.  Cohorts: n positives + n matched negatives; "
              "valid = 20% of the cohort (DeepBind), chr7 (yeast), GUE dev (mouse).", ""]

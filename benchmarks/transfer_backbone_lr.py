@@ -15,6 +15,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import transfer as bench  # noqa: E402
+from _machine import machine_record, machine_text  # noqa: E402
 
 from seqconv.evaluate import auroc  # noqa: E402
 from seqconv.modelfile import load_backbone  # noqa: E402
@@ -25,6 +26,7 @@ from seqconv.transfer import TransferConfig, finetune  # noqa: E402
 
 def main(bbdir: str = "../backbones", data: str = "../shared/data") -> None:
     torch.set_num_threads(1)
+    start = machine_record({"torch": 1})
     bb = load_backbone(Path(bbdir) / "human_lo4")
     lines = []
     for tf in ("REST", "FOXA1"):
@@ -38,6 +40,7 @@ def main(bbdir: str = "../backbones", data: str = "../shared/data") -> None:
                 res.append(auroc(te.y()[:, 0], predict(r.model, te.X())[:, 0]))
             lines.append(f"{tf} backbone_lr {lrf} {[round(x, 3) for x in res]}")
             print(lines[-1], flush=True)
+    lines.append(machine_text(machine_record({"torch": 1}, since=start), own_threads=1))
     (bench.RESULTS / "transfer_backbone_lr.txt").write_text("\n".join(lines) + "\n")
 
 

@@ -21,9 +21,20 @@ column         type      meaning
 =============  ========  ======================================================
 
 The file's key-value metadata holds ``seqconv`` = JSON with ``format_version``,
-``width``, ``tasks``, ``split`` (scheme and held-out chromosomes), ``seed``,
-``sources`` and ``seqconv_version``.  Any Parquet reader (pandas, R arrow,
-polars) opens it.
+``width``, ``tasks``, ``split``, ``seed``, ``sources`` and ``seqconv_version``.
+``split`` says where each row's split came from:
+
+* ``{"scheme": "chromosome", "test": [...], "valid": [...], "train": [...]}``:
+  held-out chromosomes (peaks);
+* ``{"scheme": "files", "files": {"train": F, "valid": F or None, "test": F}}``:
+  a benchmark's own split files (``prepare --train/--valid/--test``);
+* ``{"scheme": "given", "from": "split column" | "split= in the FASTA headers",
+  "file": F}``: the split carried by one labelled file;
+* ``{"scheme": "random", "fractions": [train, valid, test], "seed": S}``;
+
+plus ``"valid": {"from": "train", "fraction", "seed", "rows"}`` when the valid
+rows were drawn from the train rows, and ``"counts"`` (rows per split).  Any
+Parquet reader (pandas, R arrow, polars) opens it.
 """
 
 from __future__ import annotations
