@@ -29,6 +29,7 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "pipelines"))
 sys.path.insert(0, str(HERE))
+from _machine import cpu_model, machine_record, runs_summary  # noqa: E402
 
 # DNABERT-2 paper (Zhou et al. ICLR 2024) Table 4, test MCC x 100
 DNABERT2_MCC = {"tf_0": 71.99, "tf_1": 76.06, "tf_2": 66.52, "tf_3": 58.54, "tf_4": 77.43,
@@ -38,6 +39,7 @@ FROZEN_AUC = {"DNABERT-2": dict(zip(["tf_0", "tf_1", "tf_2", "tf_3", "tf_4"], [.
               "Caduceus-Ph": dict(zip(["tf_0", "tf_1", "tf_2", "tf_3", "tf_4"], [.880, .869, .825, .773, .929]))}
 
 
+DEFAULT_ARCH = "resnet"
 TASKS = ["tf_0", "tf_1", "tf_2", "tf_3", "tf_4", "mouse_0", "mouse_2", "mouse_3", "mouse_4"]
 ARCH_ORDER = {"plain": -1, "deepbind": 0, "basset": 1, "resnet": 2}
 
@@ -62,10 +64,19 @@ def _boot_ci(y, s, metric, seed: int, n: int = 1000) -> tuple[float, float]:
     return round(float(lo), 4), round(float(hi), 4)
 
 
+def _bundles(task, arch, seed, tag, epochs, patience, overrides) -> bool:
+    """Is this run the recipe of a bundled model (``pipelines/train_pretrained.py``'s ``gue_<task>``)?"""
+    from train_pretrained import MODELS
+
+    recipe = MODELS.get(f"gue_{task}")
+    return (recipe is not None and not tag and seed == 0 and not overrides and recipe[2] == (arch, {})
+            and recipe[3] == {"epochs": epochs, "patience": patience})
+
+
 def run_one(task: str, arch: str, seed: int, data: Path, *, epochs: int = 15, patience: int = 4,
-            overrides: dict | None = None, tag: str = "") -> dict:
+            overrides: dict | None = None, tag: str = "", bundle_out: Path | None = None) -> dict:
     from _baseline import fit_plain, score_plain
-    from train_pretrained import load_gue
+    from train_pretrained import load_gue, package
 
     from seqconv.evaluate import auprc, auroc, mcc
     from seqconv.models import build_model, get_config
@@ -74,7 +85,7 @@ def run_one(task: str, arch: str, seed: int, data: Path, *, epochs: int = 15, pa
 
     ds = load_gue(data, task)
     dev, test = ds.subset("valid"), ds.subset("test")
-    load0 = os.getloadavg()
+    start = machine_record({"torch": torch.get_num_threads()})
     t0, c0 = time.time(), time.process_time()
     if arch == "plain":
         tr = ds.subset("train")
@@ -88,6 +99,11 @@ def run_one(task: str, arch: str, seed: int, data: Path, *, epochs: int = 15, pa
         model = build_model(get_config(arch, **(overrides or {})), seed=seed)
         res = fit(model, ds, config=TrainConfig(epochs=epochs, patience=patience, seed=seed), verbose=False)
         secs, cpu = time.time() - t0, time.process_time() - c0
+        if bundle_out is not None and _bundles(task, arch, seed, tag, epochs, patience, overrides):
+            entry = package(f"gue_{task}", res, ds, bundle_out, root=data, seed=seed, seconds=secs)
+            index = bundle_out / "entries.json"
+            entries = json.loads(index.read_text()) if index.exists() else {}
+            index.write_text(json.dumps({**entries, entry["name"]: entry}, indent=1))
         s_dev = predict(res.model, dev.X())[:, 0]
         s_test = predict(res.model, test.X())[:, 0]
         best_epoch, n_epochs = res.best_epoch, len(res.history)
@@ -103,25 +119,94 @@ def run_one(task: str, arch: str, seed: int, data: Path, *, epochs: int = 15, pa
             "epochs_run": n_epochs, "seconds": round(secs, 1), "cpu_seconds": round(cpu, 1),
             "epoch_seconds": epoch_s, "valid_curve": vcurve, "threads": torch.get_num_threads(),
             "params": params, "test_logits": [round(float(v), 3) for v in s_test],
-            "dev_logits": [round(float(v), 3) for v in s_dev], "load_before": [round(x, 2) for x in load0],
-            "load_after": [round(x, 2) for x in os.getloadavg()],
+            "dev_logits": [round(float(v), 3) for v in s_dev],
+            "machine": machine_record({"torch": torch.get_num_threads()}, since=start),
             **({"tag": tag, "epochs": epochs, "patience": patience, "overrides": overrides or {}} if tag else {})}
 
 
-def report(runs: list, out: Path, threads: int = 2) -> str:
+def _test_labels(data: Path, task: str) -> np.ndarray:
+    return pd.read_csv(Path(data) / "gue_tf" / task / "test.csv.gz")["label"].to_numpy()
+
+
+def _paired_ci(y, A: np.ndarray, B: np.ndarray, metric, *, n: int = 1000, seed: int = 0) -> tuple:
+    """Mean over seeds of metric(A_seed) - metric(B_seed), and its 95% bootstrap interval over test sequences.
+
+    ``A : (S_a, N)``, ``B : (S_b, N)`` logits of each seed's run on the same test set (paired resamples)."""
+    def diff(i):
+        return np.mean([metric(y[i], a[i]) for a in A]) - np.mean([metric(y[i], b[i]) for b in B])
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n):
+        i = rng.integers(0, len(y), len(y))
+        if 0 < y[i].sum() < len(i):
+            boots.append(diff(i))
+    lo, hi = np.quantile(boots, [0.025, 0.975])
+    return diff(np.arange(len(y))), lo, hi
+
+
+def _versus_plain(df: pd.DataFrame, arch: str, data: Path) -> list:
+    """The default architecture against the plain one-layer CNN, paired on each task's test set; and seed ensembles."""
+    from seqconv.evaluate import auroc, mcc
+
+    if data is None or "test_logits" not in df or not (Path(data) / "gue_tf").is_dir():
+        return []
+    have = df[df["test_logits"].notna()]
+    lines = ["", f"## Default architecture ({arch}) vs the plain baseline", "",
+             "Plain baseline: one conv layer (128 filters x 24 bp), global max pool, reverse-complement averaging, "
+             "trained by a bare PyTorch loop (benchmarks/_baseline.py; Adam 1e-3, batch 64, same early stopping "
+             "on dev auPRC).  Δ = mean over seeds of the default's test metric minus the baseline's, with a 95% "
+             "paired bootstrap interval over test sequences (1,000 resamples; both arms scored on the same "
+             "resample).  'ahead' = the interval's lower end is above 0.  Ensemble = the seeds' test logits "
+             "averaged (one prediction per sequence), as a shipped seed ensemble would score.", "",
+             "| task | seeds (default / plain) | plain auROC | default auROC | Δ auROC [95% CI] | ahead | "
+             "Δ MCC x100 [95% CI] | ensemble auROC | ensemble MCC x100 |", "|---|---|---|---|---|---|---|---|---|"]
+    ahead = total = 0
+    for task in [t for t in TASKS if t in set(have["task"])]:
+        a = have[(have["task"] == task) & (have["arch"] == arch)]
+        b = have[(have["task"] == task) & (have["arch"] == "plain")]
+        if not len(a) or not len(b):
+            continue
+        y = _test_labels(data, task)
+        A, B = np.array(a["test_logits"].tolist()), np.array(b["test_logits"].tolist())
+        d, lo, hi = _paired_ci(y, A, B, auroc)
+        dm, mlo, mhi = _paired_ci(y, A, B, lambda yy, ss: mcc(yy, ss), n=300)
+        ens = A.mean(0)
+        total += 1
+        ahead += lo > 0
+        lines.append(f"| {task} | {len(a)} / {len(b)} | {b['auroc'].mean():.3f} | {a['auroc'].mean():.3f} | "
+                     f"{d:+.3f} [{lo:+.3f}, {hi:+.3f}] | {'yes' if lo > 0 else 'no'} | "
+                     f"{dm * 100:+.2f} [{mlo * 100:+.2f}, {mhi * 100:+.2f}] | {auroc(y, ens):.3f} | "
+                     f"{mcc(y, ens) * 100:.2f} |")
+    lines += ["", f"Default ahead of the plain baseline beyond the interval on {ahead}/{total} tasks (auROC)."]
+    return lines
+
+
+def _machine_of(r: dict) -> dict | None:
+    """A run's machine record (runs of this session's first hours kept only the load average, on this CPU)."""
+    if r.get("machine"):
+        return r["machine"]
+    if r.get("load_before"):
+        return {"cpu": cpu_model(), "cores": os.cpu_count(), "threads": {"torch": r.get("threads")},
+                "load_before": r["load_before"], "load_after": r["load_after"]}
+    return None
+
+
+def report(runs: list, out: Path, threads: int = 2, data: Path | None = None) -> str:
     tagged = [r for r in runs if r.get("tag")]
     df = pd.DataFrame([r for r in runs if not r.get("tag")])
     lines = ["# seqconv accuracy on the GUE TF tasks (test set)", "",
-             "Command: `python benchmarks/accuracy.py --tasks tf_0 tf_1 tf_2 tf_3 tf_4 --archs deepbind basset resnet "
-             f"--seeds 0 1 2 --threads {threads}` (CPU, {threads} torch thread(s), machine shared with other jobs).", "",
+             "Commands: `python benchmarks/accuracy.py --tasks tf_0 tf_1 tf_2 tf_3 tf_4 --archs deepbind basset resnet "
+             f"--seeds 0 1 2 --threads {threads}` and `python benchmarks/accuracy.py --archs plain resnet --seeds 0 1 2 "
+             f"--threads {threads}` (all 9 tasks; CPU, {threads} torch thread(s)).", "",
+             runs_summary([_machine_of(r) for r in runs]), "",
              "Training: GUE train split, early stopping on GUE dev auPRC (max 15 epochs, patience 4), AdamW, "
              "class-balanced BCE, reverse-complement + shift(<=3 bp) augmentation; predictions averaged over both "
              "strands.  MCC at probability 0.5; MCC@dev-thr: threshold maximising MCC on dev.  "
              "Values: mean ± sd over seeds (n = number of seeds finished).  GUE sequences have no coordinates, "
-             "so the given split is used (no chromosome hold-out possible).  Run times: wall seconds on a 2-core "
-             "machine shared with other jobs (inflated and noisy); process CPU seconds where recorded.", "",
+             "so the given split is used (no chromosome hold-out possible).  Run times: wall seconds (inflated "
+             "and noisy where the load was above 1) and process CPU seconds where recorded.", "",
              "| task | arch | n | params | MCC x100 | MCC@dev-thr x100 | auROC | auPRC | DNABERT-2 MCC x100 (117M) |"
-             " frozen AUC DNABERT-2 / Caduceus-Ph | wall s / run (shared CPU) | CPU s / run |",
+             " frozen AUC DNABERT-2 / Caduceus-Ph | wall s / run | CPU s / run |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def ms(x, scale=1.0, nd=2):
@@ -151,6 +236,7 @@ def report(runs: list, out: Path, threads: int = 2) -> str:
         lines += ["", "Runs whose thread count differs or was not recorded (made under an earlier default of 2 threads; "
                   "same protocol, only float rounding can differ): "
                   + ", ".join(f"{r.task} {r.arch} seed {r.seed}" for r in other.itertuples()) + "."]
+    lines += _versus_plain(df, DEFAULT_ARCH, data)
     if tagged:
         lines += _experiments(df, tagged)
     text = "\n".join(lines) + "\n"
@@ -180,6 +266,13 @@ def _experiments(base: pd.DataFrame, tagged: list) -> list:
     return lines
 
 
+def _write_runs(path: Path, runs: list) -> None:
+    """Rewrite the run records (atomically), once, before the runs to redo are redone."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in runs))
+    tmp.replace(path)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tasks", nargs="+", default=TASKS)
@@ -193,12 +286,22 @@ def main(argv=None) -> int:
     ap.add_argument("--tag", default="", help="name of a variant (runs kept apart from the main table)")
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--patience", type=int, default=4)
+    ap.add_argument("--bundle-out", default=None,
+                    help="write the runs that follow a bundled model's recipe (seed 0, default arch) as bundled "
+                         "models into this folder (then: train_pretrained.py's install)")
+    ap.add_argument("--redo-without-logits", action="store_true",
+                    help="rerun finished runs that did not keep their test logits (replacing them)")
     ap.add_argument("--arch-options", default="{}", help='JSON config overrides, e.g. \'{"filters": [128, 96, 128]}\'')
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     runs_path = Path(args.runs)
     runs_path.parent.mkdir(parents=True, exist_ok=True)
     runs = [json.loads(l) for l in runs_path.read_text().splitlines() if l.strip()] if runs_path.exists() else []
+    if args.redo_without_logits:
+        redo = [r for r in runs if "test_logits" not in r and r["task"] in args.tasks and r["arch"] in args.archs
+                and r["seed"] in args.seeds and r.get("tag", "") == args.tag]
+        runs = [r for r in runs if not any(r is q for q in redo)]
+        _write_runs(runs_path, runs)
     done = {(r["task"], r["arch"], r["seed"], r.get("tag", "")) for r in runs}
     if not args.tag and (args.epochs, args.patience, args.arch_options) != (15, 4, "{}"):
         ap.error("--epochs/--patience/--arch-options change the protocol: give the variant a --tag")
@@ -208,13 +311,14 @@ def main(argv=None) -> int:
                 if (task, arch, seed, args.tag) in done:
                     continue
                 r = run_one(task, arch, seed, Path(args.data), epochs=args.epochs, patience=args.patience,
-                            overrides=json.loads(args.arch_options), tag=args.tag)
+                            overrides=json.loads(args.arch_options), tag=args.tag,
+                            bundle_out=Path(args.bundle_out) if args.bundle_out else None)
                 print(json.dumps(r), flush=True)
-                with open(runs_path, "a") as fh:
+                with open(runs_path, "a") as fh:   # append: runs of other processes (--tag variants) are kept
                     fh.write(json.dumps(r) + "\n")
                 runs.append(r)
-                report(runs, Path(args.out), args.threads)
-    print(report(runs, Path(args.out), args.threads))
+                report(runs, Path(args.out), args.threads, Path(args.data))
+    print(report(runs, Path(args.out), args.threads, Path(args.data)))
     return 0
 
 

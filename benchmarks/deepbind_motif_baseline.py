@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from seqconv.evaluate import auprc, auroc
 from seqconv.modelfile import resolve_model
@@ -29,7 +29,7 @@ from seqconv.scan import score_matrix
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _machine import cpu_model  # noqa: E402
+from _machine import machine_record, machine_text  # noqa: E402
 
 JASPAR = {"REST": "MA0138.3", "MYC": "MA0147.4", "SP1": "MA0079.5", "GABPA": "MA0062.4", "FOXA1": "MA0148.5",
           "USF1": "MA0093.4", "ELK1": "MA0028.3", "CTCFL": "MA1102.3", "ARID3A": "MA0151.1", "ZBTB7A": "MA0750.3"}
@@ -71,8 +71,7 @@ def run(data: Path) -> list[dict]:
 
 def report(rows: list[dict], machine: dict) -> str:
     lines = ["# Bundled DeepBind-ENCODE models vs the JASPAR motif alone (DeepBind test sets)", "",
-             "Command: `python benchmarks/deepbind_motif_baseline.py` "
-             f"(CPU {machine['cpu']}; load average {machine['load_before']} before, {machine['load_after']} after).", "",
+             "Command: `python benchmarks/deepbind_motif_baseline.py`", "", machine_text(machine), "",
              "Test set: DeepBind's B file per TF (500 bound ENCODE ChIP-seq sequences ranked below the training "
              "peaks, 500 dinucleotide shuffles; 101 bp), never used in training.  Motif baseline: best log-odds "
              "of the TF's JASPAR 2024 CORE motif anywhere in the sequence (both strands).  95% bootstrap "
@@ -99,11 +98,10 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data"))
     ap.add_argument("--out", default=str(HERE / "results" / "deepbind_motif_baseline.md"))
     args = ap.parse_args(argv)
-    machine = {"cpu": cpu_model(), "load_before": [round(x, 2) for x in os.getloadavg()]}
+    start = machine_record({"torch": torch.get_num_threads()})
     t0 = time.time()
     rows = run(Path(args.data))
-    machine["load_after"] = [round(x, 2) for x in os.getloadavg()]
-    machine["seconds"] = round(time.time() - t0, 1)
+    machine = {**machine_record({"torch": torch.get_num_threads()}, since=start), "seconds": round(time.time() - t0, 1)}
     text = report(rows, machine)
     Path(args.out).write_text(text)
     Path(args.out).with_suffix(".json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=1))
