@@ -182,12 +182,7 @@ LOADERS = {"gue": load_gue, "gue_binding": load_gue_binding, "deepbind": load_de
 
 def train_one(name: str, root, out_root: Path, *, seed: int = 0, verbose: bool = False) -> dict:
     """Train, evaluate on the test split and save one bundled model; returns its index entry."""
-    import torch
-
-    from seqconv.evaluate import metrics_table
-    from seqconv.modelfile import save_model
     from seqconv.models import build_model, get_config
-    from seqconv.predict import predict
     from seqconv.train import TrainConfig, fit
 
     kind, kw, (arch, opts), topts, desc = MODELS[name]
@@ -195,16 +190,42 @@ def train_one(name: str, root, out_root: Path, *, seed: int = 0, verbose: bool =
     ds = LOADERS[kind](root, **kw)
     model = build_model(get_config(arch, n_tasks=len(ds.tasks), input_length=ds.width, **opts), seed=seed)
     res = fit(model, ds, config=TrainConfig(seed=seed, **topts), verbose=verbose)
+    return package(name, res, ds, out_root, root=root, seed=seed, seconds=time.time() - t0)
+
+
+def dataset_for(name: str, root) -> Dataset:
+    """The dataset a bundled model is trained on (its recipe's loader)."""
+    kind, kw, _, _, _ = MODELS[name]
+    return LOADERS[kind](root, **kw)
+
+
+def package(name: str, res, ds: Dataset, out_root: Path, *, root, seed: int, seconds: float) -> dict:
+    """Evaluate a trained model (``res``: a FitResult of ``name``'s recipe) on the test split and save it.
+
+    Shared by :func:`train_one` and the accuracy benchmark (whose seed-0 run of the default
+    architecture follows the same recipe, so it is the same model), so a bundled model is
+    written one way only.  Returns the index entry.
+    """
+    import torch
+
+    from seqconv.evaluate import metrics_table
+    from seqconv.modelfile import save_model
+    from seqconv.predict import predict
+    from seqconv.train import TrainConfig
+
+    kind, _, (arch, _), topts, desc = MODELS[name]
+    if res.model.arch != arch:
+        raise ValueError(f"{name}: the recipe's architecture is {arch}, the trained model's {res.model.arch}")
     test = ds.subset("test")
     logits = predict(res.model, test.X(), strand="both")
     table = metrics_table(test.y(), logits, ds.tasks, n_boot=1000, seed=seed)
     split = dict(ds.meta.get("split", {}))
-    training = {"dataset": ds.meta.get("name"), "sources": _relative(ds.meta.get("sources"), root), "split": split,
-                "train_chromosomes": split.get("train"), "seed": seed,
+    training = {"dataset": ds.meta.get("name"), "sources": _relative(ds.meta.get("sources"), root),
+                "split": split, "train_chromosomes": split.get("train"), "seed": seed,
                 "config": TrainConfig(seed=seed, **topts).to_dict(),
                 "best_epoch": res.best_epoch, "n_train": int((ds.table["split"] == "train").sum()),
                 "n_valid": int((ds.table["split"] == "valid").sum()), "n_test": int(len(test.table)),
-                "command": f"python pipelines/train_pretrained.py --only {name}", "seconds": round(time.time() - t0, 1),
+                "command": f"python pipelines/train_pretrained.py --only {name}", "seconds": round(seconds, 1),
                 "torch_threads": torch.get_num_threads()}
     metrics = {"valid": {k: res.best_metrics[k] for k in ("valid_auroc", "valid_auprc", "valid_mcc")},
                "test": json.loads(table.to_json(orient="records"))}
