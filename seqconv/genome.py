@@ -471,6 +471,7 @@ def windows(
     *,
     off_end: str = "clamp",
     source=None,
+    fetch: bool = True,
 ) -> tuple[pd.DataFrame, WindowReport]:
     """Fixed-width windows centred on each peak's summit (or midpoint).
 
@@ -490,6 +491,8 @@ def windows(
     off_end : {"clamp", "drop"}
     source : path, optional
         The BED file, named in errors.
+    fetch : bool
+        Read each window's sequence (the ``sequence`` column); False gives the coordinates only.
 
     Returns
     -------
@@ -532,7 +535,8 @@ def windows(
         "end": end[keep].astype(np.int64),
         "name": peaks["name"].to_numpy()[keep],
     })
-    out["sequence"] = [genome.fetch(c, s, e) for c, s, e in zip(out["chrom"], out["start"], out["end"])]
+    if fetch:
+        out["sequence"] = [genome.fetch(c, s, e) for c, s, e in zip(out["chrom"], out["start"], out["end"])]
     report.n_kept = len(out)
     return out, report
 

@@ -126,7 +126,11 @@ def test_default_config_end_to_end_learns_and_reruns_on_changed_params(tmp_path)
     assert len(list((out / "benchmarks").rglob("*.tsv"))) == 11
     page = (run / "report.html").read_text()
     assert all(f'id="{s}"' in page for s in ("data", "training", "metrics", "motifs", "track", "outputs"))
-    assert (out / "scan" / "Reb1.bed").exists()
+    # the scan rule scans 200 bp around each 1 bp summit (scan_width), so it finds hits in every TF's peaks
+    for tf in ("Reb1", "Cbf1"):
+        hits = pd.read_csv(out / "scan" / f"{tf}.bed", sep="\t", header=None)
+        assert len(hits) > 100 and hits[0].str.fullmatch(r"chr\w+:\d+-\d+").all(), hits.head()
+        assert "compiling" in (out / "logs" / "scan" / f"{tf}.log").read_text() or tf == "Cbf1"
 
     # reruns: nothing to do as is; a changed setting reruns its step and everything downstream, only that
     p = _snakemake("-n", "--config", f"out={out}")
