@@ -130,7 +130,13 @@ def test_default_config_end_to_end_learns_and_reruns_on_changed_params(tmp_path)
     for tf in ("Reb1", "Cbf1"):
         hits = pd.read_csv(out / "scan" / f"{tf}.bed", sep="\t", header=None)
         assert len(hits) > 100 and hits[0].str.fullmatch(r"chr\w+:\d+-\d+").all(), hits.head()
-        assert "compiling" in (out / "logs" / "scan" / f"{tf}.log").read_text() or tf == "Cbf1"
+        log = (out / "logs" / "scan" / f"{tf}.log").read_text()
+        assert re.search(r"^scanned [\d.]+k bp, .* elapsed$", log, re.M) and f"{len(hits)} hits" in log, log
+    # every log holds its progress as lines: the motifs logos phase, evaluate's steps, none with a carriage return
+    logs = {p.name: p.read_text() for p in (out / "logs").rglob("*.log")}
+    assert not [name for name, text in logs.items() if "\r" in text]
+    assert re.search(r"^drew \d+/\d+ logos \(100\.0%\)", logs["motifs.log"], re.M), logs["motifs.log"]
+    assert "scoring the test split" in logs["evaluate.log"] and "Reb1" in logs["evaluate.log"]
 
     # reruns: nothing to do as is; a changed setting reruns its step and everything downstream, only that
     p = _snakemake("-n", "--config", f"out={out}")

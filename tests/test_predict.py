@@ -324,24 +324,28 @@ def test_genome_wide_cli_errors(model_dir, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_progress_lines_without_a_terminal(model_dir, tmp_path):
-    """stderr not a TTY (a Snakemake log): plain lines every N windows, no carriage returns."""
-    from seqconv.predict import Progress
+def test_progress_lines_without_a_terminal(model_dir, records, tmp_path, monkeypatch):
+    """stderr not a TTY (a Snakemake log): tiled prediction prints plain lines every N windows with the total
+    and an ETA, no carriage returns; -q prints none of them."""
+    import seqconv.predict as P
 
-    buf = io.StringIO()
-    p = Progress(True, total=250, every=100, stream=buf)
-    for _ in range(5):
-        p.update(50)
-    p.close()
-    lines = buf.getvalue().splitlines()
-    assert [ln.split(",")[0] for ln in lines] == ["scored 100/250 windows (40.0%)", "scored 200/250 windows (80.0%)",
-                                                   "scored 250/250 windows (100.0%)"]
-    assert "\r" not in buf.getvalue()
-    silent = io.StringIO()
-    q = Progress(False, total=250, every=100, stream=silent)
-    q.update(250)
-    q.close()
-    assert silent.getvalue() == ""
+    genome = tmp_path / "g.fa"
+    genome.write_text(">chrA\n" + "".join(s for _, s in records[:30]) + "\n")   # 6,000 bp of real peaks
+    monkeypatch.setattr(P, "PROGRESS_EVERY", 40)
+    args = ["predict", "--model", str(model_dir), "--genome", str(genome), "--region", "chrA", "--stride", "50",
+            "--batch-size", "20", "--out", str(tmp_path / "t.tsv")]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    total = P._n_tiles(6000, 200, 50)
+    tsv = pd.read_csv(tmp_path / "t.tsv", sep="\t")
+    assert total == 117 and len(tsv) == total * tsv.TF.nunique()
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("scored ") and "windows (" in ln]
+    assert [ln.split(",")[0] for ln in lines] == [f"scored {n}/117 windows ({100 * n / 117:.1f}%)"
+                                                   for n in (40, 80, 117)], r.stderr
+    assert all("ETA" in ln for ln in lines[:-1]) and "ETA" not in lines[-1]
+    assert "\r" not in r.stderr
+    q = CliRunner().invoke(main, args + ["-q"])
+    assert q.exit_code == 0 and q.stderr == "", q.stderr
 
 
 def test_sequences_under_half_the_width_are_refused_unless_padding_is_asked_for(tmp_path):

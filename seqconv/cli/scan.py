@@ -10,6 +10,7 @@ from seqconv.cli._common import (
     OutputFile,
     device_option,
     fasta_input,
+    log,
     main,
     option,
     out_option,
@@ -28,6 +29,8 @@ def peak_windows(bed, genome, width: int):
     win, _ = windows(read_bed(bed), Genome(genome), width, source=bed, fetch=False)
     return win.drop_duplicates(["chrom", "start", "end"])[["chrom", "start", "end"]].reset_index(drop=True)
 
+#: The numba kernels every CPU scan calls (others serve only some options).
+_EVERY_SCAN = ("kmer_codes", "scan_block", "rescore", "valid_windows", "sample_bins", "score_pmf")
 _S = "seqconv.scan.options:ScanOptions."  # the defaults of the options below are ScanOptions' (read lazily)
 
 
@@ -110,6 +113,8 @@ def scan(motifs, fasta, bed, genome, width, thresh, fmt, out, strands, pseudocou
     import numba
     import torch
 
+    from seqconv import _scan_kernels as kernels
+    from seqconv.progress import uncompiled_kernels
     from seqconv.scan import ScanOptions, scan_to_file
 
     if (fasta is None) == (bed is None):
@@ -132,6 +137,8 @@ def scan(motifs, fasta, bed, genome, width, thresh, fmt, out, strands, pseudocou
                              f"got {background!r}") from None
     options = ScanOptions(threshold=thresh, strands=strands, background=bg, pseudocount=pseudocount,
                           bin_size=bin_size, seed=seed, device=device, engine=engine, verbose=not quiet)
+    if not quiet and engine != "torch" and uncompiled_kernels(kernels, _EVERY_SCAN):
+        log("compiling the scan kernels (first scan after install; cached for later runs)...")
     kwargs = dict(format=fmt, options=options)
     if bed is not None:
         kwargs["genome"] = genome
