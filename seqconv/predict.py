@@ -14,12 +14,10 @@ and ``probability`` (its sigmoid).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import warnings
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -223,89 +221,10 @@ def _tiles(name: str, chrom: str, offset: int, length: int, fetch, width: int, s
 # --------------------------------------------------------------------------- genome-wide tiling (shards)
 
 
-class BgzfGenome:
-    """Random access to a BGZF (``bgzip``) genome through pyfaidx, without loading it.
-
-    The ``.fai`` and ``.gzi`` indexes next to the file are used when both exist;
-    otherwise they are built once into ``$XDG_CACHE_HOME/seqconv/faidx`` (keyed
-    by path, size and mtime) and renamed into place atomically, so parallel
-    shard jobs never read a half-written index.
-
-    Parameters
-    ----------
-    path : str or Path
-        A BGZF-compressed FASTA (``bgzip genome.fa``).
-
-    Attributes
-    ----------
-    sizes : dict
-        ``{chrom: length}`` in file order.
-    """
-
-    def __init__(self, path):
-        import pyfaidx
-
-        self.path = Path(path)
-        fai, gzi = Path(f"{self.path}.fai"), Path(f"{self.path}.gzi")
-        if not (fai.exists() and gzi.exists()):
-            fai, gzi = _cached_bgzf_index(self.path)
-        try:
-            self._fa = pyfaidx.Fasta(str(self.path), indexname=str(fai), gzi_indexname=str(gzi),
-                                     sequence_always_upper=False, as_raw=True, rebuild=False)
-        except Exception as exc:  # pyfaidx raises several types for malformed files
-            raise InputError(f"cannot index BGZF genome FASTA: {exc}", path=self.path) from None
-        self.sizes = {k: len(self._fa[k]) for k in self._fa.keys()}
-        if not self.sizes:
-            raise InputError("genome FASTA has no records", path=self.path)
-
-    def __contains__(self, chrom) -> bool:
-        return chrom in self.sizes
-
-    def fetch(self, chrom: str, start: int, end: int) -> str:
-        """Sequence of ``chrom:start-end`` (0-based, half-open), case as in the file."""
-        if chrom not in self.sizes:
-            raise InputError(f"chromosome {chrom!r} is not in the genome", path=self.path)
-        if start < 0 or end > self.sizes[chrom] or start >= end:
-            raise InputError(f"interval {chrom}:{start}-{end} is outside {chrom} (length {self.sizes[chrom]})",
-                             path=self.path)
-        return str(self._fa[chrom][start:end])
-
-
-def _cached_bgzf_index(path: Path) -> tuple[Path, Path]:
-    import pyfaidx
-
-    st = path.stat()
-    key = hashlib.sha1(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "seqconv" / "faidx"
-    fai, gzi = cache / f"{key}.fai", cache / f"{key}.gzi"
-    if fai.exists() and gzi.exists():
-        return fai, gzi
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = cache / f".{key}.{os.getpid()}"
-    try:
-        pyfaidx.Fasta(str(path), indexname=f"{tmp}.fai", gzi_indexname=f"{tmp}.gzi").close()
-    except Exception as exc:  # pyfaidx raises several types for malformed files
-        for ext in (".fai", ".gzi"):
-            Path(f"{tmp}{ext}").unlink(missing_ok=True)
-        raise InputError(f"cannot index BGZF genome FASTA: {exc}", path=path) from None
-    os.replace(f"{tmp}.gzi", gzi)  # .fai last: once it exists, both are complete
-    os.replace(f"{tmp}.fai", fai)
-    return fai, gzi
-
-
-def _is_bgzf(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        head = fh.read(16)
-    return len(head) >= 16 and head[:4] == b"\x1f\x8b\x08\x04" and head[12:14] == b"BC"
-
-
 def open_genome(path):
-    """A genome reader with ``sizes`` and ``fetch``: BGZF through pyfaidx (:class:`BgzfGenome`), else
-    :class:`seqconv.genome.Genome` (plain FASTA indexed lazily; plain gzip loaded into memory)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError("no such genome FASTA file", path=path)
-    return BgzfGenome(path) if _is_bgzf(path) else Genome(path)
+    """The genome reader of ``path`` (:class:`seqconv.genome.Genome`: plain FASTA or bgzip read by position
+    through pyfaidx, a small plain gzip in memory)."""
+    return Genome(path)
 
 
 def parse_shard(spec: str) -> tuple[int, int]:

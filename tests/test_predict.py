@@ -211,31 +211,15 @@ def test_bundled_oct4_mafk_on_bundled_real_input():
 # --------------------------------------------------------------------------- genome-wide shards
 
 
-def test_bgzf_genome_reads_through_index_not_memory(tmp_path, monkeypatch):
+def test_open_genome_is_the_one_genome_reader(tmp_path):
+    """predict reads genomes with seqconv.genome.Genome (bgzip by position: tests/test_genome.py)."""
     from conftest import YEAST_GENOME
 
     from seqconv.genome import Genome
-    from seqconv.predict import BgzfGenome, open_genome
+    from seqconv.predict import open_genome
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     g = open_genome(YEAST_GENOME)
-    assert isinstance(g, BgzfGenome) and not hasattr(g, "_mem")
-    mem = Genome(YEAST_GENOME)  # the gzip reader loads every record
-    assert g.sizes == mem.sizes and list(g.sizes) == ["chr1", "chr3", "chr6", "chr7", "chr8", "chr9"]
-    for chrom, a, b in [("chr1", 0, 500), ("chr7", 543_210, 545_000), ("chr9", 439_000, 439_888)]:
-        assert g.fetch(chrom, a, b) == mem.fetch(chrom, a, b)
-    # the index went to the cache (data/ stays clean), once: a second open reuses it
-    idx = sorted(p.suffix for p in (tmp_path / "cache" / "seqconv" / "faidx").iterdir())
-    assert idx == [".fai", ".gzi"]
-    assert open_genome(YEAST_GENOME).fetch("chr3", 10, 20) == mem.fetch("chr3", 10, 20)
-    with pytest.raises(InputError, match="outside chr1"):
-        g.fetch("chr1", 230_000, 230_500)
-    # plain gzip (not BGZF) and plain FASTA go to seqconv.genome.Genome
-    import gzip
-
-    (tmp_path / "g.fa.gz").write_bytes(gzip.compress(b">c\nACGTACGTAC\n"))
-    (tmp_path / "g.fa").write_text(">c\nACGTACGTAC\n")
-    assert [type(open_genome(tmp_path / n)).__name__ for n in ("g.fa.gz", "g.fa")] == ["Genome", "Genome"]
+    assert isinstance(g, Genome) and g.compression == "bgzf" and g._mem is None
     with pytest.raises(InputError, match="no such genome FASTA"):
         open_genome(tmp_path / "missing.fa.gz")
 
