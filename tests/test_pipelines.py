@@ -16,7 +16,7 @@ from seqconv.dataset import read_dataset
 SNAKEFILE = ROOT / "pipelines" / "Snakefile"
 CONFIG = ROOT / "pipelines" / "config.yaml"
 MODULE = ROOT / "pipelines" / "examples" / "module"
-PROFILE = ROOT / "pipelines" / "profiles" / "slurm"
+PROFILE = ROOT / "seqconv" / "workflow" / "profiles" / "slurm"
 
 pytest.importorskip("snakemake")
 pytestmark = pytest.mark.slow  # every test starts Snakemake (2-300 s each)
