@@ -26,7 +26,7 @@ def test_packaged_files_match_the_repository_copies():
     assert (ROOT / "pipelines" / "config.yaml").read_bytes() == (WORKFLOW_DIR / "config.yaml").read_bytes()
     for src, dst in DEMO:
         assert (WORKFLOW_DIR / src).read_bytes() == (ROOT / dst).read_bytes(), src
-    assert 'include: "../seqconv/workflow/Snakefile"' in (ROOT / "pipelines" / "Snakefile").read_text()
+    assert 'workflow.include("../seqconv/workflow/Snakefile"' in (ROOT / "pipelines" / "Snakefile").read_text()
 
 
 def test_init_copies_the_workflow_and_demo_data(tmp_path):
