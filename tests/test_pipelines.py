@@ -198,3 +198,66 @@ def test_finetune_rule_from_a_bundled_backbone_dry_run(tmp_path):
     p = _snakemake("-n", "--config", f"out={tmp_path}", "finetune_backbone=yeast_backbone")
     assert p.returncode != 0 and "config key 'width': 200 bp, but the backbone 'yeast_backbone' takes 101 bp" in (
         p.stdout + p.stderr)
+
+
+def _shell_commands(text):
+    """``{rule: argv}`` of the "Shell command:" lines of a `snakemake -n -p` run (log redirection dropped)."""
+    import shlex
+
+    out, rule = {}, None
+    for line in text.splitlines():
+        m = re.match(r"^(?:local)?rule (\w+):", line)
+        if m:
+            rule = m.group(1)
+        elif line.startswith("Shell command: ") and rule:
+            argv = shlex.split(line[len("Shell command: "):].split(" > ", 1)[0])
+            out[rule] = argv
+    return out
+
+
+def test_pipeline_reproduces_the_bundled_yeast_chexmix_commands(tmp_path, shared_data, monkeypatch):
+    """pipelines/config_yeast_chexmix.yaml: the prepare and train commands the rules issue build exactly the
+    dataset settings, architecture and training config recorded in the bundled model's card."""
+    import inspect
+    import json
+
+    from seqconv.cli import main
+    from seqconv.cli.train import parse_arch_options, train_config
+    from seqconv.models import get_config
+
+    card = json.loads((ROOT / "seqconv" / "pretrained" / "yeast_chexmix" / "model.json").read_text())
+    target = f"{tmp_path}/yeast_chexmix/model"
+    p = _snakemake("-n", "-p", "--config", f"out={tmp_path}", "--", target,
+                   config=ROOT / "pipelines" / "config_yeast_chexmix.yaml")
+    assert p.returncode == 0, p.stderr[-3000:]
+    cmds = _shell_commands(p.stdout)
+    assert set(cmds) == {"prepare", "train"}
+    args = {}
+    monkeypatch.chdir(ROOT)  # the config's paths are relative to the repository root
+    (tmp_path / "yeast_chexmix").mkdir()
+    (tmp_path / "yeast_chexmix" / "dataset.parquet").touch()  # train's --data must exist to parse the command
+    for rule, argv in cmds.items():
+        assert argv[:2] == ["seqconv", rule]
+        with main.commands[rule].make_context(rule, argv[2:]) as ctx:
+            args[rule] = ctx.params
+    tr = card["training"]
+    # prepare: the card's sources (relative to the shared data root), split, seed; load_yeast's windows
+    prep = args["prepare"]
+    rel = [str(p).split("shared/data/", 1)[1] for p in prep["peaks"]]
+    assert rel == tr["sources"]["peaks"]
+    assert str(prep["genome"]).endswith(tr["sources"]["genome"]) and str(prep["exclude"]).endswith(
+        tr["sources"]["exclude"])
+    assert prep["names"].split(",") == card["tasks"]
+    assert prep["test_chroms"].split(",") == tr["split"]["test"] and prep["valid_chroms"].split(",") == tr["split"][
+        "valid"]
+    assert (prep["width"], prep["negatives"], prep["ratio"], prep["margin"], prep["seed"]) == (
+        card["input_width"], "gc", 1.0, 200, tr["seed"])
+    assert card["negatives"] == "genomic background (GC-matched)"
+    # train: the architecture and every field of the training config, the seed and the thread count
+    t = args["train"]
+    arch = get_config(t["arch"], n_tasks=len(card["tasks"]), input_length=card["input_width"],
+                      **parse_arch_options(t["arch_options"])).to_dict()
+    assert arch == card["architecture"]
+    names = inspect.signature(train_config).parameters
+    assert train_config(**{k: t[k] for k in names}).to_dict() == tr["config"]
+    assert t["threads"] == tr["torch_threads"] and t["strand"] == card["strand"] and t["device"] == "cpu"
