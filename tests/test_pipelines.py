@@ -261,3 +261,27 @@ def test_pipeline_reproduces_the_bundled_yeast_chexmix_commands(tmp_path, shared
     names = inspect.signature(train_config).parameters
     assert train_config(**{k: t[k] for k in names}).to_dict() == tr["config"]
     assert t["threads"] == tr["torch_threads"] and t["strand"] == card["strand"] and t["device"] == "cpu"
+
+
+def test_pipeline_retrains_yeast_chexmix_to_the_cards_metrics(tmp_path, shared_data):
+    """The full retrain (prepare + train, about 1 CPU minute; 5-6 min wall on a loaded 2-core machine): the same
+    windows and split sizes as the card, and held-out metrics within 0.01 of the card's.  Measured: test mean
+    auROC 0.8200 vs 0.8222, auPRC 0.4603 vs 0.4607, best epoch 20 vs 20.  The weights are not bit-identical to the
+    bundled ones (trained with an earlier version of the training code); the pipeline's train command and
+    pipelines/train_pretrained.py's fit() give bit-identical weights today."""
+    import json
+
+    card = json.loads((ROOT / "seqconv" / "pretrained" / "yeast_chexmix" / "model.json").read_text())
+    target = f"{tmp_path}/yeast_chexmix/model"
+    p = _snakemake("-c", "1", "--config", f"out={tmp_path}", "--", target,
+                   config=ROOT / "pipelines" / "config_yeast_chexmix.yaml")
+    assert p.returncode == 0, p.stderr[-3000:]
+    ds = read_dataset(tmp_path / "yeast_chexmix" / "dataset.parquet")
+    tr = card["training"]
+    assert [int((ds.table.split == s).sum()) for s in ("train", "valid", "test")] == [tr["n_train"], tr["n_valid"],
+                                                                                       tr["n_test"]]
+    log = (tmp_path / "logs" / "yeast_chexmix" / "train.log").read_text()
+    m = re.search(r"^test: auROC ([\d.]+)\s+auPRC ([\d.]+)", log, re.M)
+    want = pd.DataFrame(card["metrics"]["test"])
+    assert m and abs(float(m.group(1)) - want.auroc.mean()) < 0.01 and abs(float(m.group(2)) - want.auprc.mean()) < 0.01
+    assert re.search(rf"^best epoch {tr['best_epoch']} ", log, re.M), log[-500:]
