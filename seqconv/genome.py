@@ -115,16 +115,30 @@ def read_fasta(path) -> dict[str, str]:
     return dict(iter_fasta(path))
 
 
-class Genome:
-    """Random access to a genome FASTA.
+#: A plain-gzip (not bgzip) genome larger than this (compressed bytes) is refused: it would be read whole into
+#: the memory of every job; ``bgzip`` it once instead (about 200 MB of sequence, a few yeast or fly genomes).
+GZIP_IN_MEMORY_MAX = 64 * 2 ** 20
 
-    A plain FASTA is read lazily with pyfaidx, so a whole human genome costs no
-    memory.  Its ``.fai`` index is written next to the file; when that folder is
-    read-only, to ``$XDG_CACHE_HOME/seqconv/faidx`` (default ``~/.cache``); when
-    that cannot be written either, to a temporary file deleted once read; and
-    when no folder is writable at all the genome is read into memory.  A gzip
-    FASTA, ``-`` or a pipe is read into memory (fine for small genomes; gunzip
-    a large one).
+
+class Genome:
+    """Random access to a genome FASTA: plain, bgzip (BGZF) or, when small, plain gzip.
+
+    A plain or bgzip FASTA is read lazily with pyfaidx (bgzip through its ``.gzi``
+    block index), so a whole human genome costs no memory.
+
+    * plain FASTA: the ``.fai`` index is written next to the file; when that folder
+      is read-only, to ``$XDG_CACHE_HOME/seqconv/faidx`` (default ``~/.cache``); when
+      that cannot be written either, to a temporary file deleted once read; when no
+      folder is writable at all the genome is read into memory.
+    * bgzip (``bgzip genome.fa``, as samtools and tabix write it): ``.fai`` and
+      ``.gzi`` next to the file are used when both exist; otherwise they are built
+      once into the same cache folder (keyed by path, size and modification time)
+      and renamed into place atomically, so parallel jobs never read a half-written
+      index (or, with no writable cache, into a temporary folder deleted once read).
+    * plain gzip (``gzip genome.fa``): read into memory, the documented fallback
+      for small genomes; above :data:`GZIP_IN_MEMORY_MAX` compressed bytes it is
+      refused with the commands that convert it to bgzip.
+    * ``-`` or a pipe: read into memory.
 
     Parameters
     ----------
@@ -133,6 +147,14 @@ class Genome:
         ``{name used by the intervals: name in the genome}`` (see
         :func:`parse_chrom_alias`); :meth:`fetch`, ``in`` and :meth:`resolve`
         accept either name.
+
+    Attributes
+    ----------
+    sizes : dict
+        ``{chrom: length}`` in file order.
+    compression : {"none", "bgzf", "gzip"}
+    index_location : str
+        Where the index was read from: a path, ``"temporary"`` or ``"memory"``.
     """
 
     def __init__(self, path, *, aliases: dict | None = None):
@@ -148,14 +170,24 @@ class Genome:
         self._mem: dict[str, str] | None = None
         self._fa = None
         note_input(path)
-        if stream or _is_gzip(self._file):
+        self.compression = "none" if stream else _compression(self._file)
+        if self.compression == "gzip" and self._file.stat().st_size > GZIP_IN_MEMORY_MAX:
+            name = self.path.name
+            stem = name[:-3] if name.endswith(".gz") else name
+            raise InputError(
+                f"genome FASTA is plain gzip ({self._file.stat().st_size / 2 ** 20:.0f} MB compressed), which "
+                "cannot be read by position and would be loaded whole into the memory of every job; recompress "
+                f"it once with bgzip: `gunzip {name} && bgzip {stem}` "
+                "(bgzip comes with htslib/tabix: apt install tabix, conda install htslib)", path=self.path)
+        if stream or self.compression == "gzip":
             self._mem = read_fasta(path)
             self.index_location = "memory"
-            self.sizes = {k: len(v) for k, v in self._mem.items()}
+        elif self.compression == "bgzf":
+            self._fa = self._open_bgzf()
         else:
             self._fa = self._open_faidx()
-            self.sizes = {k: len(self._fa[k]) for k in self._fa.keys()} if self._fa is not None else \
-                {k: len(v) for k, v in self._mem.items()}
+        self.sizes = {k: len(self._fa[k]) for k in self._fa.keys()} if self._fa is not None else \
+            {k: len(v) for k, v in self._mem.items()}
         if not self.sizes:
             raise InputError("genome FASTA has no records", path=self.path)
         bad = {a: g for a, g in self.aliases.items() if g not in self.sizes}
@@ -173,10 +205,8 @@ class Genome:
             self.index_location = str(fai)
             return self._faidx(pyfaidx, kwargs)
         key = hashlib.sha1(str(self._file.resolve()).encode()).hexdigest()[:16]
-        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "seqconv" / "faidx"
-        with contextlib.suppress(OSError):
-            cache.mkdir(parents=True, exist_ok=True)
-        if cache.is_dir() and os.access(cache, os.W_OK):
+        cache = _index_cache()
+        if cache is not None:
             self.index_location = str(cache / f"{key}.fai")
             return self._faidx(pyfaidx, {**kwargs, "indexname": self.index_location})
         try:
@@ -197,7 +227,39 @@ class Genome:
         self.index_location = "memory"
         return None
 
+    def _open_bgzf(self):
+        import pyfaidx
+
+        kwargs = {"sequence_always_upper": False, "as_raw": True, "rebuild": False}
+        fai, gzi = Path(f"{self._file}.fai"), Path(f"{self._file}.gzi")
+        if fai.exists() and gzi.exists():
+            self.index_location = str(fai)
+            return self._faidx(pyfaidx, {**kwargs, "indexname": str(fai), "gzi_indexname": str(gzi)})
+        st = self._file.stat()
+        key = hashlib.sha1(f"{self._file.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+        cache = _index_cache()
+        if cache is None:  # nowhere to keep it: build into a temporary folder, read, delete
+            with tempfile.TemporaryDirectory(prefix="seqconv-bgzf-") as tmp:
+                fa = self._faidx(pyfaidx, {**kwargs, "indexname": f"{tmp}/{key}.fai",
+                                           "gzi_indexname": f"{tmp}/{key}.gzi"})
+            self.index_location = "temporary"
+            return fa
+        fai, gzi = cache / f"{key}.fai", cache / f"{key}.gzi"
+        if not (fai.exists() and gzi.exists()):
+            tmp = cache / f".{key}.{os.getpid()}"
+            try:
+                self._faidx(pyfaidx, {"indexname": f"{tmp}.fai", "gzi_indexname": f"{tmp}.gzi"}).close()
+            finally:
+                if not Path(f"{tmp}.gzi").exists() or not Path(f"{tmp}.fai").exists():
+                    for ext in (".fai", ".gzi"):
+                        Path(f"{tmp}{ext}").unlink(missing_ok=True)
+            os.replace(f"{tmp}.gzi", gzi)  # .fai last: once it exists, both are complete
+            os.replace(f"{tmp}.fai", fai)
+        self.index_location = str(fai)
+        return self._faidx(pyfaidx, {**kwargs, "indexname": str(fai), "gzi_indexname": str(gzi)})
+
     def _faidx(self, pyfaidx, kwargs):
+        what = "BGZF genome FASTA" if self.compression == "bgzf" else "genome FASTA"
         try:
             return pyfaidx.Fasta(str(self._file), **kwargs)
         except OSError as exc:
@@ -206,9 +268,9 @@ class Genome:
             err = env_error(exc, exc.filename or self.path, action="write the genome index (.fai)")
             if err is not None:
                 raise err from None
-            raise InputError(f"cannot index genome FASTA: {exc}", path=self.path) from None
+            raise InputError(f"cannot index {what}: {exc}", path=self.path) from None
         except Exception as exc:  # pyfaidx raises several types for malformed files
-            raise InputError(f"cannot index genome FASTA: {exc}", path=self.path) from None
+            raise InputError(f"cannot index {what}: {exc}", path=self.path) from None
 
     def resolve(self, chrom: str) -> str:
         """The genome's name of ``chrom`` (through the aliases)."""
@@ -235,7 +297,21 @@ class Genome:
                 "do the intervals match this genome assembly?", path=self.path)
         if self._mem is not None:
             return self._mem[c][start:end]
+        if self.compression == "bgzf":
+            return self._fetch_bgzf(c, start, end)
         return str(self._fa[c][start:end])
+
+    def _fetch_bgzf(self, c: str, start: int, end: int) -> str:
+        try:
+            return str(self._fa[c][start:end])
+        except ValueError as exc:
+            # pyfaidx 0.9 seeks into the block *before* when a read starts exactly where a block of 65,536
+            # bytes begins (Biopython's BGZF writer fills blocks to 65,536; htslib's bgzip stops at 65,280):
+            # read from one base earlier instead, which lies inside that previous block
+            if "within_block_offset" not in str(exc) or start == 0:
+                raise InputError(f"cannot read {c}:{start}-{end} from the BGZF genome ({exc}); recompress it "
+                                 "with htslib's bgzip", path=self.path) from None
+            return str(self._fa[c][start - 1:end])[1:]
 
 
 # ------------------------------------------------------------------ chromosome names
@@ -334,6 +410,23 @@ def _some(names, k: int = 5) -> str:
 def _is_gzip(path: Path) -> bool:
     with open(path, "rb") as fh:
         return fh.read(2) == b"\x1f\x8b"
+
+
+def _compression(path: Path) -> str:
+    """``"bgzf"`` (bgzip: gzip members with the BC extra field), ``"gzip"`` or ``"none"``."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if head[:2] != b"\x1f\x8b":
+        return "none"
+    return "bgzf" if len(head) >= 16 and head[3] & 4 and head[12:14] == b"BC" else "gzip"
+
+
+def _index_cache() -> Path | None:
+    """``$XDG_CACHE_HOME/seqconv/faidx`` (default ``~/.cache``) when it can be written, else None."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "seqconv" / "faidx"
+    with contextlib.suppress(OSError):
+        cache.mkdir(parents=True, exist_ok=True)
+    return cache if cache.is_dir() and os.access(cache, os.W_OK) else None
 
 
 # ------------------------------------------------------------------ BED
@@ -471,6 +564,7 @@ def windows(
     *,
     off_end: str = "clamp",
     source=None,
+    fetch: bool = True,
 ) -> tuple[pd.DataFrame, WindowReport]:
     """Fixed-width windows centred on each peak's summit (or midpoint).
 
@@ -490,6 +584,8 @@ def windows(
     off_end : {"clamp", "drop"}
     source : path, optional
         The BED file, named in errors.
+    fetch : bool
+        Read each window's sequence (the ``sequence`` column); False gives the coordinates only.
 
     Returns
     -------
@@ -532,7 +628,8 @@ def windows(
         "end": end[keep].astype(np.int64),
         "name": peaks["name"].to_numpy()[keep],
     })
-    out["sequence"] = [genome.fetch(c, s, e) for c, s, e in zip(out["chrom"], out["start"], out["end"])]
+    if fetch:
+        out["sequence"] = [genome.fetch(c, s, e) for c, s, e in zip(out["chrom"], out["start"], out["end"])]
     report.n_kept = len(out)
     return out, report
 

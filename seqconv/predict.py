@@ -14,14 +14,10 @@ and ``probability`` (its sigmoid).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-import sys
-import time
 import warnings
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,6 +26,7 @@ import torch
 from seqconv.encode import one_hot
 from seqconv.errors import InputError
 from seqconv.genome import Genome, check_chroms, iter_fasta, read_bed
+from seqconv.progress import progress_bar, progress_iter
 
 #: Without a terminal, the progress log prints one line per this many windows.
 PROGRESS_EVERY = 50_000
@@ -104,8 +101,6 @@ def predict(model, X, *, batch_size: int = 256, device=None, strand: str | None 
     -------
     logits : (N, T) float32 ndarray  (``1 / (1 + exp(-logits))`` are probabilities)
     """
-    from tqdm.auto import tqdm
-
     strand = strand or getattr(model, "strand", "both")
     if strand not in ("both", "forward"):
         raise ValueError(f"strand must be 'both' or 'forward', got {strand!r}")
@@ -115,7 +110,7 @@ def predict(model, X, *, batch_size: int = 256, device=None, strand: str | None 
     n = len(X)
     outs = []
     with torch.inference_mode():
-        for i in tqdm(range(0, n, batch_size), disable=not verbose, unit="batch", leave=False):
+        for i in progress_iter(range(0, n, batch_size), desc="predicted", unit="batches", enabled=verbose):
             xb = X[i:i + batch_size]
             if strings:
                 xb = one_hot(list(xb), dtype="float32", length=model.input_length,
@@ -195,6 +190,14 @@ def _tile_starts(n: int, width: int, stride: int) -> np.ndarray:
     return starts
 
 
+def _n_tiles(length: int, width: int, stride: int) -> int:
+    """How many windows :func:`_tiles` yields along ``length`` bp (for progress totals)."""
+    if length <= width:
+        return 1
+    n = (length - width) // stride + 1
+    return n + int((n - 1) * stride != length - width)
+
+
 def _tiles(name: str, chrom: str, offset: int, length: int, fetch, width: int, stride: int, strict: bool,
            chunk: int = 1 << 20, pad: bool = False):
     """Yield ``(id, chrom, start, end, window_sequence)`` along ``[offset, offset + length)``; ``fetch(s, e)`` reads."""
@@ -218,89 +221,10 @@ def _tiles(name: str, chrom: str, offset: int, length: int, fetch, width: int, s
 # --------------------------------------------------------------------------- genome-wide tiling (shards)
 
 
-class BgzfGenome:
-    """Random access to a BGZF (``bgzip``) genome through pyfaidx, without loading it.
-
-    The ``.fai`` and ``.gzi`` indexes next to the file are used when both exist;
-    otherwise they are built once into ``$XDG_CACHE_HOME/seqconv/faidx`` (keyed
-    by path, size and mtime) and renamed into place atomically, so parallel
-    shard jobs never read a half-written index.
-
-    Parameters
-    ----------
-    path : str or Path
-        A BGZF-compressed FASTA (``bgzip genome.fa``).
-
-    Attributes
-    ----------
-    sizes : dict
-        ``{chrom: length}`` in file order.
-    """
-
-    def __init__(self, path):
-        import pyfaidx
-
-        self.path = Path(path)
-        fai, gzi = Path(f"{self.path}.fai"), Path(f"{self.path}.gzi")
-        if not (fai.exists() and gzi.exists()):
-            fai, gzi = _cached_bgzf_index(self.path)
-        try:
-            self._fa = pyfaidx.Fasta(str(self.path), indexname=str(fai), gzi_indexname=str(gzi),
-                                     sequence_always_upper=False, as_raw=True, rebuild=False)
-        except Exception as exc:  # pyfaidx raises several types for malformed files
-            raise InputError(f"cannot index BGZF genome FASTA: {exc}", path=self.path) from None
-        self.sizes = {k: len(self._fa[k]) for k in self._fa.keys()}
-        if not self.sizes:
-            raise InputError("genome FASTA has no records", path=self.path)
-
-    def __contains__(self, chrom) -> bool:
-        return chrom in self.sizes
-
-    def fetch(self, chrom: str, start: int, end: int) -> str:
-        """Sequence of ``chrom:start-end`` (0-based, half-open), case as in the file."""
-        if chrom not in self.sizes:
-            raise InputError(f"chromosome {chrom!r} is not in the genome", path=self.path)
-        if start < 0 or end > self.sizes[chrom] or start >= end:
-            raise InputError(f"interval {chrom}:{start}-{end} is outside {chrom} (length {self.sizes[chrom]})",
-                             path=self.path)
-        return str(self._fa[chrom][start:end])
-
-
-def _cached_bgzf_index(path: Path) -> tuple[Path, Path]:
-    import pyfaidx
-
-    st = path.stat()
-    key = hashlib.sha1(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "seqconv" / "faidx"
-    fai, gzi = cache / f"{key}.fai", cache / f"{key}.gzi"
-    if fai.exists() and gzi.exists():
-        return fai, gzi
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = cache / f".{key}.{os.getpid()}"
-    try:
-        pyfaidx.Fasta(str(path), indexname=f"{tmp}.fai", gzi_indexname=f"{tmp}.gzi").close()
-    except Exception as exc:  # pyfaidx raises several types for malformed files
-        for ext in (".fai", ".gzi"):
-            Path(f"{tmp}{ext}").unlink(missing_ok=True)
-        raise InputError(f"cannot index BGZF genome FASTA: {exc}", path=path) from None
-    os.replace(f"{tmp}.gzi", gzi)  # .fai last: once it exists, both are complete
-    os.replace(f"{tmp}.fai", fai)
-    return fai, gzi
-
-
-def _is_bgzf(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        head = fh.read(16)
-    return len(head) >= 16 and head[:4] == b"\x1f\x8b\x08\x04" and head[12:14] == b"BC"
-
-
 def open_genome(path):
-    """A genome reader with ``sizes`` and ``fetch``: BGZF through pyfaidx (:class:`BgzfGenome`), else
-    :class:`seqconv.genome.Genome` (plain FASTA indexed lazily; plain gzip loaded into memory)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError("no such genome FASTA file", path=path)
-    return BgzfGenome(path) if _is_bgzf(path) else Genome(path)
+    """The genome reader of ``path`` (:class:`seqconv.genome.Genome`: plain FASTA or bgzip read by position
+    through pyfaidx, a small plain gzip in memory)."""
+    return Genome(path)
 
 
 def parse_shard(spec: str) -> tuple[int, int]:
@@ -413,62 +337,6 @@ def count_owned_tiles(sizes: dict, ranges, width: int, stride: int) -> int:
     return n
 
 
-# --------------------------------------------------------------------------- progress
-
-
-class Progress:
-    """Windows-scored progress on stderr: a tqdm bar on a terminal, else one plain line per ``every`` windows.
-
-    Snakemake and cluster logs get ``scored 150000/240331 windows (62.4%), 3105 windows/s`` lines, not
-    thousands of carriage-return updates.
-
-    Parameters
-    ----------
-    enabled : bool
-    total : int, optional
-    every : int
-        Windows between log lines when stderr is not a terminal.
-    stream : file, optional
-        Default ``sys.stderr``.
-    """
-
-    def __init__(self, enabled: bool, total: int | None = None, every: int = PROGRESS_EVERY, stream=None):
-        self.enabled, self.total, self.every = enabled, total, max(1, int(every))
-        self.stream = sys.stderr if stream is None else stream
-        self.n, self._next, self._t0 = 0, self.every, time.perf_counter()
-        self._bar = None
-        if enabled and _isatty(self.stream):
-            from tqdm.auto import tqdm
-
-            self._bar = tqdm(total=total, unit=" windows", leave=False, mininterval=1.0, file=self.stream)
-
-    def update(self, k: int) -> None:
-        self.n += k
-        if self._bar is not None:
-            self._bar.update(k)
-        elif self.enabled and self.n >= self._next:
-            self._line()
-            self._next = (self.n // self.every + 1) * self.every
-
-    def _line(self) -> None:
-        rate = self.n / max(time.perf_counter() - self._t0, 1e-9)
-        of = f"/{self.total} windows ({100 * self.n / self.total:.1f}%)" if self.total else " windows"
-        print(f"scored {self.n}{of}, {rate:.0f} windows/s", file=self.stream, flush=True)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-        elif self.enabled and self.n and self.n != self._next - self.every:
-            self._line()
-
-
-def _isatty(stream) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
 # --------------------------------------------------------------------------- scoring streams
 
 
@@ -523,9 +391,10 @@ class Scorer:
     def stream(self, windows: Iterable[tuple], *, tiled: bool, total: int | None = None) -> Iterator[pd.DataFrame]:
         """Score ``(id, chrom, start, end, seq)`` windows; yield long-format DataFrame chunks.
 
-        Progress (when ``verbose``): a bar on a terminal, else one line per :data:`PROGRESS_EVERY` windows.
+        Progress (when ``verbose``, :func:`seqconv.progress.progress_bar`): a bar on a terminal, else one
+        line per :data:`PROGRESS_EVERY` windows, with the total and an ETA when ``total`` is given.
         """
-        bar = Progress(self.verbose, total=total)
+        bar = progress_bar(total, desc="scored", unit="windows", enabled=self.verbose, every=PROGRESS_EVERY)
         buf: list[tuple] = []
 
         def flush():
@@ -598,7 +467,9 @@ class Scorer:
                 seq = fetch(a, min(a + self.width, clen))
                 yield name, chrom, a, a + len(seq), _centre(seq, self.width, name, strict, self.pad)
 
-        return self.stream(windows(), tiled=True)
+        lengths = (peaks["end"] - peaks["start"]).to_numpy()
+        total = sum(_n_tiles(int(n), self.width, stride) for n in lengths) if tile else len(peaks)
+        return self.stream(windows(), tiled=True, total=total)
 
     def region(self, genome, region: str, *, stride: int | None = None, strict: bool = False):
         """Chunks for windows tiled with ``stride`` along a region ``CHROM[:START-END]`` of a genome."""
@@ -611,7 +482,7 @@ class Scorer:
             raise InputError(f"region {region!r} starts past the end of {chrom} ({clen} bp)")
         stride = self._stride(stride)
         return self.stream(_tiles(chrom, chrom, s, e - s, lambda a, b: g.fetch(chrom, int(a), int(b)), self.width,
-                                  stride, strict), tiled=True)
+                                  stride, strict), tiled=True, total=_n_tiles(e - s, self.width, stride))
 
     def genome(self, genome, chroms=None, *, shard: tuple[int, int] = (1, 1), stride: int | None = None,
                strict: bool = False):

@@ -25,13 +25,19 @@ FASTA = ROOT / "data" / "example_oct4_mafk_test.fa"
 #: Old spellings: never visible, and (where they shipped) still accepted as hidden aliases.
 FORBIDDEN = {"--strands": "--strand", "--db": "--motifs", "--thresh": "--threshold"}
 #: Commands that write only to standard output (no file or folder of their own).
-STDOUT_ONLY = {"describe", "models"}
+STDOUT_ONLY = {"describe", "models", "workflow"}
 #: Options exempt from "has help text": click's own --help (documented by click itself).
 NO_HELP_OK = {"help"}
 
 
 def _commands():
-    return sorted(main.commands.items())
+    """Every command, and each subcommand of a group as "group sub"."""
+    out = []
+    for name, cmd in sorted(main.commands.items()):
+        out.append((name, cmd))
+        if isinstance(cmd, click.Group):
+            out += [(f"{name} {sub}", c) for sub, c in sorted(cmd.commands.items())]
+    return out
 
 
 def _options(cmd: click.Command):
@@ -90,7 +96,7 @@ def test_every_option_has_help_and_threads_says_its_default(name, cmd):
 
 @pytest.mark.parametrize("name,cmd", _commands())
 def test_every_help_has_an_example(name, cmd):
-    res = CliRunner().invoke(main, [name, "--help"])
+    res = CliRunner().invoke(main, [*name.split(), "--help"])
     assert res.exit_code == 0, res.output
     assert "Example" in res.output, f"seqconv {name} --help has no Example block"
     example = res.output.split("Example", 1)[1]

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ["encode", "genome", "prepare", "dataset", "models", "modelfile", "train", "transfer", "evaluate",
-           "predict", "tracks", "report", "motifs", "scan", "provenance", "errors", "fileio"]
+           "predict", "tracks", "report", "motifs", "scan", "provenance", "errors", "fileio", "progress", "workflow"]
 
 
 @pytest.mark.slow

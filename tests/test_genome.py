@@ -78,6 +78,127 @@ def test_genome_fetch_matches_plain_parse(genome, tmp_path):
         assert lazy.fetch(chrom, s, e) == genome.fetch(chrom, s, e) == recs[chrom][s:e]
 
 
+def _bgzip(records, path, *, line_width=60):
+    """Write ``{id: seq}`` as a BGZF FASTA (what `bgzip` writes), with Biopython's BGZF writer."""
+    from Bio import bgzf
+
+    with bgzf.BgzfWriter(str(path), "wb") as fh:
+        for name, seq in records.items():
+            fh.write(f">{name}\n".encode())
+            for i in range(0, len(seq), line_width):
+                fh.write((seq[i:i + line_width] + "\n").encode())
+    return path
+
+
+def test_bgzip_genome_read_by_position_not_loaded(tmp_path, monkeypatch):
+    """A bgzip genome (the bundled excerpt, and a fresh bgzip of part of it) is read through its .gzi block
+    index: the same bases as a full parse, far less memory than the sequence, and the index built once into
+    the cache (the data folder stays clean)."""
+    import tracemalloc
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    recs = read_fasta(YEAST_GENOME)
+    excerpt = {"chr7": recs["chr7"], "chr9": recs["chr9"]}
+    fresh = _bgzip(excerpt, tmp_path / "data" / "g.fa.gz") if (tmp_path / "data").mkdir() is None else None
+    # a read starting exactly at a 65,536-byte block start (chr1:64456 of the bundled excerpt; pyfaidx seeks
+    # into the previous block there, see Genome._fetch_bgzf)
+    assert Genome(YEAST_GENOME).fetch("chr1", 64_456, 64_466) == recs["chr1"][64_456:64_466]
+    gz = tmp_path / "plain.fa.gz"                       # the same excerpt, plain gzip: read into memory
+    gz.write_bytes(gzip.compress("".join(f">{k}\n{v}\n" for k, v in excerpt.items()).encode()))
+    regions = [("chr7", 543_210, 545_000), ("chr9", 0, 500), ("chr9", 439_000, 439_888)]
+    peaks = {}
+    for name, path, want in (("bundled", YEAST_GENOME, recs), ("fresh", fresh, excerpt), ("gzip", gz, excerpt)):
+        Genome(path)  # the first open builds the index (one pass over the file)
+        tracemalloc.start()
+        g = Genome(path)
+        got = {(c, a, b): g.fetch(c, a, b) for c, a, b in regions}
+        peaks[name] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert g.sizes == {k: len(v) for k, v in want.items()}
+        assert got == {(c, a, b): want[c][a:b] for c, a, b in regions}
+        if name != "gzip":
+            assert g.compression == "bgzf" and g._mem is None and g._fa is not None
+            assert g.index_location.startswith(str(tmp_path / "cache"))
+    # never the whole sequence: measured 0.41 MB (buffers of a few 64 kB blocks) vs 5.5 MB read into memory
+    assert peaks["fresh"] < sum(len(v) for v in excerpt.values()) / 2 and peaks["fresh"] < peaks["gzip"] / 4, peaks
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["g.fa.gz"]
+    cached = sorted(p.suffix for p in (tmp_path / "cache" / "seqconv" / "faidx").iterdir())
+    assert cached == [".fai", ".fai", ".gzi", ".gzi"]
+    assert len(list((tmp_path / "cache" / "seqconv" / "faidx").iterdir())) == 4   # reopening reused the index
+    # a .fai + .gzi next to the file (samtools faidx writes both) are used as they are
+    import shutil
+
+    for ext in (".fai", ".gzi"):
+        src = next(p for p in (tmp_path / "cache" / "seqconv" / "faidx").iterdir()
+                   if p.suffix == ext and p.stat().st_mtime >= fresh.stat().st_mtime and
+                   (ext == ".gzi" or p.read_text().startswith("chr7\t")))
+        shutil.copy(src, f"{fresh}{ext}")
+    assert Genome(fresh).index_location == f"{fresh}.fai"
+
+
+def test_bgzip_fetch_at_every_block_boundary_and_at_random(genome):
+    """Reads starting at, just before and just after every BGZF block start of the bundled excerpt, and 3,000
+    random reads, equal the full parse (pyfaidx alone fails at a 65,536-byte block start)."""
+    recs = read_fasta(YEAST_GENOME)
+    fa = genome._fa.faidx
+    n = 0
+    for chrom, rec in fa.index.items():
+        for block in fa.gzi_index[1:]:
+            for d in (-1, 0, 1):
+                o = block.ustart - rec.offset + d
+                s = o // rec.lenb * rec.lenc + o % rec.lenb   # base at byte o of the record (lines of lenc)
+                if o >= 0 and o % rec.lenb < rec.lenc and s + 5 <= len(recs[chrom]):
+                    assert genome.fetch(chrom, s, s + 5) == recs[chrom][s:s + 5], (chrom, s)
+                    n += 1
+    assert n > 100
+    rng = np.random.default_rng(0)
+    for _ in range(3000):
+        chrom = str(rng.choice(list(recs)))
+        a = int(rng.integers(0, len(recs[chrom]) - 1))
+        b = int(min(len(recs[chrom]), a + rng.integers(1, 3000)))
+        assert genome.fetch(chrom, a, b) == recs[chrom][a:b], (chrom, a, b)
+
+
+def test_plain_gzip_genome_in_memory_when_small_else_told_to_bgzip(tmp_path, monkeypatch):
+    import seqconv.genome as G
+
+    seq = read_fasta(YEAST_GENOME)["chr1"][:50_000]
+    gz = tmp_path / "small.fa.gz"
+    gz.write_bytes(gzip.compress(f">chr1\n{seq}\n".encode()))
+    g = Genome(gz)
+    assert g.compression == "gzip" and g.index_location == "memory" and g.fetch("chr1", 100, 160) == seq[100:160]
+    monkeypatch.setattr(G, "GZIP_IN_MEMORY_MAX", 1000)
+    with pytest.raises(InputError, match=r"small.fa.gz.*plain gzip.*`gunzip small.fa.gz && bgzip small.fa`"):
+        Genome(gz)
+
+
+def test_cli_bgzip_genome_for_prepare_and_scan(tmp_path, monkeypatch):
+    """prepare and scan take a freshly bgzipped genome and give what they give on the plain FASTA."""
+    from click.testing import CliRunner
+
+    from seqconv.cli import main
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    recs = read_fasta(YEAST_GENOME)
+    plain = tmp_path / "g.fa"
+    plain.write_text("".join(f">{k}\n{v}\n" for k, v in recs.items()))
+    bgz = _bgzip(recs, tmp_path / "g.fa.gz")
+    outs = {}
+    for name, genome in (("plain", plain), ("bgzf", bgz)):
+        r = CliRunner().invoke(main, ["prepare", "--peaks", str(YEAST_CBF1), "--names", "Cbf1", "--genome",
+                                      str(genome), "--width", "101", "--out", str(tmp_path / f"{name}.parquet"),
+                                      "-q"])
+        assert r.exit_code == 0, r.output
+        r = CliRunner().invoke(main, ["scan", "--motifs", "jaspar", "--bed", str(YEAST_CBF1), "--width", "101",
+                                      "--genome", str(genome), "--threshold", "1e-5", "-q",
+                                      "--out", str(tmp_path / f"{name}.tsv")])
+        assert r.exit_code == 0, r.output
+        outs[name] = (pd.read_parquet(tmp_path / f"{name}.parquet"), (tmp_path / f"{name}.tsv").read_text())
+    assert outs["plain"][0][["chrom", "start", "end", "sequence"]].equals(
+        outs["bgzf"][0][["chrom", "start", "end", "sequence"]])
+    assert outs["plain"][1] == outs["bgzf"][1] and len(outs["plain"][1].splitlines()) > 10
+
+
 def test_genome_fetch_errors(genome):
     with pytest.raises(InputError, match="'chrX' is not in the genome"):
         genome.fetch("chrX", 0, 10)

@@ -228,31 +228,15 @@ def test_bundled_oct4_mafk_on_bundled_real_input():
 # --------------------------------------------------------------------------- genome-wide shards
 
 
-def test_bgzf_genome_reads_through_index_not_memory(tmp_path, monkeypatch):
+def test_open_genome_is_the_one_genome_reader(tmp_path):
+    """predict reads genomes with seqconv.genome.Genome (bgzip by position: tests/test_genome.py)."""
     from conftest import YEAST_GENOME
 
     from seqconv.genome import Genome
-    from seqconv.predict import BgzfGenome, open_genome
+    from seqconv.predict import open_genome
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     g = open_genome(YEAST_GENOME)
-    assert isinstance(g, BgzfGenome) and not hasattr(g, "_mem")
-    mem = Genome(YEAST_GENOME)  # the gzip reader loads every record
-    assert g.sizes == mem.sizes and list(g.sizes) == ["chr1", "chr3", "chr6", "chr7", "chr8", "chr9"]
-    for chrom, a, b in [("chr1", 0, 500), ("chr7", 543_210, 545_000), ("chr9", 439_000, 439_888)]:
-        assert g.fetch(chrom, a, b) == mem.fetch(chrom, a, b)
-    # the index went to the cache (data/ stays clean), once: a second open reuses it
-    idx = sorted(p.suffix for p in (tmp_path / "cache" / "seqconv" / "faidx").iterdir())
-    assert idx == [".fai", ".gzi"]
-    assert open_genome(YEAST_GENOME).fetch("chr3", 10, 20) == mem.fetch("chr3", 10, 20)
-    with pytest.raises(InputError, match="outside chr1"):
-        g.fetch("chr1", 230_000, 230_500)
-    # plain gzip (not BGZF) and plain FASTA go to seqconv.genome.Genome
-    import gzip
-
-    (tmp_path / "g.fa.gz").write_bytes(gzip.compress(b">c\nACGTACGTAC\n"))
-    (tmp_path / "g.fa").write_text(">c\nACGTACGTAC\n")
-    assert [type(open_genome(tmp_path / n)).__name__ for n in ("g.fa.gz", "g.fa")] == ["Genome", "Genome"]
+    assert isinstance(g, Genome) and g.compression == "bgzf" and g._mem is None
     with pytest.raises(InputError, match="no such genome FASTA"):
         open_genome(tmp_path / "missing.fa.gz")
 
@@ -341,24 +325,28 @@ def test_genome_wide_cli_errors(model_dir, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_progress_lines_without_a_terminal(model_dir, tmp_path):
-    """stderr not a TTY (a Snakemake log): plain lines every N windows, no carriage returns."""
-    from seqconv.predict import Progress
+def test_progress_lines_without_a_terminal(model_dir, records, tmp_path, monkeypatch):
+    """stderr not a TTY (a Snakemake log): tiled prediction prints plain lines every N windows with the total
+    and an ETA, no carriage returns; -q prints none of them."""
+    import seqconv.predict as P
 
-    buf = io.StringIO()
-    p = Progress(True, total=250, every=100, stream=buf)
-    for _ in range(5):
-        p.update(50)
-    p.close()
-    lines = buf.getvalue().splitlines()
-    assert [ln.split(",")[0] for ln in lines] == ["scored 100/250 windows (40.0%)", "scored 200/250 windows (80.0%)",
-                                                   "scored 250/250 windows (100.0%)"]
-    assert "\r" not in buf.getvalue()
-    silent = io.StringIO()
-    q = Progress(False, total=250, every=100, stream=silent)
-    q.update(250)
-    q.close()
-    assert silent.getvalue() == ""
+    genome = tmp_path / "g.fa"
+    genome.write_text(">chrA\n" + "".join(s for _, s in records[:30]) + "\n")   # 6,000 bp of real peaks
+    monkeypatch.setattr(P, "PROGRESS_EVERY", 40)
+    args = ["predict", "--model", str(model_dir), "--genome", str(genome), "--region", "chrA", "--stride", "50",
+            "--batch-size", "20", "--out", str(tmp_path / "t.tsv")]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    total = P._n_tiles(6000, 200, 50)
+    tsv = pd.read_csv(tmp_path / "t.tsv", sep="\t")
+    assert total == 117 and len(tsv) == total * tsv.TF.nunique()
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("scored ") and "windows (" in ln]
+    assert [ln.split(",")[0] for ln in lines] == [f"scored {n}/117 windows ({100 * n / 117:.1f}%)"
+                                                   for n in (40, 80, 117)], r.stderr
+    assert all("ETA" in ln for ln in lines[:-1]) and "ETA" not in lines[-1]
+    assert "\r" not in r.stderr
+    q = CliRunner().invoke(main, args + ["-q"])
+    assert q.exit_code == 0 and q.stderr == "", q.stderr
 
 
 def test_sequences_under_half_the_width_are_refused_unless_padding_is_asked_for(tmp_path):

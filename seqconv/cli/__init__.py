@@ -13,7 +13,7 @@ from seqconv.cli._common import main
 
 # command modules, imported for their @main.command registrations
 _COMMANDS = ["prepare", "train", "finetune", "predict", "evaluate", "describe", "models", "scan", "motifs",
-             "report", "ensemble"]
+             "report", "ensemble", "workflow"]
 
 for _name in _COMMANDS:
     importlib.import_module(f"seqconv.cli.{_name}")

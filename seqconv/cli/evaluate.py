@@ -64,6 +64,9 @@ def evaluate(model, data, split, out, n_boot, seed, strand, no_plots, scores, ba
     if scores and not out:
         raise InputError("--scores needs --out (the folder that gets scores.tsv)")
     ds = read_dataset(data)
+    n = len(ds.subset(split).table)
+    log(f"scoring the {split} split of {data}: {n} sequences; auROC/auPRC with {n_boot} bootstrap resamples",
+        quiet=quiet)
     table, y, logits = run(model, ds, split=split, n_boot=n_boot, seed=seed, batch_size=batch_size,
                            device=device, strand=strand, verbose=not quiet)
     if out:

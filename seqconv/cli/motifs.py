@@ -107,6 +107,7 @@ def motifs(model, data, out, split, max_seqs, method, threshold, min_sites, trim
     from seqconv.motifs.extract import activation_motifs, filter_influence, first_layer, weight_motifs
     from seqconv.motifs.io import read_motifs, write_meme
     from seqconv.motifs.logos import save_logos, summary_sheet
+    from seqconv.progress import progress_iter, uncompiled_kernels
 
     if threads:
         torch.set_num_threads(threads)
@@ -138,6 +139,11 @@ def motifs(model, data, out, split, max_seqs, method, threshold, min_sites, trim
     if not kept:
         raise InputError("no filter gave an informative motif on these sequences; try more sequences "
                          "or a lower --threshold / --min-sites / --trim")
+    import seqconv.motifs.compare as compare_module
+
+    if not quiet and uncompiled_kernels(compare_module, ("_tomtom_many",)):
+        log("compiling the motif comparison kernels (first run after install; cached for later runs)...")
+    log(f"comparing {len(kept)} motifs with {len(collection)} {db} motifs", quiet=quiet)
     comparer = MotifComparer(collection, metric=metric)
     matches = comparer.compare(kept, top=top, verbose=not quiet)
     influence = None
@@ -151,6 +157,7 @@ def motifs(model, data, out, split, max_seqs, method, threshold, min_sites, trim
             Xi, yi = X[idx], (None if y is None else y[idx])
             if yi is not None and not all(0 < yi[:, t].sum() < len(yi) for t in range(yi.shape[1])):
                 yi = None
+        log(f"influence: each of {n_f} filters zeroed in turn on {len(Xi)} sequences", quiet=quiet)
         influence = filter_influence(net, Xi, yi, tasks=tasks, strand=strand, batch_size=batch_size,
                                      device=device, verbose=not quiet)
         best = matches[matches["rank"] == 1].set_index("query_id")
@@ -170,7 +177,9 @@ def motifs(model, data, out, split, max_seqs, method, threshold, min_sites, trim
         if influence is not None:
             influence.sort_values("rank").to_csv(tmp / "influence.tsv", sep="\t", index=False, float_format="%.4g")
         if not no_logos:
-            save_logos(kept, tmp / "logos")
+            for m in progress_iter(kept, desc="drew", unit="logos", enabled=not quiet, every=10):
+                save_logos([m], tmp / "logos")
+        log(f"drawing summary.png: {len(ordered)} motifs beside their best matches", quiet=quiet)
         summary_sheet(ordered, matches, tmp / "summary.png", influence=influence, collection=collection,
                       title=f"{model}: first-layer filters ({method}) vs {db}")
     n_sig = int((matches[matches["rank"] == 1]["q_value"] < 0.05).sum())

@@ -66,7 +66,8 @@ def predict(fasta, model, bed, genome, region, chroms, shard, tile, stride, out,
     chrom, start, end columns.  Windows stream in batches, so memory stays
     bounded on chromosome-sized inputs; a bgzip genome is read through its
     index, never loaded whole.  Outputs appear only when the run succeeds.
-    Progress: a bar on a terminal, else one line per 50,000 windows.
+    Progress: a bar on a terminal, else (a log file) one line per 50,000
+    windows, with the total and an ETA for --region, --bed and --chroms.
 
     Genome-wide shards own half-open ranges of tile centres, so the bedGraphs of
     shards 1/N..N/N concatenate into exactly the one-run bedGraph; join them

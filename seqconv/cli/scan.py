@@ -10,6 +10,7 @@ from seqconv.cli._common import (
     OutputFile,
     device_option,
     fasta_input,
+    log,
     main,
     option,
     out_option,
@@ -19,6 +20,17 @@ from seqconv.cli._common import (
 )
 from seqconv.errors import InputError
 
+
+def peak_windows(bed, genome, width: int):
+    """The ``width`` bp windows centred on the regions of a BED file (see :func:`seqconv.genome.windows`), each
+    window once, as a DataFrame of chrom, start, end for :func:`seqconv.scan.scan_to_file` with ``genome=``."""
+    from seqconv.genome import Genome, read_bed, windows
+
+    win, _ = windows(read_bed(bed), Genome(genome), width, source=bed, fetch=False)
+    return win.drop_duplicates(["chrom", "start", "end"])[["chrom", "start", "end"]].reset_index(drop=True)
+
+#: The numba kernels every CPU scan calls (others serve only some options).
+_EVERY_SCAN = ("kmer_codes", "scan_block", "rescore", "valid_windows", "sample_bins", "score_pmf")
 _S = "seqconv.scan.options:ScanOptions."  # the defaults of the options below are ScanOptions' (read lazily)
 
 
@@ -30,7 +42,11 @@ _S = "seqconv.scan.options:ScanOptions."  # the defaults of the options below ar
 @click.option("--bed", default=None, type=InputFile(spool=True, what="BED file"),
               help="Regions to scan (with --genome).")
 @click.option("--genome", default=None, type=InputFile(spool=True, what="genome FASTA file"),
-              help="Genome FASTA for --bed.")
+              help="Genome FASTA for --bed (plain or bgzip).")
+@click.option("--width", type=click.IntRange(min=1), default=None,
+              help="With --bed: scan WIDTH bp centred on each region's summit (narrowPeak) or midpoint, as "
+              "prepare's windows (shifted inside a chromosome end), instead of the region itself; for peak "
+              "files of 1 bp summits.")
 @option("--threshold", "thresh", aliases=("--thresh",), config=_S + "threshold", show_default=True, type=float,
         help="Report hits with p-value <= this (FIMO --thresh).")
 @click.option("--format", "fmt", type=click.Choice(["tsv", "bed", "gff"]), default="tsv", show_default=True,
@@ -58,7 +74,7 @@ _S = "seqconv.scan.options:ScanOptions."  # the defaults of the options below ar
 @threads_option(help="CPU threads of the numba and torch engines (default: all cores).")
 @quiet_option
 @user_errors
-def scan(motifs, fasta, bed, genome, thresh, fmt, out, strands, pseudocount, background, bin_size, seed, device,
+def scan(motifs, fasta, bed, genome, width, thresh, fmt, out, strands, pseudocount, background, bin_size, seed, device,
          engine, threads, quiet):
     """Scan sequences for motif matches: FIMO's hits, p-values and q-values.
 
@@ -86,7 +102,8 @@ def scan(motifs, fasta, bed, genome, thresh, fmt, out, strands, pseudocount, bac
     \b
     Example:
       seqconv scan --motifs jaspar --fasta data/example_oct4_mafk_test.fa --threshold 1e-5
-      seqconv scan --motifs motifs.meme --bed peaks.bed --genome hg38.fa --format bed --out hits.bed
+      seqconv scan --motifs jaspar --bed data/yeast/Reb1_CX.bed.gz --width 200 \\
+          --genome data/yeast/sacCer3_chr1_3_6_7_8_9.fa.gz --format bed --out reb1_hits.bed
     """
     import os
     import shutil
@@ -96,12 +113,16 @@ def scan(motifs, fasta, bed, genome, thresh, fmt, out, strands, pseudocount, bac
     import numba
     import torch
 
+    from seqconv import _scan_kernels as kernels
+    from seqconv.progress import uncompiled_kernels
     from seqconv.scan import ScanOptions, scan_to_file
 
     if (fasta is None) == (bed is None):
         raise InputError("give exactly one input: --fasta FILE, or --bed FILE with --genome FILE")
     if bed is not None and genome is None:
         raise InputError("--bed needs --genome")
+    if width is not None and bed is None:
+        raise InputError("--width centres windows on --bed regions; it needs --bed and --genome")
     if threads is not None and threads < 1:
         raise InputError(f"--threads must be >= 1, got {threads}")
     if threads:
@@ -116,10 +137,14 @@ def scan(motifs, fasta, bed, genome, thresh, fmt, out, strands, pseudocount, bac
                              f"got {background!r}") from None
     options = ScanOptions(threshold=thresh, strands=strands, background=bg, pseudocount=pseudocount,
                           bin_size=bin_size, seed=seed, device=device, engine=engine, verbose=not quiet)
+    if not quiet and engine != "torch" and uncompiled_kernels(kernels, _EVERY_SCAN):
+        log("compiling the scan kernels (first scan after install; cached for later runs)...")
     kwargs = dict(format=fmt, options=options)
     if bed is not None:
         kwargs["genome"] = genome
     source = bed if bed is not None else fasta
+    if width is not None:
+        source = peak_windows(bed, genome, width)
     if out:
         n = scan_to_file(source, motifs, out, **kwargs)
     else:

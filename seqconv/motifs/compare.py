@@ -62,6 +62,7 @@ import numpy as np
 import pandas as pd
 
 from seqconv.errors import InputError
+from seqconv.progress import progress_iter
 
 METRICS = ("euclidean", "pearson", "covariance")
 _RANGES = {"pearson": (-1.0, 1.0), "euclidean": (-float(np.sqrt(2.0)), 0.0), "covariance": (-0.25, 0.75)}
@@ -666,8 +667,6 @@ class MotifComparer:
 
     def compare(self, queries, *, top: int = 5, verbose: bool = False) -> pd.DataFrame:
         """Best matches of each query: see :func:`compare`."""
-        from tqdm.auto import tqdm
-
         from seqconv.motifs.core import Motif, as_motif_list
 
         if isinstance(queries, np.ndarray):
@@ -675,8 +674,8 @@ class MotifComparer:
         queries = as_motif_list(queries)
         rows = []
         results = self._tomtom(queries) if self.method == "tomtom" else None
-        for n_q, q in enumerate(tqdm(queries, disable=not verbose or results is not None, unit="motif",
-                                     leave=False)):
+        for n_q, q in enumerate(progress_iter(queries, desc="compared", unit="motifs",
+                                              enabled=verbose and results is None)):
             r = results[n_q] if results is not None else self.search(q)
             k = len(r.p_value) if top is None or top <= 0 else min(top, len(r.p_value))
             order = (np.lexsort((np.arange(len(r.p_value)), -r.overlap, r.p_value)) if results is not None

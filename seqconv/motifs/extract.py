@@ -32,6 +32,7 @@ from torch.nn import functional as F
 
 from seqconv.errors import InputError
 from seqconv.motifs.core import Motif
+from seqconv.progress import progress_bar, progress_iter
 
 STRANDS = ("both", "forward")
 
@@ -190,14 +191,12 @@ def activation_motifs(model, X, *, threshold: float = 0.7, strand: str | None = 
         One per filter with at least ``min_sites`` sites, in filter order; id and name
         ``filter{i}``, counts ``(k, 4)`` (A, C, G, T), ``n_sites`` = number of sites.
     """
-    from tqdm.auto import tqdm
-
     if not 0 <= threshold < 1:
         raise ValueError(f"threshold must be in [0, 1), got {threshold}")
     dev, model, layer, strand = _setup(model, X, strand, device)
     sizes = [c.out_channels for c in layer.convs]
     n_pass = 2 * (2 if strand == "both" else 1) * ((len(X) + batch_size - 1) // batch_size)
-    bar = tqdm(total=n_pass, disable=not verbose, unit="batch", leave=False, desc="activations")
+    bar = progress_bar(n_pass, desc="activations", unit="batches", enabled=verbose)
     with torch.inference_mode():
         maxima = [torch.zeros(f, device=dev) for f in sizes]
         for xb in _batches(X, batch_size, strand, dev):
@@ -314,8 +313,6 @@ def filter_influence(model, X, y=None, *, tasks=None, strand: str | None = None,
         ``auroc_drop``, ``top_task`` and ``top_task_auroc_drop`` (the task losing the most);
         ``rank`` 1 = most influential.
     """
-    from tqdm.auto import tqdm
-
     from seqconv.evaluate import auroc
 
     dev, model, layer, strand = _setup(model, X, strand, device)
@@ -334,8 +331,8 @@ def filter_influence(model, X, y=None, *, tasks=None, strand: str | None = None,
     try:
         with torch.inference_mode():
             total = (N + seq_batch - 1) // seq_batch
-            for i in tqdm(range(0, N, seq_batch), total=total, disable=not verbose, unit="batch", leave=False,
-                          desc="influence"):
+            for i in progress_iter(range(0, N, seq_batch), total=total, desc="influence", unit="batches",
+                                   enabled=verbose):
                 xb = X[i:i + seq_batch]
                 xb = (xb if torch.is_tensor(xb) else torch.from_numpy(np.ascontiguousarray(xb))).to(dev, torch.float32)
                 views = [xb, xb.flip(1).flip(2)] if strand == "both" else [xb]

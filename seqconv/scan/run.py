@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import queue
-import sys
 import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from seqconv import _scan_kernels as kern
 from seqconv.errors import InputError
 from seqconv.motifs.core import check_background
 from seqconv.motifs.io import read_motifs
+from seqconv.progress import progress_bar
 from seqconv.scan.bank import _Bank
 from seqconv.scan.engine_numba import DEFAULT_BLOCK_NUMBA, _Lookahead
 from seqconv.scan.engine_torch import DEFAULT_BLOCK, _device, _Done, _Filter
@@ -130,8 +129,7 @@ class _Run:
         # intra-op threads would synchronise at every small op); torch's thread count is restored after.
         n_workers = 1 if dev.type == "cuda" else max(1, torch.get_num_threads())
         prev_threads = torch.get_num_threads()
-        bar = tqdm(total=None, unit="bp", unit_scale=True, disable=not self.options.verbose, desc="scanning",
-                   file=sys.stderr)
+        bar = progress_bar(desc="scanned", unit="bp", unit_scale=True, enabled=self.options.verbose)
         pool = ThreadPoolExecutor(n_workers) if n_workers > 1 else None
         try:
             if dev.type == "cpu":
@@ -186,8 +184,7 @@ class _Run:
                 q.put(("error", exc))
 
         reader = threading.Thread(target=produce, daemon=True)
-        bar = tqdm(total=None, unit="bp", unit_scale=True, disable=not self.options.verbose, desc="scanning",
-                   file=sys.stderr)
+        bar = progress_bar(desc="scanned", unit="bp", unit_scale=True, enabled=self.options.verbose)
         reader.start()
         try:
             while True:
