@@ -7,6 +7,7 @@ Usage (from the repository root)::
     python3 scripts/readme_blocks.py --quick         # only blocks marked <!-- readme-check: quick -->
     python3 scripts/readme_blocks.py --update        # rewrite the README's shown output from the real output
     python3 scripts/readme_blocks.py --list          # the blocks, their line numbers and markers
+    python3 scripts/readme_blocks.py --help-examples # run the examples of `seqconv [COMMAND] --help` instead
 
 What runs
 ---------
@@ -33,9 +34,10 @@ not depend on files written by other blocks).
 
 Normalisation (applied to shown and real output alike before they are compared)
 ------------------------------------------------------------------------------
-* a line holding carriage returns keeps only what follows the last one (what a terminal leaves visible);
+* a line holding carriage returns becomes what a terminal leaves visible (each ``\\r`` overwrites from column 0);
 * trailing white space of each line, and leading and trailing blank lines, are dropped;
-* durations and rates: ``3.9s``, ``29 s``, ``5636 windows/s``, ``12.5 it/s`` become ``<t>``;
+* durations and rates: ``3.9s``, ``29 s``, ``5636 windows/s``, ``3.20batch/s`` and tqdm's ``[00:12<00:36, ...]``
+  become ``<t>``;
 * the scratch folder's absolute path becomes ``.`` (as in the clone's root);
 * a shown line that is exactly ``...`` stands for any number of lines (and ``--update`` keeps as many lines
   before and after it as the README shows); ``...`` inside a line stands for any text.
@@ -65,7 +67,7 @@ MARKER = re.compile(r"<!--\s*readme-check:\s*(\w+)\s*(.*?)\s*-->")
 SENTINEL = "@@readme-check-end"
 MODES = ("full", "quick", "shared", "skip")
 SHARED = ROOT.parent / "shared" / "data"
-_TIME = re.compile(r"\b\d+(?:\.\d+)?(?:e[+-]?\d+)?\s?(?:(?:windows|it|seq|bp|Mb|kb)/s|s)\b")
+_TIME = re.compile(r"\b\d+(?:\.\d+)?(?:e[+-]?\d+)?\s?(?:[A-Za-z]*/s|s)\b|\[\d+:\d\d(?::\d\d)?<[^\]]*\]")
 
 
 @dataclass
@@ -156,13 +158,15 @@ def _commands(body: list[str], offset: int) -> list[Command]:
 
 
 # --------------------------------------------------------------------------------------------------- compare
-def normalise(text: str, scratch: Path) -> list[str]:
-    """The lines of ``text`` with the documented normalisation applied."""
+def normalise(text: str, scratch: Path, *, times: bool = True) -> list[str]:
+    """The lines of ``text`` with the documented normalisation applied (``times=False``: all but the times)."""
     for p in sorted({str(scratch / "clone"), str((scratch / "clone").resolve()), str(ROOT)}, key=len,
                     reverse=True):
         text = text.replace(p + "/", "").replace(p, ".")
     text = text.replace(str(scratch.resolve()) + "/", "../").replace(str(scratch) + "/", "../")
-    lines = [_TIME.sub("<t>", _after_cr(ln).rstrip()) for ln in text.split("\n")]
+    lines = [_after_cr(ln).rstrip() for ln in text.split("\n")]
+    if times:
+        lines = [_TIME.sub("<t>", ln) for ln in lines]
     while lines and not lines[0]:
         lines.pop(0)
     while lines and not lines[-1]:
@@ -171,8 +175,13 @@ def normalise(text: str, scratch: Path) -> list[str]:
 
 
 def _after_cr(line: str) -> str:
-    parts = [p for p in line.split("\r") if p.strip()]
-    return parts[-1] if parts else ""
+    """What a terminal shows of ``line``: each carriage return goes back to column 0 and overwrites."""
+    if "\r" not in line:
+        return line
+    shown = ""
+    for part in line.split("\r"):
+        shown = part + shown[len(part):]
+    return shown
 
 
 def _line_matches(pattern: str, line: str) -> bool:
@@ -326,7 +335,7 @@ def check(blocks: list[Block], lines: list[str], *, quick: bool, update: bool, k
                     continue
                 block_ok = False
                 if update:
-                    new = updated_output([ln.rstrip() for ln in cmd.shown], normalise(text, scratch))
+                    new = updated_output([ln.rstrip() for ln in cmd.shown], normalise(text, scratch, times=False))
                     indent = lines[block.start][: len(lines[block.start]) - len(lines[block.start].lstrip())]
                     replacements[cmd.first_line + cmd.n_lines] = (len(cmd.shown), [indent + ln for ln in new])
                     print(f"upd   README.md:{cmd.first_line + 1}: `{first_cmd_line}`")
@@ -348,6 +357,56 @@ def check(blocks: list[Block], lines: list[str], *, quick: bool, update: bool, k
     return ok, new_lines
 
 
+def help_examples(text: str) -> list[str]:
+    """The commands of the ``Example:`` / ``Examples:`` / ``Typical run:`` paragraphs of a ``--help`` text."""
+    cmds: list[str] = []
+    inside = False
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if stripped in ("Example:", "Examples:", "Typical run:"):
+            inside = True
+        elif inside and (not stripped or stripped.endswith(":")):
+            inside = False
+        elif inside:
+            if cmds and cmds[-1].endswith("\\"):
+                cmds[-1] += "\n" + stripped
+            else:
+                cmds.append(stripped)
+    return cmds
+
+
+def check_help_examples(timeout: float) -> bool:
+    """Run every ``seqconv [COMMAND] --help`` example in a scratch clone; report the failing ones."""
+    env = _env()
+    top = subprocess.run([sys.executable, "-m", "seqconv.cli", "--help"], capture_output=True, text=True, env=env,
+                         cwd=ROOT).stdout
+    names = [""] + [ln.split()[0] for ln in top.split("Commands:", 1)[1].split("\n") if ln.strip()]
+    scratch = Path(tempfile.mkdtemp(prefix="help-check-"))
+    clone = make_scratch(scratch)
+    ok = True
+    try:
+        for name in names:
+            helptext = subprocess.run([sys.executable, "-m", "seqconv.cli", *([name] if name else []), "--help"],
+                                      capture_output=True, text=True, env=env, cwd=ROOT).stdout
+            block = Block(lang="console", start=0, end=0, body=[])
+            block.commands = [Command(text=c, first_line=0, n_lines=1) for c in help_examples(helptext)]
+            if not block.commands:
+                print(f"FAIL  seqconv {name} --help: no example")
+                ok = False
+                continue
+            for cmd, (rc, out) in zip(block.commands, run_shell(block, clone, timeout)):
+                first = cmd.text.split("\n")[0]
+                if rc != 0:
+                    ok = False
+                    print(f"FAIL  seqconv {name} --help: `{first}` exited {rc}:")
+                    print("\n".join("      " + ln for ln in normalise(out, scratch)[-6:]))
+                else:
+                    print(f"ok    seqconv {name} --help: `{first}`")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return ok
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--readme", type=Path, default=README)
@@ -359,7 +418,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="only the blocks whose opening fence is on these README lines")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per block (default 900)")
     ap.add_argument("-v", "--verbose", action="store_true", help="also list skipped blocks")
+    ap.add_argument("--help-examples", action="store_true",
+                    help="run the examples of `seqconv [COMMAND] --help` (exit status only) instead")
     args = ap.parse_args(argv)
+    if args.help_examples:
+        return 0 if check_help_examples(args.timeout) else 1
     lines = args.readme.read_text().split("\n")
     blocks = parse_readme(lines)
     if args.only is not None:

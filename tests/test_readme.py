@@ -79,6 +79,10 @@ def test_matching_elisions_and_normalisation(tmp_path):
     scratch = tmp_path / "s"
     text = f"wrote {scratch}/clone/out/x.tsv in 3.9s (512 windows/s), 29 s total\n\n"
     assert rb.normalise(text, scratch) == ["wrote out/x.tsv in <t> (<t>), <t> total"]
+    assert rb.normalise(text, scratch, times=False) == ["wrote out/x.tsv in 3.9s (512 windows/s), 29 s total"]
+    # carriage returns: what a terminal leaves on screen; tqdm's elapsed<remaining
+    bar = "\r  0%|   | 0/1 [00:00<?, ?batch/s]\r                                 \rwrote m.tsv\nx: 100%|#| 4/4 [00:01<00:00]"
+    assert rb.normalise(bar, scratch) == ["wrote m.tsv", "x: 100%|#| 4/4 <t>"]
     # --update keeps the README's elision: as many lines before and after `...` as it shows
     assert rb.updated_output(["h ...", "...", "t"], ["h 1", "m", "n", "t2"]) == ["h ...", "...", "t2"]
     assert rb.updated_output(["g ...", "...", "t"], ["h 1", "m", "n", "t2"]) == ["h 1", "...", "t2"]
