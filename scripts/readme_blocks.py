@@ -363,7 +363,7 @@ def help_examples(text: str) -> list[str]:
     inside = False
     for line in text.split("\n"):
         stripped = line.strip()
-        if stripped in ("Example:", "Examples:", "Typical run:"):
+        if stripped in ("Example:", "Examples:") or stripped.startswith("Typical run") and stripped.endswith(":"):
             inside = True
         elif inside and (not stripped or stripped.endswith(":")):
             inside = False
@@ -375,18 +375,19 @@ def help_examples(text: str) -> list[str]:
     return cmds
 
 
-def check_help_examples(timeout: float) -> bool:
+def check_help_examples(timeout: float, only: list[str] | None = None) -> bool:
     """Run every ``seqconv [COMMAND] --help`` example in a scratch clone; report the failing ones."""
     env = _env()
-    top = subprocess.run([sys.executable, "-m", "seqconv.cli", "--help"], capture_output=True, text=True, env=env,
+    top = subprocess.run(["seqconv", "--help"], capture_output=True, text=True, env=env,
                          cwd=ROOT).stdout
     names = [""] + [ln.split()[0] for ln in top.split("Commands:", 1)[1].split("\n") if ln.strip()]
+    names = [n for n in names if not only or n in only]
     scratch = Path(tempfile.mkdtemp(prefix="help-check-"))
     clone = make_scratch(scratch)
     ok = True
     try:
         for name in names:
-            helptext = subprocess.run([sys.executable, "-m", "seqconv.cli", *([name] if name else []), "--help"],
+            helptext = subprocess.run(["seqconv", *([name] if name else []), "--help"],
                                       capture_output=True, text=True, env=env, cwd=ROOT).stdout
             block = Block(lang="console", start=0, end=0, body=[])
             block.commands = [Command(text=c, first_line=0, n_lines=1) for c in help_examples(helptext)]
@@ -418,11 +419,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="only the blocks whose opening fence is on these README lines")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per block (default 900)")
     ap.add_argument("-v", "--verbose", action="store_true", help="also list skipped blocks")
-    ap.add_argument("--help-examples", action="store_true",
-                    help="run the examples of `seqconv [COMMAND] --help` (exit status only) instead")
+    ap.add_argument("--help-examples", nargs="*", metavar="COMMAND", default=None,
+                    help="run the examples of `seqconv [COMMAND] --help` (all commands, or these; exit status only)")
     args = ap.parse_args(argv)
-    if args.help_examples:
-        return 0 if check_help_examples(args.timeout) else 1
+    if args.help_examples is not None:
+        return 0 if check_help_examples(args.timeout, args.help_examples) else 1
     lines = args.readme.read_text().split("\n")
     blocks = parse_readme(lines)
     if args.only is not None:

@@ -81,7 +81,8 @@ def test_matching_elisions_and_normalisation(tmp_path):
     assert rb.normalise(text, scratch) == ["wrote out/x.tsv in <t> (<t>), <t> total"]
     assert rb.normalise(text, scratch, times=False) == ["wrote out/x.tsv in 3.9s (512 windows/s), 29 s total"]
     # carriage returns: what a terminal leaves on screen; tqdm's elapsed<remaining
-    bar = "\r  0%|   | 0/1 [00:00<?, ?batch/s]\r                                 \rwrote m.tsv\nx: 100%|#| 4/4 [00:01<00:00]"
+    bar = ("\r  0%|   | 0/1 [00:00<?, ?batch/s]\r                                 \rwrote m.tsv\n"
+           "x: 100%|#| 4/4 [00:01<00:00]")
     assert rb.normalise(bar, scratch) == ["wrote m.tsv", "x: 100%|#| 4/4 <t>"]
     # --update keeps the README's elision: as many lines before and after `...` as it shows
     assert rb.updated_output(["h ...", "...", "t"], ["h 1", "m", "n", "t2"]) == ["h ...", "...", "t2"]
@@ -158,3 +159,20 @@ def test_readme_every_example():
         pytest.skip("../shared/data not present (the README's whole-genome examples read it)")
     res = _run()
     assert res.returncode == 0, res.stdout[-8000:] + res.stderr[-2000:]
+
+
+def test_help_examples_are_extracted_with_continuations():
+    text = """Usage: seqconv x
+
+  Typical run (on the excerpt):
+    seqconv prepare --peaks a.bed \\
+        --out b.parquet
+    seqconv train --data b.parquet
+
+  Exit codes: 0 success.
+
+Options:
+  --out FILE  Example: not a command.
+"""
+    assert rb.help_examples(text) == ["seqconv prepare --peaks a.bed \\\n--out b.parquet",
+                                      "seqconv train --data b.parquet"]
