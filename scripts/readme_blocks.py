@@ -35,6 +35,8 @@ not depend on files written by other blocks).
 Normalisation (applied to shown and real output alike before they are compared)
 ------------------------------------------------------------------------------
 * a line holding carriage returns becomes what a terminal leaves visible (each ``\\r`` overwrites from column 0);
+* progress-bar lines (tqdm's ``NN%|####|``, whose number depends on timing) and the blank lines next to them
+  are dropped (``--update`` writes the output without them);
 * trailing white space of each line, and leading and trailing blank lines, are dropped;
 * durations and rates: ``3.9s``, ``29 s``, ``5636 windows/s``, ``3.20batch/s`` and tqdm's ``[00:12<00:36, ...]``
   become ``<t>``;
@@ -65,6 +67,7 @@ README = ROOT / "README.md"
 SHELL_LANGS = ("console", "bash", "shell", "sh")
 MARKER = re.compile(r"<!--\s*readme-check:\s*(\w+)\s*(.*?)\s*-->")
 SENTINEL = "@@readme-check-end"
+_BAR = re.compile(r"\d+%\|.*\|")
 MODES = ("full", "quick", "shared", "skip")
 SHARED = ROOT.parent / "shared" / "data"
 _TIME = re.compile(r"\b\d+(?:\.\d+)?(?:e[+-]?\d+)?\s?(?:[A-Za-z]*/s|s)\b|\[\d+:\d\d(?::\d\d)?<[^\]]*\]")
@@ -164,7 +167,7 @@ def normalise(text: str, scratch: Path, *, times: bool = True) -> list[str]:
                     reverse=True):
         text = text.replace(p + "/", "").replace(p, ".")
     text = text.replace(str(scratch.resolve()) + "/", "../").replace(str(scratch) + "/", "../")
-    lines = [_after_cr(ln).rstrip() for ln in text.split("\n")]
+    lines = _drop_bars([_after_cr(ln).rstrip() for ln in text.split("\n")])
     if times:
         lines = [_TIME.sub("<t>", ln) for ln in lines]
     while lines and not lines[0]:
@@ -172,6 +175,17 @@ def normalise(text: str, scratch: Path, *, times: bool = True) -> list[str]:
     while lines and not lines[-1]:
         lines.pop()
     return lines
+
+
+def _drop_bars(lines: list[str]) -> list[str]:
+    """``lines`` without progress-bar lines (tqdm's ``NN%|...|``) and the blank lines next to them."""
+    bar = [_BAR.search(ln) is not None for ln in lines]
+    keep = []
+    for i, ln in enumerate(lines):
+        near_bar = (i > 0 and bar[i - 1]) or (i + 1 < len(lines) and bar[i + 1])
+        if not bar[i] and not (ln == "" and near_bar):
+            keep.append(ln)
+    return keep
 
 
 def _after_cr(line: str) -> str:

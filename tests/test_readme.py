@@ -83,7 +83,10 @@ def test_matching_elisions_and_normalisation(tmp_path):
     # carriage returns: what a terminal leaves on screen; tqdm's elapsed<remaining
     bar = ("\r  0%|   | 0/1 [00:00<?, ?batch/s]\r                                 \rwrote m.tsv\n"
            "x: 100%|#| 4/4 [00:01<00:00]")
-    assert rb.normalise(bar, scratch) == ["wrote m.tsv", "x: 100%|#| 4/4 <t>"]
+    assert rb.normalise(bar, scratch) == ["wrote m.tsv"]
+    bars = "200 sequences\n\nact:  25%|#  | 1/4\nact: 100%|###| 4/4\n\n64 motifs"
+    assert rb.normalise(bars, scratch) == ["200 sequences", "64 motifs"]
+    assert rb.normalise("x\n0%|   | 0/1\n\n", scratch) == rb.normalise("x\n", scratch) == ["x"]
     # --update keeps the README's elision: as many lines before and after `...` as it shows
     assert rb.updated_output(["h ...", "...", "t"], ["h 1", "m", "n", "t2"]) == ["h ...", "...", "t2"]
     assert rb.updated_output(["g ...", "...", "t"], ["h 1", "m", "n", "t2"]) == ["h 1", "...", "t2"]
