@@ -184,10 +184,11 @@ def main(ctx, debug):
     """seqconv: predict where transcription factors bind DNA.
 
     \b
-    Typical run:
-      seqconv prepare --peaks peaks.narrowPeak --genome genome.fa --out ds.parquet
-      seqconv train --data ds.parquet --arch basset --out model/
-      seqconv predict --model model/ input.fa
+    Typical run (on the yeast excerpt in a clone's data/):
+      seqconv prepare --peaks data/yeast/Reb1_CX.bed.gz --genome data/yeast/sacCer3_chr1_3_6_7_8_9.fa.gz \\
+          --width 101 --out reb1.parquet
+      seqconv train --data reb1.parquet --arch basset --batch-size 32 --out reb1_model
+      seqconv predict --model reb1_model data/example_yeast_reb1_test.fa
 
     Exit codes: 0 success, 2 bad input or environment (disk full, read-only
     folder ...), 1 internal error (please report), 128+N after signal N.

@@ -26,7 +26,7 @@ def describe(model, length, n_tasks, tsv):
     Example:
       seqconv describe basset --length 101
       seqconv describe oct4_mafk
-      seqconv describe models/ctcf --tsv
+      seqconv describe deepbind_REST --tsv
     """
     from pathlib import Path
 
