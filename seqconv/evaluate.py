@@ -109,9 +109,11 @@ def bootstrap_ci(y, score, *, n_boot: int = 1000, seed: int = 0, level: float = 
 
     Returns
     -------
-    dict ``auroc_lo, auroc_hi, auprc_lo, auprc_hi``
+    dict ``auroc_lo, auroc_hi, auprc_lo, auprc_hi`` (NaN with ``n_boot=0``: no intervals asked for)
     """
     y, score = _check(y, score)
+    if n_boot == 0:
+        return {"auroc_lo": np.nan, "auroc_hi": np.nan, "auprc_lo": np.nan, "auprc_hi": np.nan}
     rng = np.random.default_rng(seed)
     rocs, aps = [], []
     step = max(1, 2_000_000 // max(len(y), 1))

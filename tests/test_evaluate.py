@@ -47,6 +47,12 @@ def test_bootstrap_interval_contains_estimate_and_shrinks_with_n():
     assert bootstrap_ci(y, s, n_boot=100, seed=3) == bootstrap_ci(y, s, n_boot=100, seed=3)
 
 
+def test_no_bootstrap_gives_nan_bounds():
+    y = np.array([0, 1, 0, 1, 1, 0])
+    ci = bootstrap_ci(y, np.arange(6.0), n_boot=0)
+    assert all(np.isnan(v) for v in ci.values()) and set(ci) == {"auroc_lo", "auroc_hi", "auprc_lo", "auprc_hi"}
+
+
 def test_metrics_per_task_and_degenerate():
     y, s = _scores()
     Y = np.stack([y, 1 - y, np.zeros_like(y)], 1)
@@ -80,5 +86,9 @@ def test_evaluate_cli_writes_report(tmp_path):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table, y, logits = evaluate(tmp_path / "m", data, n_boot=10)
     assert table["auroc"].item() == pytest.approx(roc_auc_score(y[:, 0], logits[:, 0]))
+    r = CliRunner().invoke(main, ["evaluate", "--model", str(tmp_path / "m"), "--data", str(data), "--n-boot", "0",
+                                  "-q", "--no-plots"])
+    assert r.exit_code == 0, r.output    # no intervals asked for: point estimates, NaN bounds (was an internal error)
+    assert "auROC" in r.output or "auroc" in r.output
     r = CliRunner().invoke(main, ["evaluate", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "nope.parquet")])
     assert r.exit_code == 2 and "no such dataset file" in r.output

@@ -26,7 +26,7 @@ from seqconv.errors import InputError
 @out_option(default=None, type=click.Path(file_okay=False),
               help="Directory for metrics.tsv, metrics.json, roc.png, pr.png (default: table on stdout only).")
 @click.option("--n-boot", default=1000, show_default=True, type=click.IntRange(min=0),
-              help="Bootstrap resamples for 95% intervals.")
+              help="Bootstrap resamples for 95% intervals (0: no intervals, NaN in the table).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed.")
 @click.option("--strand", type=click.Choice(["both", "forward"]), default=None,
               help="Override the model's strand handling.")
