@@ -81,6 +81,7 @@ from seqconv.motifs.core import check_background
 from seqconv.motifs.io import read_motifs
 from seqconv.scan.engine_numba import DEFAULT_BLOCK_NUMBA
 from seqconv.scan.engine_torch import DEFAULT_BLOCK, _device
+from seqconv.scan.jit import compile_notice
 from seqconv.scan.options import NRDB_DNA, ScanOptions
 from seqconv.scan.output import _HEADERS, COLUMNS, _frame, _PieceWriter, fimo_q_table, lookup_q
 from seqconv.scan.pvalues import bh_qvalues, estimate_pi0, fimo_grid, fimo_qvalues, score_distribution, survival
@@ -141,11 +142,12 @@ def scan(sequences, motifs, threshold: float | None = None, *, options: ScanOpti
     """
     if threshold is not None:
         overrides["threshold"] = threshold
-    run = _Run(sequences, motifs, _options(options, overrides), genome=genome, ids=ids)
-    parts = list(run.hits())
-    pidx = np.concatenate([p["pidx"] for p in parts]) if parts else np.zeros(0, np.int64)
-    q = lookup_q(pidx, fimo_q_table(pidx, run.bank, run.n_tests(), run.pi0()))
-    return _frame(run.bank, run.stream, parts, q)
+    with compile_notice():
+        run = _Run(sequences, motifs, _options(options, overrides), genome=genome, ids=ids)
+        parts = list(run.hits())
+        pidx = np.concatenate([p["pidx"] for p in parts]) if parts else np.zeros(0, np.int64)
+        q = lookup_q(pidx, fimo_q_table(pidx, run.bank, run.n_tests(), run.pi0()))
+        return _frame(run.bank, run.stream, parts, q)
 
 
 def scan_to_file(sequences, motifs, out, *, format: str = "tsv", options: ScanOptions | None = None, genome=None,
@@ -165,23 +167,24 @@ def scan_to_file(sequences, motifs, out, *, format: str = "tsv", options: ScanOp
     """
     if format not in _HEADERS:
         raise InputError(f"format must be tsv, bed or gff, got {format!r}")
-    run = _Run(sequences, motifs, _options(options, overrides), genome=genome, ids=ids)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmp, atomic_path(out) as final:
-        pieces = _PieceWriter(run.bank, run.stream, Path(tmp))
-        parts: list[dict] = []
-        n_parts = 0
-        for hits in run.hits():
-            parts.append(hits)
-            n_parts += len(hits["col"])
-            if n_parts >= 200_000:
+    with compile_notice():
+        run = _Run(sequences, motifs, _options(options, overrides), genome=genome, ids=ids)
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmp, atomic_path(out) as final:
+            pieces = _PieceWriter(run.bank, run.stream, Path(tmp))
+            parts: list[dict] = []
+            n_parts = 0
+            for hits in run.hits():
+                parts.append(hits)
+                n_parts += len(hits["col"])
+                if n_parts >= 200_000:
+                    pieces.add(parts)
+                    parts, n_parts = [], 0
+            if parts:
                 pieces.add(parts)
-                parts, n_parts = [], 0
-        if parts:
-            pieces.add(parts)
-        with open(final, "wb") as dst:
-            return pieces.write(dst, format, run.n_tests(), run.pi0())
+            with open(final, "wb") as dst:
+                return pieces.write(dst, format, run.n_tests(), run.pi0())
 
 
 # ============================================================ dense tracks
