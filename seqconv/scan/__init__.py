@@ -37,7 +37,10 @@ Package
 (sequences to blocks), :mod:`~seqconv.scan.engine_numba` and
 :mod:`~seqconv.scan.engine_torch` (the two engines), :mod:`~seqconv.scan.hits`
 (exact rescoring), :mod:`~seqconv.scan.run` (one scan),
-:mod:`~seqconv.scan.output` (frames, q-values, files).
+:mod:`~seqconv.scan.output` (frames, q-values, files), :mod:`~seqconv.scan.text`
+(the numba TSV/BED/GFF row writer), :mod:`~seqconv.scan.jit` (the one-time
+compile notice) and :mod:`~seqconv.scan.warmup` (``python -m seqconv.scan.warmup``,
+run by install.sh: compiles and caches every kernel ahead of the first scan).
 
 Engines
 -------

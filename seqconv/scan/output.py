@@ -144,7 +144,7 @@ _HEADERS = {"tsv": "\t".join(COLUMNS) + "\n", "bed": "", "gff": "##gff-version 3
 class _PieceWriter:
     """Hits of a run kept in Arrow IPC pieces (integer columns, sorted by motif within a piece) in
     ``folder``, with running per-entry hit counts for the q-values; :meth:`write` then streams
-    them to TSV, BED or GFF text (Arrow's CSV writer; GFF through pandas)."""
+    them to TSV, BED or GFF text (the numba row writer of :mod:`seqconv.scan.text`)."""
 
     def __init__(self, bank: _Bank, stream: _Stream, folder: Path):
         self.bank, self.stream, self.folder = bank, stream, Path(folder)
