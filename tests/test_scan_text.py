@@ -73,19 +73,19 @@ def test_edge_numbers_and_names():
     start = np.arange(n) * 1000 + 7
     end = start + 3
     minus = (np.arange(n) % 3 == 0).astype(np.int8)
-    m_data = np.frombuffer(b"ACG" * n, dtype=np.uint8)
+    m_data = np.frombuffer(b"ACGTTGCATG"[:n] * 3, dtype=np.uint8)
     m_off = np.arange(n + 1) * 3
     for fmt in ("tsv", "bed", "gff"):
         buf = io.BytesIO()
         rows = TextRows(ids, names, seqs, fmt)
         rows.CHUNK_ROWS = 3
-        rows.write(buf, motif, seq, start, end, minus, scores, p, q, m_data, m_off)
-        rows.write(buf, motif[:0], seq[:0], start[:0], end[:0], minus[:0], scores[:0], p[:0], q[:0], m_data, m_off[:1])
+        rows.write(buf, motif, seq, start, end, minus, scores, p, q, m_data, m_off[:-1])
+        rows.write(buf, motif[:0], seq[:0], start[:0], end[:0], minus[:0], scores[:0], p[:0], q[:0], m_data, m_off[:0])
         got = buf.getvalue().decode().splitlines()
         df = pd.DataFrame({"motif_id": [ids[i] for i in motif], "motif_name": [names[i] for i in motif],
                            "sequence_id": [seqs[i] for i in seq], "start": start, "end": end,
                            "strand": np.where(minus == 1, "-", "+"), "score": scores, "p_value": p, "q_value": q,
-                           "matched_sequence": ["ACG"] * n})
+                           "matched_sequence": [bytes(m_data[3 * i:3 * i + 3]).decode() for i in range(n)]})
         assert got == reference_lines(df, fmt), fmt
 
 

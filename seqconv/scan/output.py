@@ -163,17 +163,17 @@ class _PieceWriter:
             bank.widths, bank.motif_of, bank.minus_of)
         pidx = h["pidx"][order]
         kern.count_into(self.counts, pidx)
+        # the matched sites stay in the engine's order (one raw file); rows point into it
         data = np.concatenate([p["matched"] for p in parts])
-        offsets = np.zeros(len(col) + 1, dtype=np.int64)
-        np.cumsum(bank.widths[col], out=offsets[1:])
-        d, o = kern.take_strings(data, offsets, order)
-        matched = pa.Array.from_buffers(pa.large_string(), len(order), [None, pa.py_buffer(o), pa.py_buffer(d)])
+        offsets = np.zeros(len(col), dtype=np.int64)
+        np.cumsum(bank.widths[col][:-1], out=offsets[1:])
         table = pa.table({"motif": motif_idx.astype(np.int32), "seq": seq_idx.astype(np.int64), "start": start,
                           "end": end, "minus": minus.astype(np.int8), "score": score, "p_value": p_value,
-                          "pidx": pidx, "matched": matched})
+                          "pidx": pidx, "m_start": offsets[order]})
         path = self.folder / f"{len(self.pieces):06d}.arrow"
         with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
             w.write_table(table)
+        data.tofile(path.with_suffix(".sites"))
         self.pieces.append(path)
         self.n_hits += len(order)
 
@@ -189,24 +189,15 @@ class _PieceWriter:
         rows = TextRows(bank.motif_ids, bank.motif_names, self.stream.ids, fmt)
         dst.write(_HEADERS[fmt].encode())
         for path in self.pieces:
+            sites = path.with_suffix(".sites")
             with pa.memory_map(str(path)) as src:
                 t = pa.ipc.open_file(src).read_all()
                 col = {name: t[name].to_numpy() for name in ("motif", "seq", "start", "end", "minus", "score",
-                                                             "p_value", "pidx")}
-                m_data, m_off = _string_buffers(t["matched"])
+                                                             "p_value", "pidx", "m_start")}
                 rows.write(dst, col["motif"], col["seq"], col["start"], col["end"], col["minus"], col["score"],
-                           col["p_value"], lookup_q(col["pidx"], table), m_data, m_off)
-                del t, col, m_data, m_off
+                           col["p_value"], lookup_q(col["pidx"], table), np.fromfile(sites, dtype=np.uint8),
+                           col["m_start"])
+                del t, col
             path.unlink()
+            sites.unlink()
         return self.n_hits
-
-
-def _string_buffers(column) -> tuple[np.ndarray, np.ndarray]:
-    """A pyarrow (large) string column as ``(data, offsets)`` numpy arrays, offsets starting at 0."""
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if not pa.types.is_large_string(arr.type):
-        arr = arr.cast(pa.large_string())
-    _, off_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(off_buf, dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    return data, offsets - offsets[0] if offsets[0] else offsets

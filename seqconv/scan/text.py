@@ -14,11 +14,17 @@ Python's ``"{:.3g}"``), GFF scores as Python's ``repr`` of numpy's
 
 from __future__ import annotations
 
+import math
+
 import numba as nb
 import numpy as np
 
 #: bytes a float takes at most as %.{digits}g: sign, digits, point, "e-308"
 _G_EXTRA = 8
+#: 10**k for k = -350 .. 330, each the double nearest to it (parsed from its decimal text)
+_POW10_ZERO = 350
+_POW10 = np.array([float(f"1e{k}") for k in range(-_POW10_ZERO, 331)])
+_LOG10_2 = float(np.log10(2.0))
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -48,7 +54,10 @@ def _put_int(out, o, v):  # pragma: no cover - compiled by numba
 
 @nb.njit(cache=True, nogil=True)
 def _put_g(out, o, v, digits, buf):  # pragma: no cover - compiled by numba
-    """Write ``"%.{digits}g" % v`` at ``out[o:]``; returns the new end.  ``buf``: scratch of ``digits`` bytes."""
+    """Write ``"%.{digits}g" % v`` at ``out[o:]``; returns the new end.  ``buf``: scratch of ``digits`` bytes.
+
+    For 0, NaN, infinities and 1e-300 <= |v| <= 1e300 (the subnormal range is never a p-value, a
+    q-value or a score)."""
     if v != v:
         out[o], out[o + 1], out[o + 2] = 110, 97, 110
         return o + 3
@@ -63,14 +72,15 @@ def _put_g(out, o, v, digits, buf):  # pragma: no cover - compiled by numba
         out[o] = 48
         return o + 1
     top = 10 ** digits
-    e = int(np.floor(np.log10(v)))
-    mi = int(np.floor(v / 10.0 ** (e - digits + 1) + 0.5))
+    # the decimal exponent, within one below the true one (v = m 2**b, 0.5 <= m < 1), then fixed
+    e = int(np.floor((math.frexp(v)[1] - 1) * _LOG10_2))
+    mi = int(np.floor(v / _POW10[e - digits + 1 + _POW10_ZERO] + 0.5))
     if mi >= top:
         e += 1
-        mi = int(np.floor(v / 10.0 ** (e - digits + 1) + 0.5))
+        mi = int(np.floor(v / _POW10[e - digits + 1 + _POW10_ZERO] + 0.5))
     elif mi < top // 10:
         e -= 1
-        mi = int(np.floor(v / 10.0 ** (e - digits + 1) + 0.5))
+        mi = int(np.floor(v / _POW10[e - digits + 1 + _POW10_ZERO] + 0.5))
     for d in range(digits - 1, -1, -1):
         buf[d] = 48 + mi % 10
         mi //= 10
@@ -167,7 +177,7 @@ _GFF_KEYS = np.frombuffer(b"Name=;Alias=;pvalue=;qvalue=;sequence=", dtype=np.ui
 
 @nb.njit(parallel=True, cache=True, nogil=True)
 def _write_rows(kind, bounds, motif, seq, start, end, minus, score, p_value, q_value, bed_score,
-                m_data, m_off, id_data, id_off, name_data, name_off, seq_data, seq_off,
+                m_data, m_start, id_data, id_off, name_data, name_off, seq_data, seq_off,
                 source, keys):  # pragma: no cover - compiled by numba
     """Write rows ``i`` of the hits, chunk ``c`` starting at ``bounds[c]``; returns (buffer, chunk ends)."""
     n = len(motif)
@@ -199,7 +209,7 @@ def _write_rows(kind, bounds, motif, seq, start, end, minus, score, p_value, q_v
                 out[o] = 9
                 o = _put_g(out, o + 1, q_value[i], 6, buf)
                 out[o] = 9
-                o = _put(out, o + 1, m_data, m_off[i], m_off[i + 1])
+                o = _put(out, o + 1, m_data, m_start[i], m_start[i] + end[i] - start[i])
             elif kind == 1:  # chrom start end id_name score strand
                 o = _put(out, o, seq_data, seq_off[si], seq_off[si + 1])
                 out[o] = 9
@@ -236,7 +246,7 @@ def _write_rows(kind, bounds, motif, seq, start, end, minus, score, p_value, q_v
                 o = _put(out, o, keys, 20, 28)                        # ;qvalue=
                 o = _put_g(out, o, q_value[i], 3, buf)
                 o = _put(out, o, keys, 28, 38)                        # ;sequence=
-                o = _put(out, o, m_data, m_off[i], m_off[i + 1])
+                o = _put(out, o, m_data, m_start[i], m_start[i] + end[i] - start[i])
             out[o] = 10
             o += 1
         ends[c] = o
@@ -269,11 +279,12 @@ class TextRows:
         self.id_len, self.name_len = np.diff(self.ids[1]), np.diff(self.names[1])
         self.seq_len = np.diff(self.seqs[1])
 
-    def write(self, dst, motif, seq, start, end, minus, score, p_value, q_value, m_data, m_off) -> None:
+    def write(self, dst, motif, seq, start, end, minus, score, p_value, q_value, m_data, m_start) -> None:
         """Write one piece's rows to the binary file ``dst``.
 
         ``motif, seq, start, end, minus, score, p_value, q_value`` : (n,) columns;
-        ``(m_data, m_off)`` : the matched sites, row ``i`` = ``m_data[m_off[i]:m_off[i + 1]]``.
+        ``m_data`` (bytes, uint8) and ``m_start`` (n,): the matched site of row ``i`` is
+        ``m_data[m_start[i]:m_start[i] + end[i] - start[i]]``.
         """
         n = len(motif)
         if n == 0:
@@ -281,7 +292,8 @@ class TextRows:
         motif = np.asarray(motif, dtype=np.int64)
         seq = np.asarray(seq, dtype=np.int64)
         # an upper bound of every row: its strings, 4 numbers of 20 bytes, 3 floats, separators and keys
-        row = self.id_len[motif] + self.name_len[motif] + 2 * self.seq_len[seq] + np.diff(m_off) + 200
+        start, end = np.ascontiguousarray(start, dtype=np.int64), np.ascontiguousarray(end, dtype=np.int64)
+        row = self.id_len[motif] + self.name_len[motif] + 2 * self.seq_len[seq] + (end - start) + 200
         n_chunks = max(1, -(-n // self.CHUNK_ROWS))
         cuts = np.arange(n_chunks + 1) * n // n_chunks
         csum = np.concatenate([[0], np.cumsum(row)])
@@ -295,7 +307,7 @@ class TextRows:
         out, ends = _write_rows(
             self.kind, bounds, motif, seq, i64(start), i64(end), np.ascontiguousarray(minus, dtype=np.int8),
             f64(score), f64(p_value), f64(q_value), bed_score, np.ascontiguousarray(m_data, dtype=np.uint8),
-            i64(m_off), *self.ids, *self.names, *self.seqs, _SOURCE, _GFF_KEYS)
+            i64(m_start), *self.ids, *self.names, *self.seqs, _SOURCE, _GFF_KEYS)
         view = memoryview(out)
         for c in range(n_chunks):
             dst.write(view[bounds[c]:ends[c]])
