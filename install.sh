@@ -8,6 +8,7 @@
 #     machines) is used first;
 #   * macOS / Windows: PyPI's torch (CPU / MPS builds already).
 # An existing torch is kept.  Usage: bash install.sh   (PYTHON=python3.12 bash install.sh for another Python)
+# Last, the numba kernels are compiled and cached (python -m seqconv.scan.warmup; SEQCONV_NO_WARMUP=1 skips it).
 set -euo pipefail
 PY=${PYTHON:-python3}
 if ! "$PY" -c "import torch" 2>/dev/null; then
@@ -25,3 +26,8 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
     fi
 fi
 "$PY" -m pip install -q -e ".[test]"
+# Compile and cache the numba kernels now (~1 min on 2 cores), so the first `seqconv scan` does not
+# wait for them; SEQCONV_NO_WARMUP=1 skips it (the first scan then compiles, and says so on stderr).
+if [ -z "${SEQCONV_NO_WARMUP:-}" ]; then
+    "$PY" -m seqconv.scan.warmup
+fi

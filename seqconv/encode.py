@@ -4,11 +4,12 @@ Shapes
 ------
 X : (N, 4, L) one-hot, channels A, C, G, T.  A single sequence gives ``(1, 4, L)``.
 
-Everything here is vectorised with numpy, no Python loop runs per base.
-``one_hot`` works on blocks of about 128 kb: A/C/G/T (either case) are found by
-comparing the upper-cased bytes with each channel letter, straight into the
-output; only blocks holding other characters (N, IUPAC codes, mistakes) look
-those up in a 256-row table.  ``benchmarks/encode.py`` measures its speed.
+No Python loop runs per base.  ``one_hot`` works on blocks of about 128 kb:
+A/C/G/T (either case) are found by comparing the upper-cased bytes with each
+channel letter, straight into the output (one fused numba loop for 1-byte
+dtypes, numpy comparisons for the others); only blocks holding other
+characters (N, IUPAC codes, mistakes) look those up in a 256-row table.
+``benchmarks/encode.py`` measures its speed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Sequence
 
+import numba as nb
 import numpy as np
 
 ALPHABET = "ACGT"
@@ -225,23 +227,113 @@ class _Batch:
 
 #: bases per block in the one-hot fill: the temporaries of one block stay in cache.
 _BLOCK = 1 << 17
+#: bases per run of a long row in the 1-byte path (one numba call each).
+_RUN = 1 << 18
 _ACGT_UPPER = np.frombuffer(b"ACGT", dtype=np.uint8)
 _N_UPPER = np.uint8(ord("N"))
+
+
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+_ONES = np.uint64(0x0101010101010101)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _bytes_equal(u, pattern):  # pragma: no cover - compiled by numba
+    """0x01 in each byte of the uint64 ``u`` equal to that byte of ``pattern``, else 0x00."""
+    x = u ^ pattern
+    nonzero = ((x & _LOW7) + _LOW7) | x  # high bit of each byte: that byte of x is not 0
+    return (~nonzero >> np.uint64(7)) & _ONES
+
+
+@nb.njit(cache=True, nogil=True)
+def _onehot_words(words, a, c, g, t):  # pragma: no cover - compiled by numba
+    """One-hot of 8 bases at a time: ``words`` (n,) uint64 holds the bytes, a/c/g/t (n,) the channels.
+
+    Each byte of the outputs becomes 1 where that byte of ``words`` is the
+    channel's letter in either case, else 0.  Returns True when some byte is
+    neither A/C/G/T nor N (either case).
+    """
+    upper = np.uint64(0xDFDFDFDFDFDFDFDF)  # clearing bit 5 upper-cases letters
+    invalid = np.uint64(0)
+    for j in range(words.shape[0]):
+        u = words[j] & upper
+        is_a = _bytes_equal(u, np.uint64(0x4141414141414141))
+        is_c = _bytes_equal(u, np.uint64(0x4343434343434343))
+        is_g = _bytes_equal(u, np.uint64(0x4747474747474747))
+        is_t = _bytes_equal(u, np.uint64(0x5454545454545454))
+        is_n = _bytes_equal(u, np.uint64(0x4E4E4E4E4E4E4E4E))
+        a[j], c[j], g[j], t[j] = is_a, is_c, is_g, is_t
+        invalid |= (is_a | is_c | is_g | is_t | is_n) ^ _ONES
+    return invalid != 0
+
+
+@nb.njit(cache=True, nogil=True)
+def _onehot_bytes(codes, out, row0, col0):  # pragma: no cover - compiled by numba
+    """Write 0/1 bytes of A, C, G, T (either case) for ``codes`` (r, w) into ``out`` (N, 4, L).
+
+    Row ``i`` of ``codes`` goes to ``out[row0 + i, :, col0:col0 + w]``, every
+    element of it written (0 for any other byte).  Returns True when some
+    byte is neither A/C/G/T nor N (either case).
+    """
+    invalid = np.uint8(0)
+    for i in range(codes.shape[0]):
+        row = codes[i]
+        w = row.shape[0]
+        a = out[row0 + i, 0, col0:col0 + w]
+        c = out[row0 + i, 1, col0:col0 + w]
+        g = out[row0 + i, 2, col0:col0 + w]
+        t = out[row0 + i, 3, col0:col0 + w]
+        for j in range(w):
+            b = row[j] & np.uint8(0xDF)
+            is_a, is_c = np.uint8(b == 65), np.uint8(b == 67)
+            is_g, is_t = np.uint8(b == 71), np.uint8(b == 84)
+            a[j], c[j], g[j], t[j] = is_a, is_c, is_g, is_t
+            invalid |= np.uint8(1) - (is_a + is_c + is_g + is_t + np.uint8(b == 78))
+    return invalid != 0
+
+
+def _onehot_1byte(codes, out, row0: int, col0: int) -> bool:
+    """``_onehot_bytes`` with one row's first multiple of 8 bases done 8 at a time."""
+    width = codes.shape[1]
+    n8 = width // 8 * 8 if codes.shape[0] == 1 else 0
+    invalid = False
+    if n8:
+        dest = out[row0, :, col0:col0 + n8]
+        invalid = _onehot_words(codes[0, :n8].view(np.uint64), *(d.view(np.uint64) for d in dest))
+    if n8 < width:
+        invalid |= _onehot_bytes(codes[:, n8:], out, row0, col0 + n8)
+    return bool(invalid)
 
 
 def _fill(batch: _Batch, out: np.ndarray, lut, valid, fractional) -> None:
     """Write the one-hot of ``batch`` into ``out`` (N, 4, L), block by block.
 
-    A/C/G/T in either case: a block of bytes is upper-cased with one bit mask
-    and compared with each channel letter as one flat run, giving a (4, bases)
-    bool block that is then copied (cast) into the (rows, 4, L) output; a
-    block of one sequence with a 1-byte dtype is compared straight into the
-    output.  Counting the ones tells whether any other byte occurs; only such
-    blocks go through the 256-entry tables (N, IUPAC codes, errors).
+    1-byte dtypes (uint8, int8, bool; N is then all zeros): one numba pass
+    writes every element of a block and flags any byte other than A/C/G/T/N.
+    Other dtypes: a block of bytes is upper-cased with one bit mask and
+    compared with each channel letter as one flat run, giving a (4, bases)
+    bool block that is then copied (cast) into the (rows, 4, L) output, and
+    counting the ones tells whether any other byte occurs.  Only blocks with
+    such bytes go through the 256-entry tables (N, IUPAC codes, errors).
     """
-    direct = out.dtype.itemsize == 1  # uint8/int8/bool: write through a bool view
-    target = out.view(np.bool_) if direct else out
     n_rows, length = batch.shape
+    if out.dtype.itemsize == 1:  # n_value is 0 here: one_hot refuses 0.25 for integer dtypes
+        flat = out.view(np.uint8)
+        # a long row is read in runs of _RUN bytes (fewer, larger copies of the text than blocks)
+        blocks = (
+            ((slice(r, r + 1), slice(a, min(length, a + _RUN)))
+             for r in range(n_rows) for a in range(0, length, _RUN))
+            if length >= _BLOCK else batch.blocks()
+        )
+        for rows, cols in blocks:
+            codes = batch.codes(rows, cols)
+            if _onehot_1byte(codes, flat, rows.start, cols.start):
+                for a in range(0, codes.shape[1], _BLOCK):  # look the others up block by block
+                    part = slice(cols.start + a, min(cols.stop, cols.start + a + _BLOCK))
+                    block = codes[:, a:a + _BLOCK]
+                    u = np.bitwise_and(block, 0xDF)
+                    _fill_others(batch, rows, part, block, u, out[rows, :, part], lut, valid, fractional)
+        return
     size = _BLOCK if length >= _BLOCK else min(n_rows, max(1, _BLOCK // length)) * length
     upper = np.empty(size, dtype=np.uint8)
     tmp = np.empty(4 * size, dtype=np.bool_)
@@ -253,13 +345,9 @@ def _fill(batch: _Batch, out: np.ndarray, lut, valid, fractional) -> None:
         r, w = block.shape
         # clearing bit 5 upper-cases letters; only 'x' and 'X' map onto 'X'
         u = np.bitwise_and(block.reshape(-1), 0xDF, out=upper[: r * w])
-        if direct and r == 1:
-            dest = target[rows.start, :, cols]
-            np.equal(u, channels, out=dest)
-        else:
-            dest = tmp[: 4 * r * w].reshape(4, r * w)
-            np.equal(u, channels, out=dest)
-            np.copyto(target[rows, :, cols], dest.reshape(4, r, w).transpose(1, 0, 2))
+        dest = tmp[: 4 * r * w].reshape(4, r * w)
+        np.equal(u, channels, out=dest)
+        np.copyto(out[rows, :, cols], dest.reshape(4, r, w).transpose(1, 0, 2))
         n_acgt = np.count_nonzero(dest)
         if n_acgt != r * w and not (
             n_is_zero and n_acgt + np.count_nonzero(u == _N_UPPER) == r * w

@@ -170,6 +170,38 @@ def test_long_sequence_and_large_batch_match_reference():
                                   one_hot(pieces, iupac="zero").astype(np.uint8))
 
 
+@settings(max_examples=150, deadline=None)
+@given(seqs=st.integers(1, 70).flatmap(
+           lambda n: st.lists(st.text(alphabet=LETTERS, min_size=n, max_size=n), min_size=1, max_size=4)),
+       dtype=st.sampled_from(["uint8", "int8", "bool"]), block=st.sampled_from([3, 8, 64, 1 << 16]))
+def test_one_byte_dtypes_match_reference(seqs, dtype, block):
+    """The 1-byte path (8 bases per word on one row, a byte loop on the rest) equals the reference."""
+    old = enc._BLOCK
+    enc._BLOCK = block
+    try:
+        x = one_hot(seqs, dtype=dtype, iupac="zero")
+    finally:
+        enc._BLOCK = old
+    assert x.dtype == np.dtype(dtype) and x.flags.c_contiguous
+    np.testing.assert_array_equal(x.astype(np.float64), reference(seqs, 0.0, "zero"))
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "float32"])
+def test_every_byte_value_is_accepted_or_refused_exactly(dtype, block):
+    """Each of the 256 byte values, at each place of an 8-base word: only IUPAC letters encode."""
+    base = b"ACGTacgtTGCAtgca"
+    for value in range(256):
+        for place in (0, 5, 7, 8, 15):
+            raw = base[:place] + bytes([value]) + base[place + 1:]
+            ch = chr(value)
+            if ch.upper() in BASES and ch.isascii() and ch.isalpha():
+                x = one_hot([raw], dtype=dtype, iupac="zero")
+                np.testing.assert_array_equal(x, reference([raw.decode()], 0.0, "zero"))
+            else:
+                with pytest.raises(ValueError, match=f"at position {place}$"):
+                    one_hot([raw], dtype=dtype, iupac="zero")
+
+
 # ---------------------------------------------------------------- one_hot: errors
 
 def test_invalid_character_names_sequence_position_character(block):

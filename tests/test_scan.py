@@ -539,21 +539,6 @@ def test_cli_scan_and_errors(tmp_path, motifs, peaks):
     assert "Example" in res.output and "--engine" in res.output
 
 
-def test_text_numbers_are_printf_g():
-    """The TSV writer's float formatting equals C's %.6g (save exact binary ties, rounded half up)."""
-    from seqconv._scan_kernels import format_g
-
-    rng = np.random.default_rng(0)
-    x = np.concatenate([rng.random(5000) * 10.0 ** rng.integers(-12, 8, 5000),
-                        [0.0, -1.5, 1e-300, 999999.7, 1e6, 1e-4, 1e-5, 1e100, np.nan, -np.inf, 14.4356]])
-    d, o = format_g(x, 6)
-    got = [bytes(d[o[i]:o[i + 1]]).decode() for i in range(len(x))]
-    assert got == ["%.6g" % v for v in x]  # noqa: UP031  (printf's %g is the reference)
-
-
-# ------------------------------------------------------------------ --bed --width: peaks given as summits
-
-#: JASPAR 2024 CORE fungi MA0363.3 (REB1) and MA0281.3 (CBF1), letter probabilities as published (CC BY 4.0).
 REB1_CBF1_MEME = """MEME version 4
 
 ALPHABET= ACGT

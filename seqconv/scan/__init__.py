@@ -37,7 +37,10 @@ Package
 (sequences to blocks), :mod:`~seqconv.scan.engine_numba` and
 :mod:`~seqconv.scan.engine_torch` (the two engines), :mod:`~seqconv.scan.hits`
 (exact rescoring), :mod:`~seqconv.scan.run` (one scan),
-:mod:`~seqconv.scan.output` (frames, q-values, files).
+:mod:`~seqconv.scan.output` (frames, q-values, files), :mod:`~seqconv.scan.text`
+(the numba TSV/BED/GFF row writer), :mod:`~seqconv.scan.jit` (the one-time
+compile notice) and :mod:`~seqconv.scan.warmup` (``python -m seqconv.scan.warmup``,
+run by install.sh: compiles and caches every kernel ahead of the first scan).
 
 Engines
 -------
@@ -81,6 +84,7 @@ from seqconv.motifs.core import check_background
 from seqconv.motifs.io import read_motifs
 from seqconv.scan.engine_numba import DEFAULT_BLOCK_NUMBA
 from seqconv.scan.engine_torch import DEFAULT_BLOCK, _device
+from seqconv.scan.jit import compile_notice
 from seqconv.scan.options import NRDB_DNA, ScanOptions
 from seqconv.scan.output import _HEADERS, COLUMNS, _frame, _PieceWriter, fimo_q_table, lookup_q
 from seqconv.scan.pvalues import bh_qvalues, estimate_pi0, fimo_grid, fimo_qvalues, score_distribution, survival
@@ -141,11 +145,12 @@ def scan(sequences, motifs, threshold: float | None = None, *, options: ScanOpti
     """
     if threshold is not None:
         overrides["threshold"] = threshold
-    run = _Run(sequences, motifs, _options(options, overrides), genome=genome, ids=ids)
-    parts = list(run.hits())
-    pidx = np.concatenate([p["pidx"] for p in parts]) if parts else np.zeros(0, np.int64)
-    q = lookup_q(pidx, fimo_q_table(pidx, run.bank, run.n_tests(), run.pi0()))
-    return _frame(run.bank, run.stream, parts, q)
+    with compile_notice():
+        run = _Run(sequences, motifs, _options(options, overrides), genome=genome, ids=ids)
+        parts = list(run.hits())
+        pidx = np.concatenate([p["pidx"] for p in parts]) if parts else np.zeros(0, np.int64)
+        q = lookup_q(pidx, fimo_q_table(pidx, run.bank, run.n_tests(), run.pi0()))
+        return _frame(run.bank, run.stream, parts, q)
 
 
 def scan_to_file(sequences, motifs, out, *, format: str = "tsv", options: ScanOptions | None = None, genome=None,
@@ -165,23 +170,24 @@ def scan_to_file(sequences, motifs, out, *, format: str = "tsv", options: ScanOp
     """
     if format not in _HEADERS:
         raise InputError(f"format must be tsv, bed or gff, got {format!r}")
-    run = _Run(sequences, motifs, _options(options, overrides), genome=genome, ids=ids)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmp, atomic_path(out) as final:
-        pieces = _PieceWriter(run.bank, run.stream, Path(tmp))
-        parts: list[dict] = []
-        n_parts = 0
-        for hits in run.hits():
-            parts.append(hits)
-            n_parts += len(hits["col"])
-            if n_parts >= 200_000:
+    with compile_notice():
+        run = _Run(sequences, motifs, _options(options, overrides), genome=genome, ids=ids)
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmp, atomic_path(out) as final:
+            pieces = _PieceWriter(run.bank, run.stream, Path(tmp))
+            parts: list[dict] = []
+            n_parts = 0
+            for hits in run.hits():
+                parts.append(hits)
+                n_parts += len(hits["col"])
+                if n_parts >= 200_000:
+                    pieces.add(parts)
+                    parts, n_parts = [], 0
+            if parts:
                 pieces.add(parts)
-                parts, n_parts = [], 0
-        if parts:
-            pieces.add(parts)
-        with open(final, "wb") as dst:
-            return pieces.write(dst, format, run.n_tests(), run.pi0())
+            with open(final, "wb") as dst:
+                return pieces.write(dst, format, run.n_tests(), run.pi0())
 
 
 # ============================================================ dense tracks

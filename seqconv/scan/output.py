@@ -9,9 +9,9 @@ import pandas as pd
 import pyarrow as pa
 
 from seqconv import _scan_kernels as kern
-from seqconv.errors import InputError
 from seqconv.scan.bank import _Bank
 from seqconv.scan.records import _Stream
+from seqconv.scan.text import TextRows
 
 COLUMNS = ["motif_id", "motif_name", "sequence_id", "start", "end", "strand", "score",
            "p_value", "q_value", "matched_sequence"]
@@ -136,26 +136,6 @@ def _take_strings(values, idx: np.ndarray):
     return _string_column(data, offsets, idx)
 
 
-def _format_rows(df: pd.DataFrame, fmt: str) -> str:
-    if fmt == "tsv":
-        return df[COLUMNS].to_csv(sep="\t", index=False, header=False, float_format="%.6g")
-    if fmt == "bed":
-        score = np.minimum(1000, np.round(-10 * np.log10(np.maximum(df["p_value"].to_numpy(), 1e-300))))
-        out = pd.DataFrame({"chrom": df["sequence_id"], "start": df["start"], "end": df["end"],
-                            "name": df["motif_id"] + "_" + df["motif_name"], "score": score.astype(int),
-                            "strand": df["strand"]})
-        return out.to_csv(sep="\t", index=False, header=False)
-    if fmt == "gff":
-        attrs = ("Name=" + df["motif_id"] + "_" + df["sequence_id"] + df["strand"] + ";Alias=" + df["motif_name"]
-                 + ";pvalue=" + df["p_value"].map("{:.3g}".format) + ";qvalue="
-                 + df["q_value"].map("{:.3g}".format) + ";sequence=" + df["matched_sequence"])
-        out = pd.DataFrame({"seqid": df["sequence_id"], "source": "seqconv", "type": "nucleotide_motif",
-                            "start": df["start"] + 1, "end": df["end"], "score": df["score"].round(3),
-                            "strand": df["strand"], "phase": ".", "attributes": attrs})
-        return out.to_csv(sep="\t", index=False, header=False)
-    raise InputError(f"format must be tsv, bed or gff, got {fmt!r}")
-
-
 _HEADERS = {"tsv": "\t".join(COLUMNS) + "\n", "bed": "", "gff": "##gff-version 3\n"}
 
 
@@ -164,7 +144,7 @@ _HEADERS = {"tsv": "\t".join(COLUMNS) + "\n", "bed": "", "gff": "##gff-version 3
 class _PieceWriter:
     """Hits of a run kept in Arrow IPC pieces (integer columns, sorted by motif within a piece) in
     ``folder``, with running per-entry hit counts for the q-values; :meth:`write` then streams
-    them to TSV, BED or GFF text (Arrow's CSV writer; GFF through pandas)."""
+    them to TSV, BED or GFF text (the numba row writer of :mod:`seqconv.scan.text`)."""
 
     def __init__(self, bank: _Bank, stream: _Stream, folder: Path):
         self.bank, self.stream, self.folder = bank, stream, Path(folder)
@@ -183,73 +163,41 @@ class _PieceWriter:
             bank.widths, bank.motif_of, bank.minus_of)
         pidx = h["pidx"][order]
         kern.count_into(self.counts, pidx)
+        # the matched sites stay in the engine's order (one raw file); rows point into it
         data = np.concatenate([p["matched"] for p in parts])
-        offsets = np.zeros(len(col) + 1, dtype=np.int64)
-        np.cumsum(bank.widths[col], out=offsets[1:])
-        d, o = kern.take_strings(data, offsets, order)
-        matched = pa.Array.from_buffers(pa.large_string(), len(order), [None, pa.py_buffer(o), pa.py_buffer(d)])
+        offsets = np.zeros(len(col), dtype=np.int64)
+        np.cumsum(bank.widths[col][:-1], out=offsets[1:])
         table = pa.table({"motif": motif_idx.astype(np.int32), "seq": seq_idx.astype(np.int64), "start": start,
                           "end": end, "minus": minus.astype(np.int8), "score": score, "p_value": p_value,
-                          "pidx": pidx, "matched": matched})
+                          "pidx": pidx, "m_start": offsets[order]})
         path = self.folder / f"{len(self.pieces):06d}.arrow"
         with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
             w.write_table(table)
+        data.tofile(path.with_suffix(".sites"))
         self.pieces.append(path)
         self.n_hits += len(order)
 
     def write(self, dst, fmt: str, n_tests: np.ndarray, pi0: np.ndarray) -> int:
-        """Write every piece to the binary file ``dst`` with FIMO's q-values; returns the hits written."""
-        import pyarrow.compute as pc
-        import pyarrow.csv as pcsv
+        """Write every piece to the binary file ``dst`` with FIMO's q-values; returns the hits written.
 
+        Each piece is read back (memory-mapped) and written as text lines by the numba row
+        writer of :mod:`seqconv.scan.text`."""
         bank = self.bank
         used = np.flatnonzero(self.counts)
         table = fimo_q_table_from_counts(used, self.counts[used], bank, n_tests, pi0)
         self.counts = np.zeros(0, dtype=np.int64)
-        ids, names = pa.array(list(map(str, bank.motif_ids))), pa.array(list(map(str, bank.motif_names)))
-        seqs, strands = pa.array(self.stream.ids), pa.array(["+", "-"])
+        rows = TextRows(bank.motif_ids, bank.motif_names, self.stream.ids, fmt)
         dst.write(_HEADERS[fmt].encode())
-        opts = pcsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
-        writer = None
-        try:
-            for path in self.pieces:
-                with pa.memory_map(str(path)) as src:
-                    t = pa.ipc.open_file(src).read_all()
-                motif, seq = t["motif"], t["seq"]
-                q = lookup_q(t["pidx"].to_numpy(), table)
-                strand = strands.take(t["minus"])
-                if fmt == "gff":
-                    df = pd.DataFrame({"motif_id": ids.take(motif).to_pandas(),
-                                       "motif_name": names.take(motif).to_pandas(),
-                                       "sequence_id": seqs.take(seq).to_pandas(), "start": t["start"].to_numpy(),
-                                       "end": t["end"].to_numpy(), "strand": strand.to_pandas(),
-                                       "score": t["score"].to_numpy(), "p_value": t["p_value"].to_numpy(),
-                                       "q_value": q, "matched_sequence": t["matched"].to_pandas()})
-                    dst.write(_format_rows(df, "gff").encode())
-                    continue
-                if fmt == "tsv":
-                    out = pa.table({"motif_id": ids.take(motif), "motif_name": names.take(motif),
-                                    "sequence_id": seqs.take(seq), "start": t["start"], "end": t["end"],
-                                    "strand": strand, "score": _g(t["score"].to_numpy()),
-                                    "p_value": _g(t["p_value"].to_numpy()), "q_value": _g(q),
-                                    "matched_sequence": t["matched"]})
-                else:  # bed
-                    p = np.maximum(t["p_value"].to_numpy(), 1e-300)
-                    bed_score = np.minimum(1000, np.round(-10 * np.log10(p))).astype(np.int64)
-                    out = pa.table({"chrom": seqs.take(seq), "start": t["start"], "end": t["end"],
-                                    "name": pc.binary_join_element_wise(ids.take(motif), names.take(motif), "_"),
-                                    "score": pa.array(bed_score), "strand": strand})
-                if writer is None:
-                    writer = pcsv.CSVWriter(dst, out.schema, write_options=opts)
-                writer.write_table(out)
-                path.unlink()
-        finally:
-            if writer is not None:
-                writer.close()
+        for path in self.pieces:
+            sites = path.with_suffix(".sites")
+            with pa.memory_map(str(path)) as src:
+                t = pa.ipc.open_file(src).read_all()
+                col = {name: t[name].to_numpy() for name in ("motif", "seq", "start", "end", "minus", "score",
+                                                             "p_value", "pidx", "m_start")}
+                rows.write(dst, col["motif"], col["seq"], col["start"], col["end"], col["minus"], col["score"],
+                           col["p_value"], lookup_q(col["pidx"], table), np.fromfile(sites, dtype=np.uint8),
+                           col["m_start"])
+                del t, col
+            path.unlink()
+            sites.unlink()
         return self.n_hits
-
-
-def _g(x: np.ndarray, digits: int = 6):
-    """Floats as an arrow string array formatted like ``%.6g``."""
-    d, o = kern.format_g(np.ascontiguousarray(x, dtype=np.float64), digits)
-    return pa.Array.from_buffers(pa.large_string(), len(x), [None, pa.py_buffer(o), pa.py_buffer(d)])

@@ -1,0 +1,100 @@
+"""seqconv.scan.text: TSV, BED and GFF lines written by the numba row writer equal a per-row Python reference.
+
+The reference formats each row of ``scan()``'s DataFrame with Python's own formatting (``%.6g``,
+``{:.3g}``, ``repr`` of numpy's ``round(score, 3)``), as the pandas writer this replaced did.
+"""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqconv.genome import iter_fasta
+from seqconv.motifs import jaspar_collection
+from seqconv.scan import scan, scan_to_file
+from seqconv.scan.text import TextRows, format_g
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+EXAMPLE_FA = DATA / "example_oct4_mafk_test.fa"          # 200 real 200-bp peaks (Oct4 / MafK)
+
+
+def reference_lines(df, fmt):
+    out = []
+    for r in df.itertuples(index=False):
+        if fmt == "tsv":
+            f = [r.motif_id, r.motif_name, r.sequence_id, str(r.start), str(r.end), r.strand,
+                 "%.6g" % r.score, "%.6g" % r.p_value, "%.6g" % r.q_value, r.matched_sequence]  # noqa: UP031
+        elif fmt == "bed":
+            bed = int(min(1000, np.round(-10 * np.log10(max(r.p_value, 1e-300)))))
+            f = [r.sequence_id, str(r.start), str(r.end), f"{r.motif_id}_{r.motif_name}", str(bed), r.strand]
+        else:
+            f = [r.sequence_id, "seqconv", "nucleotide_motif", str(r.start + 1), str(r.end),
+                 repr(float(np.round(r.score, 3))), r.strand, ".",
+                 f"Name={r.motif_id}_{r.sequence_id}{r.strand};Alias={r.motif_name};pvalue={r.p_value:.3g};"
+                 f"qvalue={r.q_value:.3g};sequence={r.matched_sequence}"]
+        out.append("\t".join(f))
+    return out
+
+
+@pytest.fixture(scope="module")
+def hits_and_fasta(tmp_path_factory):
+    allm = jaspar_collection()
+    motifs = allm[::29] + [m for m in allm if m.id == "MA0139.2"]
+    peaks = list(iter_fasta(EXAMPLE_FA))[:60]
+    fa = tmp_path_factory.mktemp("text") / "p.fa"
+    fa.write_text("".join(f">{n}\n{s}\n" for n, s in peaks))
+    # p <= 0.05: thousands of hits, negative scores among them
+    return motifs, fa, scan(str(fa), motifs, threshold=0.05)
+
+
+@pytest.mark.parametrize("fmt", ["tsv", "bed", "gff"])
+def test_files_equal_the_per_row_reference(tmp_path, monkeypatch, hits_and_fasta, fmt):
+    motifs, fa, df = hits_and_fasta
+    assert len(df) > 2000 and (df.score < 0).any()
+    monkeypatch.setattr(TextRows, "CHUNK_ROWS", 97)  # many parallel chunks, uneven
+    out = tmp_path / f"h.{fmt}"
+    assert scan_to_file(str(fa), motifs, out, format=fmt, threshold=0.05) == len(df)
+    lines = out.read_text().splitlines()
+    header = {"tsv": 1, "bed": 0, "gff": 1}[fmt]
+    assert lines[:header] == {"tsv": ["\t".join(df.columns)], "bed": [], "gff": ["##gff-version 3"]}[fmt]
+    assert lines[header:] == reference_lines(df, fmt)
+
+
+def test_edge_numbers_and_names():
+    """Rounding edges of the GFF score, %.6g / %.3g extremes, non-ASCII names, one-row and empty pieces."""
+    scores = np.array([-0.0001, 0.0005, 0.0015, 1.0015, -12.3456, 999.9996, 7.0, -3.25, 123456.789, 2.5e-7])
+    n = len(scores)
+    p = np.array([1e-300, 0.0, 1.0, 0.5, 1e-4, 9.99999e-5, 3.3e-12, 1e-5, 0.123456789, 7e-8])
+    q = np.array([np.nan, 1.0, 0.25, 1e-10, 0.0499, 1.0, 0.5, 0.1, 0.9, 1e-3])
+    ids, names, seqs = ["MA1.1", "MÄ2"], ["Foxa1", "ñame"], ["chr1", "seq:ü-2"]
+    motif, seq = np.arange(n) % 2, (np.arange(n) // 2) % 2
+    start = np.arange(n) * 1000 + 7
+    end = start + 3
+    minus = (np.arange(n) % 3 == 0).astype(np.int8)
+    m_data = np.frombuffer(b"ACGTTGCATG"[:n] * 3, dtype=np.uint8)
+    m_off = np.arange(n + 1) * 3
+    for fmt in ("tsv", "bed", "gff"):
+        buf = io.BytesIO()
+        rows = TextRows(ids, names, seqs, fmt)
+        rows.CHUNK_ROWS = 3
+        rows.write(buf, motif, seq, start, end, minus, scores, p, q, m_data, m_off[:-1])
+        rows.write(buf, motif[:0], seq[:0], start[:0], end[:0], minus[:0], scores[:0], p[:0], q[:0], m_data, m_off[:0])
+        got = buf.getvalue().decode().splitlines()
+        df = pd.DataFrame({"motif_id": [ids[i] for i in motif], "motif_name": [names[i] for i in motif],
+                           "sequence_id": [seqs[i] for i in seq], "start": start, "end": end,
+                           "strand": np.where(minus == 1, "-", "+"), "score": scores, "p_value": p, "q_value": q,
+                           "matched_sequence": [bytes(m_data[3 * i:3 * i + 3]).decode() for i in range(n)]})
+        assert got == reference_lines(df, fmt), fmt
+
+
+def test_text_numbers_are_printf_g():
+    """The float formatting equals C's %.6g and %.3g (save exact binary ties, rounded half up)."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.random(5000) * 10.0 ** rng.integers(-12, 8, 5000),
+                        [0.0, -1.5, 1e-300, 999999.7, 1e6, 1e-4, 1e-5, 1e100, np.nan, -np.inf, 14.4356]])
+    for digits in (6, 3):
+        d, o = format_g(x, digits)
+        got = [bytes(d[o[i]:o[i + 1]]).decode() for i in range(len(x))]
+        assert got == [f"%.{digits}g" % v for v in x]  # noqa: UP031  (printf's %g is the reference)
