@@ -629,6 +629,53 @@ def _from_main(obj, ctx: DistContext):
 # --------------------------------------------------------------------------- fit
 
 
+#: the run-time estimate is made after this many training batches, or ESTIMATE_AFTER_S seconds if sooner
+ESTIMATE_AFTER_BATCHES = 20
+ESTIMATE_AFTER_S = 5.0
+#: a run estimated to take longer than this (seconds) gets a warning line
+LONG_RUN_S = 3600.0
+
+
+def _duration(seconds: float) -> str:
+    """``0.4 s``, ``42 s``, ``3.5 min``, ``2.1 h``."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class _RunClock:
+    """The run-time estimate ``fit`` prints (verbose) after the first batches of its first epoch.
+
+    One plain line on stderr (``tqdm.write``: no progress-bar refresh), so it reaches log files;
+    a second ``warning:`` line when the run may take over :data:`LONG_RUN_S`.  The estimate is
+    wall time of the training batches (validation adds a forward pass over the valid rows).
+    """
+
+    def __init__(self, steps: int, epochs: int, clock=time.perf_counter):
+        self.steps, self.epochs, self.clock = steps, epochs, clock
+        self.t0 = clock()
+        self.pending = True
+
+    def batch_done(self, done: int) -> list[str]:
+        """Lines to print after ``done`` batches of the first epoch (empty until the estimate is due)."""
+        elapsed = self.clock() - self.t0
+        if not (done >= min(ESTIMATE_AFTER_BATCHES, self.steps) or (elapsed >= ESTIMATE_AFTER_S and done >= 2)):
+            return []
+        self.pending = False
+        per_epoch = elapsed / done * self.steps
+        total = per_epoch * self.epochs
+        lines = [f"estimated ~{_duration(per_epoch)} per epoch, up to {_duration(total)} for {self.epochs} "
+                 f"epoch(s) (from the first {done} of {self.steps} batches)"]
+        if total > LONG_RUN_S:
+            lines.append(f"warning: this run may take ~{_duration(total)} on this machine; fewer --epochs, a "
+                         "smaller --arch (e.g. deepbind) or a GPU (--device cuda) would be faster")
+        return lines
+
+
 def _masked_loss(logits, y, pos_weight, denom: float | None = None):
     """Mean BCE over the labelled entries (or their sum over ``denom``: a shard of a global batch)."""
     mask = ~torch.isnan(y)
@@ -666,6 +713,8 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
         DistributedDataParallel replica on ``cuda:LOCAL_RANK`` (NCCL) or the CPU (gloo); see Notes.
     verbose : bool
         One metrics line per epoch on stderr (and a progress bar when stderr is a terminal); rank 0 only.
+        After the first batches, one line estimating the time per epoch and for the whole run, and a
+        warning when that exceeds an hour (:class:`_RunClock`).
     card_extra : dict, optional
         Extra ``training`` fields for the saved model card.
     monitor : sequence of str, optional
@@ -774,6 +823,7 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
     best_state = None
     replica = _Replica(model, ctx)
     show_bar = verbose and sys.stderr.isatty()
+    clock = _RunClock(steps, cfg.epochs - start) if verbose else None
     for epoch in range(start, cfg.epochs):
         if bad >= cfg.patience:
             break
@@ -802,6 +852,9 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
                 seen += len(idx)
                 if b % 20 == 0:
                     bar.set_postfix(loss=f"{total * ctx.world / seen:.4f}")
+                if clock is not None and clock.pending:
+                    for line in clock.batch_done(b + 1):
+                        tqdm.write(line, file=sys.stderr)
             bar.close()
             total = _allreduce_sum(total, ctx)
         logits = _sharded_predict(predict, model, Xva, ctx, dev)
@@ -825,7 +878,8 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
                                                                ("valid_auroc", "valid_auprc", "valid_mcc")}})
             if out is not None and ctx.is_main:
                 save_model(model, out)
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if out is None:  # with out_dir the best model is on disk, read back at the end
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             bad += 1
         if verbose:
