@@ -371,7 +371,7 @@ def main(argv=None) -> int:
     ap.add_argument("--archs", nargs="+", default=["deepbind", "basset", "resnet"])
     ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--pair-arch", default="basset")
     ap.add_argument("--pair-threads", type=int, default=2)
