@@ -13,17 +13,17 @@ from seqconv.cli import main
 from seqconv.errors import InputError
 from seqconv.modelfile import load_model
 from seqconv.models import build_model, get_config
-from seqconv.train import TrainConfig, augment, fit
+from seqconv.train import LONG_RUN_S, TrainConfig, _augment_draws, _RunClock, augment, fit
 
 torch.set_num_threads(2)
 SMALL = dict(filters=16, kernel_size=15, hidden=8)
 
 
-def _fit(tmp_path=None, epochs=3, seed=0, **kw):
+def _fit(tmp_path=None, epochs=3, seed=0, verbose=False, **kw):
     ds = oct4_mafk_dataset()
     m = build_model(get_config("deepbind", input_length=200, **SMALL), seed=seed)
     cfg = TrainConfig(epochs=epochs, batch_size=32, lr=1e-2, seed=seed, patience=10, **kw)
-    return fit(m, ds, config=cfg, out_dir=tmp_path, verbose=False)
+    return fit(m, ds, config=cfg, out_dir=tmp_path, verbose=verbose)
 
 
 def test_learns_oct4_vs_mafk(tmp_path):
@@ -109,6 +109,67 @@ def test_augment_rc_and_shift():
     assert (out.sum(1) <= 1).all()
 
 
+def _augment_by_rows(x, shifts, flips, max_shift):
+    """Reference: each row shifted right by its shift (zeros in), then reverse-complemented, one row at a time."""
+    out = torch.zeros_like(x)
+    length = x.shape[2]
+    for n in range(len(x)):
+        s = int(shifts[n])
+        row = torch.zeros_like(x[n])
+        lo, hi = max(0, s), min(length, length + s)
+        row[:, lo:hi] = x[n][:, lo - s:hi - s]
+        out[n] = row.flip(0).flip(1) if flips[n] else row
+    return out
+
+
+def test_augment_on_uint8_real_batch_matches_row_by_row_reference():
+    X = torch.from_numpy(oct4_mafk_dataset().subset("train").X()[:64])
+    assert X.dtype == torch.uint8  # data stay uint8 until the batch; augmentation runs before the upcast
+    shifts, flips = _augment_draws(64, rc=True, max_shift=3, gen=torch.Generator().manual_seed(5))
+    assert len(set(shifts.tolist())) > 3 and 5 < int(flips.sum()) < 59
+    out = augment(X, rc=True, max_shift=3, gen=torch.Generator().manual_seed(5))
+    assert out.dtype == torch.uint8
+    assert torch.equal(out, _augment_by_rows(X, shifts, flips, 3))
+    assert torch.equal(augment(X.float(), rc=True, max_shift=3, gen=torch.Generator().manual_seed(5)), out.float())
+
+
+def test_run_time_estimate_and_long_run_warning():
+    now = [0.0]
+    clock = _RunClock(steps=100, epochs=20, clock=lambda: now[0])
+    now[0] = 1.0
+    assert clock.batch_done(10) == [] and clock.pending  # neither 20 batches nor 5 s yet
+    now[0] = 2.0
+    lines = clock.batch_done(20)  # 0.1 s a batch: 10 s an epoch, 200 s for 20 epochs
+    assert lines == ["estimated ~10 s per epoch, up to 3.3 min for 20 epoch(s) (from the first 20 of 100 batches)"]
+    assert not clock.pending
+    slow = _RunClock(steps=1000, epochs=30, clock=lambda: now[0])
+    now[0] += 6.0  # 5 s passed before 20 batches: estimate now, from 3 batches (2 s each)
+    lines = slow.batch_done(3)
+    assert lines[0].startswith("estimated ~33.3 min per epoch, up to 16.7 h for 30 epoch(s)")
+    assert 1000 * 2.0 * 30 > LONG_RUN_S and lines[1].startswith("warning: this run may take ~16.7 h")
+    tiny = _RunClock(steps=4, epochs=2, clock=lambda: now[0])
+    assert tiny.batch_done(3) == [] and len(tiny.batch_done(4)) == 1  # an epoch under 20 batches: at its end
+
+
+def test_fit_prints_one_estimate_line_before_the_first_epoch(capsys):
+    _fit(epochs=2, verbose=True)
+    err = capsys.readouterr().err.splitlines()
+    est = [i for i, line in enumerate(err) if line.startswith("estimated ~")]
+    first_epoch = next(i for i, line in enumerate(err) if line.startswith("epoch   1"))
+    assert len(est) == 1 and est[0] < first_epoch
+    assert "per epoch, up to" in err[est[0]] and "for 2 epoch(s)" in err[est[0]]
+    assert not any(line.startswith("warning: this run") for line in err)  # a seconds-long run is not "long"
+
+
+def test_best_weights_with_and_without_out_dir_are_the_same(tmp_path):
+    """Without out_dir the best epoch's weights come from memory, with it from the saved model: same bits."""
+    kw = dict(epochs=5, schedule="constant")
+    on_disk, in_memory = _fit(tmp_path / "m", **kw), _fit(None, **kw)
+    assert on_disk.best_epoch == in_memory.best_epoch < 5  # the best epoch is not the last: not the final weights
+    a, b = on_disk.model.state_dict(), in_memory.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_bad_dataset_shapes():
     ds = oct4_mafk_dataset()
     with pytest.raises(InputError, match="200 bp but the model takes 101"):
@@ -126,6 +187,7 @@ def test_train_cli(tmp_path):
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, r.output
     assert "epoch   2" in r.output and "valid_auPRC" in r.output
+    assert "estimated ~" in r.output and "for 2 epoch(s)" in r.output  # the run-time estimate, one plain line
     card = json.loads((tmp_path / "m" / "model.json").read_text())
     assert card["architecture"]["filters"] == 16
     assert card["metrics"]["test"][0]["TF"] == "Oct4" and 0 <= card["metrics"]["test"][0]["auroc"] <= 1

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import importlib
 
-from seqconv.cli._common import main
+from seqconv.threads import apply_cli_policy
+
+apply_cli_policy()  # before the command modules import torch (see seqconv.threads)
+
+from seqconv.cli._common import main  # noqa: E402
 
 # command modules, imported for their @main.command registrations
 _COMMANDS = ["prepare", "train", "finetune", "predict", "evaluate", "describe", "models", "scan", "motifs",

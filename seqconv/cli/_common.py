@@ -487,8 +487,10 @@ def out_option(*, help: str, **kwargs):
 
 
 DEVICE_HELP = "Torch device: cpu, cuda, cuda:N or mps (default: cpu, also when a GPU is present)."
-THREADS_HELP = ("CPU threads for torch (default: torch's own choice, usually the number of cores; results can "
-                "differ in the last digits between thread counts).")
+THREADS_HELP = ("CPU threads for torch (default: $OMP_NUM_THREADS, else the cores this process may run on, e.g. "
+                "its taskset/Slurm allocation). Idle threads sleep instead of spinning (OMP_WAIT_POLICY=PASSIVE "
+                "unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set), so runs sharing the cores do not burn each "
+                "other's CPU time. Results can differ in the last digits between thread counts.")
 
 
 def _device_cpu_default(ctx, param, value):
@@ -507,7 +509,8 @@ def device_option(*, help: str = DEVICE_HELP, cpu_when_unset: bool = False):
 
 
 def threads_option(*, help: str = THREADS_HELP):
-    """``--threads N`` (default None: torch's own choice)."""
+    """``--threads N`` (default None: ``OMP_NUM_THREADS``, which the CLI sets to the available cores; see
+    :mod:`seqconv.threads`)."""
     return click.option("--threads", default=None, type=click.IntRange(min=1), help=help)
 
 
