@@ -94,7 +94,9 @@ def report_test(model, ds, out, *, seed: int, device, quiet: bool) -> None:
 @main.command()
 @click.option("--data", "data", required=True, type=InputFile(what="dataset file"),
               help="Dataset file from `seqconv prepare`.")
-@click.option("--arch", default="basset", show_default=True, help="Architecture: deepbind, basset or resnet.")
+@click.option("--arch", default="resnet", show_default=True,
+              help="Architecture: resnet (the most accurate in benchmarks/results/accuracy.md, ~3x basset's CPU "
+                   "time per epoch), basset, or deepbind (~10x faster than resnet).")
 @click.option("--arch-option", "arch_options", multiple=True, metavar="KEY=VALUE", callback=check_arch_options,
               help="Override one architecture setting (JSON value), e.g. filters=[32,64,64]; repeatable.")
 @out_option(required=True, type=click.Path(file_okay=False), help="Model directory to write.")
