@@ -144,6 +144,43 @@ def _paired_ci(y, A: np.ndarray, B: np.ndarray, metric, *, n: int = 1000, seed: 
     return diff(np.arange(len(y))), lo, hi
 
 
+def _tradeoff(df: pd.DataFrame) -> list:
+    """Architecture x cost x accuracy: the table the default architecture is chosen from (issue 13 item 2)."""
+    speed = HERE / "results" / "train_speed.json"
+    cpu = {}
+    if speed.exists():
+        for row in json.loads(speed.read_text())["ab"]:
+            if row["threads"] == 1:
+                cpu[row["arch"]] = float(np.median([r["fit_cpu_per_epoch"] for r in row["rounds"]]))
+    human = [t for t in TASKS if t.startswith("tf_")]
+    lines = ["", "## Architecture trade-off (the default is chosen from this table)", "",
+             "CPU s / epoch: `seqconv train`'s fit on GUE tf_2 (19,000 x 101 bp, batch 128, 1 thread; "
+             "benchmarks/results/train_speed.md; the plain baseline: its own runs' CPU s / epochs).  Accuracy: mean "
+             "over the 5 human GUE tasks of each task's seed mean (all 3 seeds of each).  Mouse tasks: plain and "
+             "resnet only.", "",
+             "| arch | params | CPU s / epoch (20k x 101 bp) | human test auROC | human test MCC x100 | mouse test auROC | "
+             "mouse test MCC x100 |", "|---|---|---|---|---|---|---|"]
+    for arch in ["plain", "deepbind", "basset", "resnet"]:
+        g = df[df["arch"] == arch]
+        if not len(g):
+            continue
+        h = g[g["task"].isin(human)].groupby("task")[["auroc", "mcc"]].mean()
+        m = g[~g["task"].isin(human)].groupby("task")[["auroc", "mcc"]].mean()
+        if arch == "plain":
+            t2 = g[g["task"] == "tf_2"]
+            c = float((t2["cpu_seconds"] / t2["epochs_run"]).median()) if len(t2) else np.nan
+        else:
+            c = cpu.get(arch, np.nan)
+        mouse = (f"{m['auroc'].mean():.3f} | {m['mcc'].mean() * 100:.2f}" if len(m) == 4 else " | ")
+        lines.append(f"| {arch} | {int(g['params'].iloc[0]):,} | {c:.2f} | {h['auroc'].mean():.3f} | "
+                     f"{h['mcc'].mean() * 100:.2f} | {mouse} |")
+    lines += ["", f"Default: `{DEFAULT_ARCH}` (`seqconv train --arch`), the highest test auROC on every task (not the highest MCC at "
+                  "probability 0.5 on mouse_2 and mouse_3, where the plain baseline's is higher); it costs about "
+                  "3x basset's and 10x deepbind's CPU time per epoch.  DeepBind-ENCODE and yeast-genome tasks are not "
+                  "in this table (see deepbind_motif_baseline.md and the README for what was measured there)."]
+    return lines
+
+
 def _versus_plain(df: pd.DataFrame, arch: str, data: Path) -> list:
     """The default architecture against the plain one-layer CNN, paired on each task's test set; and seed ensembles."""
     from seqconv.evaluate import auroc, mcc
@@ -157,7 +194,9 @@ def _versus_plain(df: pd.DataFrame, arch: str, data: Path) -> list:
              "on dev auPRC).  Δ = mean over seeds of the default's test metric minus the baseline's, with a 95% "
              "paired bootstrap interval over test sequences (1,000 resamples; both arms scored on the same "
              "resample).  'ahead' = the interval's lower end is above 0.  Ensemble = the seeds' test logits "
-             "averaged (one prediction per sequence), as a shipped seed ensemble would score.", "",
+             "averaged (one prediction per sequence), as a shipped seed ensemble (`seqconv ensemble`) would score.  Only "
+             "runs that kept their test logits are paired (seeds column): earlier resnet runs of tf_2..tf_4 did not.",
+             "",
              "| task | seeds (default / plain) | plain auROC | default auROC | Δ auROC [95% CI] | ahead | "
              "Δ MCC x100 [95% CI] | ensemble auROC | ensemble MCC x100 |", "|---|---|---|---|---|---|---|---|---|"]
     ahead = total = 0
@@ -236,6 +275,7 @@ def report(runs: list, out: Path, threads: int = 2, data: Path | None = None) ->
         lines += ["", "Runs whose thread count differs or was not recorded (made under an earlier default of 2 threads; "
                   "same protocol, only float rounding can differ): "
                   + ", ".join(f"{r.task} {r.arch} seed {r.seed}" for r in other.itertuples()) + "."]
+    lines += _tradeoff(df)
     lines += _versus_plain(df, DEFAULT_ARCH, data)
     if tagged:
         lines += _experiments(df, tagged)

@@ -27,6 +27,7 @@ Usage::
     python benchmarks/train_speed.py --archs deepbind --threads 1 --epochs 1 --rounds 1 --no-pairs  # quick
 """
 
+# ruff: noqa: I001  (seqconv is imported first: its thread policy is set before torch loads libgomp)
 from __future__ import annotations
 
 import argparse
@@ -292,7 +293,7 @@ def pairs(arch: str, threads: int, *, epochs: int, batch_size: int, rounds: int)
             print(f"  {arm:7s} round {r + 1}: alone {alone['cpu_s']:6.1f} CPU-s ({alone['wall_s']:5.1f} s wall); side "
                   f"by side {both[0]['cpu_s']:6.1f} + {both[1]['cpu_s']:6.1f} CPU-s "
                   f"({max(b['wall_s'] for b in both):5.1f} s wall)  load {lb[0]:.1f}", flush=True)
-    for arm, d in res.items():
+    for _arm, d in res.items():
         alone = statistics.mean(a["cpu_s"] for a in d["alone"])
         pair = statistics.mean(run["cpu_s"] for p in d["pair"] for run in p["runs"])
         d["alone_cpu_s"], d["pair_cpu_s_each"], d["growth"] = alone, pair, pair / alone
