@@ -49,9 +49,9 @@ def evaluate(model, data, split, out, n_boot, seed, strand, no_plots, scores, ba
     \b
     Example:
       seqconv prepare --peaks data/yeast/Reb1_CX.bed.gz --names Reb1 --width 101 \\
-          --genome data/yeast/sacCer3_chr1_3_6_7_8_9.fa.gz --out reb1.parquet -q
-      seqconv train --data reb1.parquet --arch deepbind --epochs 3 --batch-size 32 --out reb1_model -q
-      seqconv evaluate --model reb1_model --data reb1.parquet --out reb1_eval --scores
+          --genome data/yeast/sacCer3_chr1_3_6_7_8_9.fa.gz --out reb1_101.parquet -q
+      seqconv train --data reb1_101.parquet --arch deepbind --epochs 3 --batch-size 32 --out reb1_101_model -q
+      seqconv evaluate --model reb1_101_model --data reb1_101.parquet --out reb1_eval --scores
     """
     import torch
 

@@ -187,6 +187,10 @@ def merge_tracks(prefixes, out, genome, sizes_file, tfs, bigwig, quiet):
 
     \b
     Example:
+      seqconv predict --model yeast_chexmix --genome data/yeast/sacCer3_chr1_3_6_7_8_9.fa.gz --chroms chr1,chr6 \
+          --shard 1/2 --stride 50 --bedgraph shards/s1 -q
+      seqconv predict --model yeast_chexmix --genome data/yeast/sacCer3_chr1_3_6_7_8_9.fa.gz --chroms chr1,chr6 \
+          --shard 2/2 --stride 50 --bedgraph shards/s2 -q
       seqconv merge-tracks shards/s1 shards/s2 --genome data/yeast/sacCer3_chr1_3_6_7_8_9.fa.gz --out tracks/genome
     """
     from seqconv.predict import open_genome
