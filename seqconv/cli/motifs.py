@@ -97,7 +97,7 @@ def motifs(model, data, out, split, max_seqs, method, threshold, min_sites, trim
     \b
     Example:
       seqconv motifs --model oct4_mafk --data data/example_oct4_mafk_test.fa --out motifs/oct4
-      seqconv motifs --model models/ctcf --data ds.parquet --split test --motifs my_motifs.meme --out motifs/ctcf
+      seqconv motifs --model gue_tf_4_binding --data data/example_gue_tf4_test.fa --motifs jaspar --out motifs/tf4
     """
     import numpy as np
     import torch

@@ -76,7 +76,8 @@ def predict(fasta, model, bed, genome, region, chroms, shard, tile, stride, out,
     \b
     Example:
       seqconv predict --model oct4_mafk data/example_oct4_mafk_test.fa
-      seqconv predict --model models/ctcf --bed peaks.bed --genome hg38.fa --out scores.tsv
+      seqconv predict --model yeast_chexmix --bed data/yeast/Reb1_CX.bed.gz \\
+          --genome data/yeast/sacCer3_chr1_3_6_7_8_9.fa.gz --out scores.tsv
       seqconv predict --model yeast_chexmix --genome data/yeast/sacCer3_chr1_3_6_7_8_9.fa.gz --region chr8 \\
           --stride 50 --out chr8.tsv --bedgraph chr8
       seqconv predict --model yeast_chexmix --genome data/yeast/sacCer3_chr1_3_6_7_8_9.fa.gz --chroms all \\
@@ -187,9 +188,9 @@ def merge_tracks(prefixes, out, genome, sizes_file, tfs, bigwig, quiet):
 
     \b
     Example:
-      seqconv predict --model yeast_chexmix --genome data/yeast/sacCer3_chr1_3_6_7_8_9.fa.gz --chroms chr1,chr6 \
+      seqconv predict --model yeast_chexmix --genome data/yeast/sacCer3_chr1_3_6_7_8_9.fa.gz --chroms chr1,chr6 \\
           --shard 1/2 --stride 50 --bedgraph shards/s1 -q
-      seqconv predict --model yeast_chexmix --genome data/yeast/sacCer3_chr1_3_6_7_8_9.fa.gz --chroms chr1,chr6 \
+      seqconv predict --model yeast_chexmix --genome data/yeast/sacCer3_chr1_3_6_7_8_9.fa.gz --chroms chr1,chr6 \\
           --shard 2/2 --stride 50 --bedgraph shards/s2 -q
       seqconv merge-tracks shards/s1 shards/s2 --genome data/yeast/sacCer3_chr1_3_6_7_8_9.fa.gz --out tracks/genome
     """

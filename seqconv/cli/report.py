@@ -35,8 +35,11 @@ def report(links, out, dataset, model, evaluation, motifs, db, tracks, region, t
 
     \b
     Example:
-      seqconv report --dataset ds.parquet --model model/ --evaluation eval/ --motifs motifs/ \\
-          --tracks tracks/genome --region chr9:1-30000 --out report.html tracks/genome.Reb1.bw
+      seqconv prepare --peaks data/yeast/Reb1_CX.bed.gz --names Reb1 --width 101 \\
+          --genome data/yeast/sacCer3_chr1_3_6_7_8_9.fa.gz --out reb1_101.parquet -q
+      seqconv train --data reb1_101.parquet --arch deepbind --epochs 3 --batch-size 32 --out rep_model -q
+      seqconv evaluate --model rep_model --data reb1_101.parquet --out rep_eval -q
+      seqconv report --dataset reb1_101.parquet --model rep_model --evaluation rep_eval --out report.html
     """
     from seqconv.report import build_report
 

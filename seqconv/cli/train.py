@@ -124,7 +124,7 @@ def train(data, arch, arch_options, out, strand, iupac, epochs, batch_size, lr, 
     Example:
       seqconv prepare --peaks data/yeast/Reb1_CX.bed.gz --genome data/yeast/sacCer3_chr1_3_6_7_8_9.fa.gz \\
           --out reb1.parquet
-      seqconv train --data reb1.parquet --arch deepbind --epochs 5 --batch-size 32 --out reb1_model
+      seqconv train --data reb1.parquet --arch deepbind --epochs 5 --batch-size 32 --out reb1_db
       torchrun --nproc-per-node 2 --no-python seqconv train --data reb1.parquet --arch deepbind \\
           --epochs 5 --batch-size 32 --out reb1_ddp
     """

@@ -25,7 +25,7 @@ def workflow(ctx, print_path):
     Example:
       seqconv workflow init my_run
       cd my_run && snakemake --configfile config.yaml -c 2
-      snakemake -s "$(seqconv workflow --print-path)/Snakefile" --configfile my_tfs.yaml -c 8
+      seqconv workflow --print-path
     """
     from seqconv.workflow import workflow_dir
 
