@@ -39,7 +39,7 @@ Normalisation (applied to shown and real output alike before they are compared)
   are dropped (``--update`` writes the output without them);
 * trailing white space of each line, and leading and trailing blank lines, are dropped;
 * durations and rates: ``3.9s``, ``29 s``, ``5636 windows/s``, ``3.20batch/s`` and tqdm's ``[00:12<00:36, ...]``
-  become ``<t>``;
+  become ``<t>``, and so do the clock times of progress lines (``0:00:04 elapsed``, ``ETA 0:00:10``);
 * the scratch folder's absolute path becomes ``.`` (as in the clone's root);
 * a shown line that is exactly ``...`` stands for any number of lines (and ``--update`` keeps as many lines
   before and after it as the README shows); ``...`` inside a line stands for any text.
@@ -70,7 +70,8 @@ SENTINEL = "@@readme-check-end"
 _BAR = re.compile(r"\d+%\|.*\|")
 MODES = ("full", "quick", "shared", "skip")
 SHARED = ROOT.parent / "shared" / "data"
-_TIME = re.compile(r"\b\d+(?:\.\d+)?(?:e[+-]?\d+)?\s?(?:[A-Za-z]*/s|s)\b|\[\d+:\d\d(?::\d\d)?<[^\]]*\]")
+_TIME = re.compile(r"\b\d+(?:\.\d+)?(?:e[+-]?\d+)?\s?(?:[A-Za-z]*/s|s)\b|\[\d+:\d\d(?::\d\d)?<[^\]]*\]"
+                   r"|\b\d+:\d\d:\d\d(?= elapsed)|(?<=ETA )\d+:\d\d:\d\d")   # progress lines' clock times
 
 
 @dataclass

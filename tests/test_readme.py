@@ -80,6 +80,8 @@ def test_matching_elisions_and_normalisation(tmp_path):
     text = f"wrote {scratch}/clone/out/x.tsv in 3.9s (512 windows/s), 29 s total\n\n"
     assert rb.normalise(text, scratch) == ["wrote out/x.tsv in <t> (<t>), <t> total"]
     assert rb.normalise(text, scratch, times=False) == ["wrote out/x.tsv in 3.9s (512 windows/s), 29 s total"]
+    prog = "drew 20/64 logos (31.2%), 4.6 logos/s, 0:00:04 elapsed, ETA 0:00:10\n"
+    assert rb.normalise(prog, scratch) == ["drew 20/64 logos (31.2%), <t>, <t> elapsed, ETA <t>"]
     # carriage returns: what a terminal leaves on screen; tqdm's elapsed<remaining
     bar = ("\r  0%|   | 0/1 [00:00<?, ?batch/s]\r                                 \rwrote m.tsv\n"
            "x: 100%|#| 4/4 [00:01<00:00]")

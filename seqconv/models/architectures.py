@@ -43,6 +43,8 @@ class _Config:
         d = {"arch": self.arch}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
+            if f.name == "members" and v == 1:   # a single model: cards read as before ensembles existed
+                continue
             d[f.name] = list(v) if isinstance(v, tuple) else v
         return d
 
