@@ -26,7 +26,7 @@ from torch import nn
 from seqconv.errors import InputError
 from seqconv.models.blocks import ACTIVATIONS, ConvBlock, DilatedResidualBlock, GlobalPool, MultiWidthConv
 from seqconv.models.card import ModelCard
-from seqconv.models.ensemble import EnsembleHead, Parallel, member_sizes
+from seqconv.models.ensemble import EnsembleHead, Parallel
 from seqconv.models.heads import DenseHead
 
 
@@ -394,6 +394,11 @@ def _flat_features(trunk: nn.Module, length: int) -> int:
     if n == 0:
         raise ValueError(f"input length {length} is too short for this architecture (no output left)")
     return n
+
+
+def member_sizes(parallel: Parallel, length: int) -> list[int]:
+    """Feature size of each member trunk of an ensemble for inputs of ``length`` bp."""
+    return [_flat_features(m, length) for m in parallel.members]
 
 
 def _build_deepbind(c: DeepBindConfig) -> SeqModel:

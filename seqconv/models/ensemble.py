@@ -50,18 +50,6 @@ class EnsembleHead(nn.Module):
         return torch.stack([head(p) for head, p in zip(self.members, parts)]).mean(0)
 
 
-def member_sizes(parallel: Parallel, length: int) -> list[int]:
-    """Feature size of each member trunk for inputs of ``length`` bp."""
-    sizes = []
-    with torch.no_grad():
-        for m in parallel.members:
-            was = m.training
-            m.eval()
-            sizes.append(m(torch.zeros(1, 4, length)).numel())
-            m.train(was)
-    return sizes
-
-
 def is_ensemble(model) -> bool:
     return getattr(getattr(model, "config", None), "members", 1) > 1
 
@@ -82,7 +70,7 @@ def ensemble(models, *, description: str | None = None):
         Config ``members = K``; card of the first member with ``training["members"]`` listing
         each member's seed, best epoch and validation metrics.  Member weights are copied.
     """
-    from seqconv.models.architectures import SeqModel, Trunk
+    from seqconv.models.architectures import SeqModel, Trunk, member_sizes
 
     models = list(models)
     if len(models) < 2:
