@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from seqconv.evaluate import auprc, auroc
+from seqconv.evaluate import auprc, auroc, bootstrap_ci
 from seqconv.modelfile import resolve_model
 from seqconv.motifs.io import read_meme
 from seqconv.predict import predict
@@ -33,17 +33,6 @@ from _machine import machine_record, machine_text  # noqa: E402
 
 JASPAR = {"REST": "MA0138.3", "MYC": "MA0147.4", "SP1": "MA0079.5", "GABPA": "MA0062.4", "FOXA1": "MA0148.5",
           "USF1": "MA0093.4", "ELK1": "MA0028.3", "CTCFL": "MA1102.3", "ARID3A": "MA0151.1", "ZBTB7A": "MA0750.3"}
-
-
-def boot(y, s, metric, *, seed: int = 0, n: int = 1000) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    vals = []
-    for _ in range(n):
-        i = rng.integers(0, len(y), len(y))
-        if 0 < y[i].sum() < len(i):
-            vals.append(metric(y[i], s[i]))
-    lo, hi = np.quantile(vals, [0.025, 0.975])
-    return float(lo), float(hi)
 
 
 def run(data: Path) -> list[dict]:
@@ -60,10 +49,11 @@ def run(data: Path) -> list[dict]:
         row = {"TF": tf, "motif": f"{mid} {motifs[mid].name}", "n": len(y), "n_pos": int(y.sum()),
                "model": f"deepbind_{tf}", "arch": model.arch}
         for name, s in (("motif", s_motif), ("model", s_model)):
+            ci = bootstrap_ci(y, s, n_boot=1000, seed=0)
             row[f"{name}_auroc"] = auroc(y, s)
-            row[f"{name}_auroc_ci"] = boot(y, s, auroc)
+            row[f"{name}_auroc_ci"] = (ci["auroc_lo"], ci["auroc_hi"])
             row[f"{name}_auprc"] = auprc(y, s)
-            row[f"{name}_auprc_ci"] = boot(y, s, auprc)
+            row[f"{name}_auprc_ci"] = (ci["auprc_lo"], ci["auprc_hi"])
         rows.append(row)
         print(f"{tf:7s} motif auROC {row['motif_auroc']:.3f}  model auROC {row['model_auroc']:.3f}", flush=True)
     return rows
