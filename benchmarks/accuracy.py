@@ -41,6 +41,9 @@ FROZEN_AUC = {"DNABERT-2": dict(zip(["tf_0", "tf_1", "tf_2", "tf_3", "tf_4"], [.
 
 DEFAULT_ARCH = "resnet"
 TASKS = ["tf_0", "tf_1", "tf_2", "tf_3", "tf_4", "mouse_0", "mouse_2", "mouse_3", "mouse_4"]
+# DeepBind ENCODE TFs: the bundled deepbind_<TF> models' data (A/C train + seeded valid fraction, B test)
+DEEPBIND_TASKS = ["deepbind_ARID3A", "deepbind_CTCFL", "deepbind_ELK1", "deepbind_FOXA1", "deepbind_GABPA",
+                  "deepbind_MYC", "deepbind_REST", "deepbind_SP1", "deepbind_USF1", "deepbind_ZBTB7A"]
 ARCH_ORDER = {"plain": -1, "deepbind": 0, "basset": 1, "resnet": 2}
 
 
@@ -64,26 +67,39 @@ def _boot_ci(y, s, metric, seed: int, n: int = 1000) -> tuple[float, float]:
     return round(float(lo), 4), round(float(hi), 4)
 
 
-def _bundles(task, arch, seed, tag, epochs, patience, overrides) -> bool:
-    """Is this run the recipe of a bundled model (``pipelines/train_pretrained.py``'s ``gue_<task>``)?"""
+def _recipe_name(task: str) -> str:
+    """The bundled model trained on this task (``pipelines/train_pretrained.py``'s MODELS key)."""
+    return task if task.startswith("deepbind_") else f"gue_{task}"
+
+
+def load_task(data: Path, task: str):
+    """The task's Dataset: GUE's own train/dev/test, or a DeepBind ENCODE TF as its bundled model's recipe loads it."""
+    from train_pretrained import dataset_for, load_gue
+
+    return dataset_for(task, data) if task.startswith("deepbind_") else load_gue(data, task)
+
+
+def _bundles(task, arch, seed, tag, epochs, patience, overrides, train_options=None) -> bool:
+    """Is this run the recipe of a bundled model (``pipelines/train_pretrained.py``'s MODELS)?"""
     from train_pretrained import MODELS
 
-    recipe = MODELS.get(f"gue_{task}")
-    return (recipe is not None and not tag and seed == 0 and not overrides and recipe[2] == (arch, {})
-            and recipe[3] == {"epochs": epochs, "patience": patience})
+    recipe = MODELS.get(_recipe_name(task))
+    return (recipe is not None and not tag and seed == 0 and not overrides and not train_options
+            and recipe[2] == (arch, {}) and recipe[3] == {"epochs": epochs, "patience": patience})
 
 
 def run_one(task: str, arch: str, seed: int, data: Path, *, epochs: int = 15, patience: int = 4,
-            overrides: dict | None = None, tag: str = "", bundle_out: Path | None = None) -> dict:
+            overrides: dict | None = None, tag: str = "", bundle_out: Path | None = None,
+            train_options: dict | None = None) -> dict:
     from _baseline import fit_plain, score_plain
-    from train_pretrained import load_gue, package
+    from train_pretrained import package
 
     from seqconv.evaluate import auprc, auroc, mcc
     from seqconv.models import build_model, get_config
     from seqconv.predict import predict
     from seqconv.train import TrainConfig, fit
 
-    ds = load_gue(data, task)
+    ds = load_task(data, task)
     dev, test = ds.subset("valid"), ds.subset("test")
     start = machine_record({"torch": torch.get_num_threads()})
     t0, c0 = time.time(), time.process_time()
@@ -97,10 +113,11 @@ def run_one(task: str, arch: str, seed: int, data: Path, *, epochs: int = 15, pa
         params = sum(p.numel() for p in net.parameters())
     else:
         model = build_model(get_config(arch, **(overrides or {})), seed=seed)
-        res = fit(model, ds, config=TrainConfig(epochs=epochs, patience=patience, seed=seed), verbose=False)
+        res = fit(model, ds, config=TrainConfig(epochs=epochs, patience=patience, seed=seed, **(train_options or {})),
+                  verbose=False)
         secs, cpu = time.time() - t0, time.process_time() - c0
-        if bundle_out is not None and _bundles(task, arch, seed, tag, epochs, patience, overrides):
-            entry = package(f"gue_{task}", res, ds, bundle_out, root=data, seed=seed, seconds=secs)
+        if bundle_out is not None and _bundles(task, arch, seed, tag, epochs, patience, overrides, train_options):
+            entry = package(_recipe_name(task), res, ds, bundle_out, root=data, seed=seed, seconds=secs)
             index = bundle_out / "entries.json"
             entries = json.loads(index.read_text()) if index.exists() else {}
             index.write_text(json.dumps({**entries, entry["name"]: entry}, indent=1))
@@ -121,10 +138,13 @@ def run_one(task: str, arch: str, seed: int, data: Path, *, epochs: int = 15, pa
             "params": params, "test_logits": [round(float(v), 3) for v in s_test],
             "dev_logits": [round(float(v), 3) for v in s_dev],
             "machine": machine_record({"torch": torch.get_num_threads()}, since=start),
-            **({"tag": tag, "epochs": epochs, "patience": patience, "overrides": overrides or {}} if tag else {})}
+            **({"tag": tag, "epochs": epochs, "patience": patience, "overrides": overrides or {},
+                "train_options": train_options or {}} if tag else {})}
 
 
 def _test_labels(data: Path, task: str) -> np.ndarray:
+    if task.startswith("deepbind_"):
+        return load_task(data, task).subset("test").y()[:, 0]
     return pd.read_csv(Path(data) / "gue_tf" / task / "test.csv.gz")["label"].to_numpy()
 
 
@@ -159,13 +179,17 @@ def _tradeoff(df: pd.DataFrame) -> list:
              "over the 5 human GUE tasks of each task's seed mean (all 3 seeds of each).  Mouse tasks: plain and "
              "resnet only.", "",
              "| arch | params | CPU s / epoch (20k x 101 bp) | human test auROC | human test MCC x100 | mouse test auROC | "
-             "mouse test MCC x100 |", "|---|---|---|---|---|---|---|"]
+             "mouse test MCC x100 | DeepBind ENCODE test auROC (TFs, seeds) |", "|---|---|---|---|---|---|---|---|"]
     for arch in ["plain", "deepbind", "basset", "resnet"]:
         g = df[df["arch"] == arch]
         if not len(g):
             continue
         h = g[g["task"].isin(human)].groupby("task")[["auroc", "mcc"]].mean()
-        m = g[~g["task"].isin(human)].groupby("task")[["auroc", "mcc"]].mean()
+        m = g[g["task"].str.startswith("mouse_")].groupby("task")[["auroc", "mcc"]].mean()
+        db = g[g["task"].isin(DEEPBIND_TASKS)]
+        dbm = db.groupby("task")["auroc"].mean()
+        dbtxt = (f"{dbm.mean():.3f} ({len(dbm)}, {db.groupby('task').size().min()}-{db.groupby('task').size().max()})"
+                 if len(dbm) else "")
         if arch == "plain":
             t2 = g[g["task"] == "tf_2"]
             c = float((t2["cpu_seconds"] / t2["epochs_run"]).median()) if len(t2) else np.nan
@@ -173,7 +197,7 @@ def _tradeoff(df: pd.DataFrame) -> list:
             c = cpu.get(arch, np.nan)
         mouse = (f"{m['auroc'].mean():.3f} | {m['mcc'].mean() * 100:.2f}" if len(m) == 4 else " | ")
         lines.append(f"| {arch} | {int(g['params'].iloc[0]):,} | {c:.2f} | {h['auroc'].mean():.3f} | "
-                     f"{h['mcc'].mean() * 100:.2f} | {mouse} |")
+                     f"{h['mcc'].mean() * 100:.2f} | {mouse} | {dbtxt} |")
     lines += ["", f"Default: `{DEFAULT_ARCH}` (`seqconv train --arch`), the highest test auROC on every task (not the highest MCC at "
                   "probability 0.5 on mouse_2 and mouse_3, where the plain baseline's is higher); it costs about "
                   "3x basset's and 10x deepbind's CPU time per epoch.  DeepBind-ENCODE and yeast-genome tasks are not "
@@ -200,7 +224,7 @@ def _versus_plain(df: pd.DataFrame, arch: str, data: Path) -> list:
              "| task | seeds (default / plain) | plain auROC | default auROC | Δ auROC [95% CI] | ahead | "
              "Δ MCC x100 [95% CI] | ensemble auROC | ensemble MCC x100 |", "|---|---|---|---|---|---|---|---|---|"]
     ahead = total = 0
-    for task in [t for t in TASKS if t in set(have["task"])]:
+    for task in [t for t in TASKS + DEEPBIND_TASKS if t in set(have["task"])]:
         a = have[(have["task"] == task) & (have["arch"] == arch)]
         b = have[(have["task"] == task) & (have["arch"] == "plain")]
         if not len(a) or not len(b):
@@ -267,6 +291,8 @@ def report(runs: list, out: Path, threads: int = 2, data: Path | None = None) ->
                   "architecture; n = 1 is a single run, not a mean):", "",
               "| task | best arch | n | seqconv MCC | DNABERT-2 MCC | difference |", "|---|---|---|---|---|---|"]
     for task, row in best.iterrows():
+        if task not in DNABERT2_MCC:
+            continue
         arch = row.idxmax()
         d = DNABERT2_MCC.get(task, np.nan)
         lines.append(f"| {task} | {arch} | {int(nseeds.loc[task, arch])} | {row[arch]:.2f} | {d} | {row[arch] - d:+.2f} |")
@@ -332,6 +358,7 @@ def main(argv=None) -> int:
     ap.add_argument("--redo-without-logits", action="store_true",
                     help="rerun finished runs that did not keep their test logits (replacing them)")
     ap.add_argument("--arch-options", default="{}", help='JSON config overrides, e.g. \'{"filters": [128, 96, 128]}\'')
+    ap.add_argument("--train-options", default="{}", help='JSON TrainConfig overrides for a --tag variant')
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     runs_path = Path(args.runs)
@@ -343,8 +370,8 @@ def main(argv=None) -> int:
         runs = [r for r in runs if not any(r is q for q in redo)]
         _write_runs(runs_path, runs)
     done = {(r["task"], r["arch"], r["seed"], r.get("tag", "")) for r in runs}
-    if not args.tag and (args.epochs, args.patience, args.arch_options) != (15, 4, "{}"):
-        ap.error("--epochs/--patience/--arch-options change the protocol: give the variant a --tag")
+    if not args.tag and (args.epochs, args.patience, args.arch_options, args.train_options) != (15, 4, "{}", "{}"):
+        ap.error("--epochs/--patience/--arch-options/--train-options change the protocol: give the variant a --tag")
     for seed in [] if args.report_only else args.seeds:          # seed-major: a partial run covers every task/arch once first
         for task in args.tasks:
             for arch in args.archs:
@@ -352,6 +379,7 @@ def main(argv=None) -> int:
                     continue
                 r = run_one(task, arch, seed, Path(args.data), epochs=args.epochs, patience=args.patience,
                             overrides=json.loads(args.arch_options), tag=args.tag,
+                            train_options=json.loads(args.train_options),
                             bundle_out=Path(args.bundle_out) if args.bundle_out else None)
                 print(json.dumps(r), flush=True)
                 with open(runs_path, "a") as fh:   # append: runs of other processes (--tag variants) are kept

@@ -163,16 +163,15 @@ for _t in GUE_TASKS:
                            f"GUE human TF task {_t} (DNABERT-2 benchmark; ENCODE ChIP-seq, GC-matched background)")
 for _tf in DEEPBIND_TFS:
     MODELS[f"deepbind_{_tf}"] = ("deepbind", {"tf": _tf, "max_train": 12000},
-                                 ("deepbind", {"filters": 32, "kernel_size": 19, "hidden": 16}),
-                                 {"epochs": 8, "patience": 3},
+                                 ("resnet", {}), {"epochs": 15, "patience": 4},
                                  f"{_tf} ENCODE ChIP-seq peaks vs dinucleotide shuffles (DeepBind data)")
-MODELS["gue_tf_4_binding"] = ("gue_binding", {"task": "tf_4"}, ("basset", {"filters": [64, 64, 64], "hidden": 64}),
+MODELS["gue_tf_4_binding"] = ("gue_binding", {"task": "tf_4"}, ("resnet", {}),
                               {"epochs": 12, "patience": 4},
                               "GUE human TF task tf_4 (ENCODE ChIP-seq) vs GC-matched genomic background AND "
                               "dinucleotide shuffles of its peaks: a binding model")
-MODELS["oct4_mafk"] = ("janggu", {}, ("basset", {"filters": [64, 64, 64], "hidden": 64}), {"epochs": 15, "patience": 4},
+MODELS["oct4_mafk"] = ("janggu", {}, ("resnet", {}), {"epochs": 15, "patience": 4},
                        "Oct4 (1) vs MafK (0) ChIP-seq peaks, 200 bp (janggu sample data)")
-MODELS["yeast_chexmix"] = ("yeast", {}, ("basset", {"filters": [64, 96, 96], "hidden": 128}),
+MODELS["yeast_chexmix"] = ("yeast", {}, ("resnet", {}),
                            {"epochs": 20, "patience": 5},
                            "10 yeast TFs, Rossi 2021 ChIP-exo events on sacCer3 vs GC-matched genome; test chr8+chr9")
 
