@@ -205,6 +205,27 @@ def _tradeoff(df: pd.DataFrame) -> list:
     return lines
 
 
+def _yeast() -> list:
+    """The yeast genome tasks (bundled yeast_chexmix recipe): basset vs resnet, one seed (results/accuracy_yeast.json)."""
+    path = HERE / "results" / "accuracy_yeast.json"
+    if not path.exists():
+        return []
+    rec = json.loads(path.read_text())
+    lines = ["", "### Yeast genome tasks (10 TFs, held-out chr8 + chr9)", "", rec["what"] + ".  Command: `"
+             + rec["command"] + "`.  One seed: no interval across seeds; per-TF test sets are 842 windows.", "",
+             "| arch | params | wall s of its run (loads differed: not a speed comparison) | best epoch | mean test auROC | mean test auPRC | TFs with the "
+             "higher auROC |", "|---|---|---|---|---|---|---|"]
+    t = {k: pd.DataFrame(rec[k]["test"]).set_index("TF") for k in ("basset", "resnet")}
+    for k, other in (("basset", "resnet"), ("resnet", "basset")):
+        wins = int((t[k]["auroc"] > t[other]["auroc"]).sum())
+        lines.append(f"| {k} | {rec[k]['params']:,} | {rec[k]['seconds_wall']:.0f} | {rec[k]['best_epoch']} | "
+                     f"{t[k]['auroc'].mean():.3f} | {t[k]['auprc'].mean():.3f} | {wins}/{len(t[k])} |")
+    lines += ["", "Per TF (auROC basset / resnet): " + ", ".join(
+        f"{tf} {t['basset'].loc[tf, 'auroc']:.3f} / {t['resnet'].loc[tf, 'auroc']:.3f}" for tf in t["basset"].index)
+        + ".  The bundled yeast_chexmix stays basset (lower mean auROC with resnet, at ~3x the CPU time)."]
+    return lines
+
+
 def _versus_plain(df: pd.DataFrame, arch: str, data: Path) -> list:
     """The default architecture against the plain one-layer CNN, paired on each task's test set; and seed ensembles."""
     from seqconv.evaluate import auroc, mcc
@@ -302,6 +323,7 @@ def report(runs: list, out: Path, threads: int = 2, data: Path | None = None) ->
                   "same protocol, only float rounding can differ): "
                   + ", ".join(f"{r.task} {r.arch} seed {r.seed}" for r in other.itertuples()) + "."]
     lines += _tradeoff(df)
+    lines += _yeast()
     lines += _versus_plain(df, DEFAULT_ARCH, data)
     if tagged:
         lines += _experiments(df, tagged)
