@@ -379,7 +379,7 @@ def learned_motifs() -> Path:
     with open(w101, "w") as fh:
         for r in recs:
             name, seq = r.split("\n", 1)
-            seq = seq.replace("\n", "")
+            name, seq = name.split()[0], seq.replace("\n", "")   # ids stay unique: <id>a, <id>b
             fh.write(f">{name}a\n{seq[:101]}\n>{name}b\n{seq[99:200]}\n")
     motifs = []
     for model, data in MODELS.items():
