@@ -199,8 +199,34 @@ def _integer_rows(S, med, off, scale, not_start, t_last, V, D0, D1, E, counts, l
 
 
 @nb.njit(cache=True, nogil=True)
-def _targets(S, Dm, E, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overlap, dest,
-             bst, bov, bcfg, prod, p_out, off_out, ov_out, sim_out):
+def _better(tot, add, ov, cfg, bst, bov, bcfg):
+    """Alignment ``cfg`` (overlap ``ov``) of a group of targets, summed scores ``tot + add``: kept where
+    it beats the best so far (a higher score, or the same with a larger overlap)."""
+    for j in range(bst.shape[0]):
+        c = np.int64(tot[j]) + add
+        b = bst[j]
+        up = (c > b) | ((c == b) & (ov > bov[j]))
+        bst[j] = c if up else b
+        bov[j] = ov if up else bov[j]
+        bcfg[j] = cfg if up else bcfg[j]
+
+
+@nb.njit(cache=True, nogil=True)
+def _times_null(sf, add, lim, bst, prod):
+    """``prod *= (1 - sf[y])^2`` for the alignment's scores ``y = bst - add`` (``sf``: its span's null
+    survival, ``lim + 1`` values): 0 where ``y <= 0``, unchanged where ``y > lim``."""
+    for j in range(bst.shape[0]):
+        y = bst[j] - add
+        q = 1.0 - sf[min(max(y, 0), lim)]
+        f = q * q
+        f = 0.0 if y <= 0 else f
+        f = 1.0 if y > lim else f
+        prod[j] = prod[j] * f
+
+
+@nb.njit(cache=True, nogil=True)
+def _targets(Dm, E, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overlap, dest,
+             bst, bov, bcfg, prod, p_out, off_out, ov_out):
     """Per target its best complete score (ties: the larger overlap, then the first alignment) and
     the p-value of the maximum over all its alignments and both orientations; the targets in groups
     of one width (``g_t0[g]:g_t0[g + 1]``, columns ``t_start[t]`` apart by the width), the results
@@ -227,17 +253,9 @@ def _targets(S, Dm, E, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overla
                 i_end = ov - 1
             add = (m - ov) * U                  # complete score: unaligned columns at the median
             if i_end == m - 1:
-                col = c0g + cfg - 1
-                for j in range(n):
-                    c = Dm[col + j * L] + add
-                    if c > bst[j] or (c == bst[j] and ov > bov[j]):
-                        bst[j], bov[j], bcfg[j] = c, ov, cfg
+                _better(Dm[c0g + cfg - 1:c0g + cfg - 1 + (n - 1) * L + 1:L], add, ov, cfg, bst[:n], bov[:n], bcfg[:n])
             else:
-                Er = E[i_end, t0:t1]
-                for j in range(n):
-                    c = Er[j] + add
-                    if c > bst[j] or (c == bst[j] and ov > bov[j]):
-                        bst[j], bov[j], bcfg[j] = c, ov, cfg
+                _better(E[i_end, t0:t1], add, ov, cfg, bst[:n], bov[:n], bcfg[:n])
         # p-value of the maximum over the alignments tried, both orientations: 1 - prod (1 - q_a)^2
         for j in range(n):
             prod[j] = 1.0
@@ -246,14 +264,7 @@ def _targets(S, Dm, E, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overla
             ov = b - a + 1
             add = (m - ov) * U
             lim = ov * maxv
-            o = span_off[a, b]
-            for j in range(n):
-                y = bst[j] - add
-                if y <= 0:
-                    prod[j] = 0.0
-                elif y <= lim:
-                    q = 1.0 - sf[o + y]
-                    prod[j] *= q * q
+            _times_null(sf[span_off[a, b]:span_off[a, b] + lim + 1], add, lim, bst[:n], prod[:n])
         for j in range(n):
             t = t0 + j
             best, best_ov, best_cfg = bst[j], bov[j], bcfg[j]
@@ -268,16 +279,10 @@ def _targets(S, Dm, E, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overla
                         logq += 2.0 * np.log1p(-sf[span_off[a, b] + y])
             else:
                 logq = np.log(prod[j]) if prod[j] > 0 else -np.inf
-            qc, tc = (m - best_cfg, 0) if best_cfg <= m else (0, best_cfg - m)
-            c0 = t_start[t]
-            raw = 0.0
-            for d in range(best_ov):
-                raw += S[qc + d, c0 + tc + d]
             u = dest[t]
             p_out[u] = -np.expm1(logq)
             off_out[u] = best_cfg - m
             ov_out[u] = best_ov
-            sim_out[u] = raw / best_ov
 
 
 @nb.njit(cache=True, nogil=True)
@@ -306,8 +311,8 @@ def tomtom_queries(Q_all, q_off, order, n_chunks, Y4, euclidean, t_start, g_widt
     The queries, in the order ``order``, are dealt round-robin into ``n_chunks`` chunks run in
     parallel; each chunk allocates its work arrays once.
 
-    Returns ``p, offset, overlap, similarity`` (n_queries, T) and, per query, the counts of its
-    p-values between the values of ``grid`` (n_queries, len(grid) + 1; :func:`_pi0_bins`).
+    Returns ``p, offset, overlap`` (n_queries, T) and, per query, the counts of its p-values between
+    the values of ``grid`` (n_queries, len(grid) + 1; :func:`_pi0_bins`).
     """
     nq = len(q_off) - 1
     T = len(t_start)
@@ -315,7 +320,6 @@ def tomtom_queries(Q_all, q_off, order, n_chunks, Y4, euclidean, t_start, g_widt
     P = np.ones((nq, T))
     O = np.zeros((nq, T), dtype=np.int64)
     V = np.zeros((nq, T), dtype=np.int64)
-    M = np.zeros((nq, T))
     H = np.zeros((nq, grid.shape[0] + 1), dtype=np.int64)
     mmax = 1
     for i in range(nq):
@@ -382,10 +386,10 @@ def tomtom_queries(Q_all, q_off, order, n_chunks, Y4, euclidean, t_start, g_widt
                     span_off[a, b] = total
                     total += (b - a + 1) * maxv + 1
             _span_survivals(hist, lo[:m], hi[:m], maxv, span_off, sf, cur, new)
-            _targets(S[:m], Dm, E[:m], U, maxv, span_off, sf, t_start, g_width, g_t0, min_overlap, dest,
-                     bst, bov, bcfg, prod, P[i], O[i], V[i], M[i])
+            _targets(Dm, E[:m], U, maxv, span_off, sf, t_start, g_width, g_t0, min_overlap, dest,
+                     bst, bov, bcfg, prod, P[i], O[i], V[i])
             _pi0_bins(P[i], grid, H[i])
-    return P, O, V, M, H
+    return P, O, V, H
 
 
 @nb.njit(parallel=True, cache=True)
@@ -441,3 +445,29 @@ def rank_matches(P, V, pi0, norient, k):
                         break
             s = e
     return sel, qsel
+
+
+@nb.njit(cache=True)
+def similarities(Q_all, q_off, Y4, euclidean, t_start, pos, rows, ent, off, ov):
+    """Mean column score of the best alignment of query ``rows[j]`` with target entry ``ent[j]``
+    (offset ``off[j]``, overlap ``ov[j]``; the entry's columns start at ``t_start[pos[ent[j]]]`` of
+    ``Y4``): the scores recomputed as :func:`_row_scores` computes them, summed in column order."""
+    out = np.empty(rows.shape[0])
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        Q = Q_all[q_off[i]:q_off[i + 1]]
+        m = Q.shape[0]
+        cfg = off[j] + m
+        qc, tc = (m - cfg, 0) if cfg <= m else (0, cfg - m)
+        c0 = t_start[pos[ent[j]]] + tc
+        raw = 0.0
+        for d in range(ov[j]):
+            q0, q1, q2, q3 = Q[qc + d, 0], Q[qc + d, 1], Q[qc + d, 2], Q[qc + d, 3]
+            k = c0 + d
+            if euclidean:
+                d0, d1, d2, d3 = q0 - Y4[0, k], q1 - Y4[1, k], q2 - Y4[2, k], q3 - Y4[3, k]
+                raw += -np.sqrt(d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3)
+            else:
+                raw += min(1.0, max(-1.0, q0 * Y4[0, k] + q1 * Y4[1, k] + q2 * Y4[2, k] + q3 * Y4[3, k]))
+        out[j] = raw / ov[j]
+    return out

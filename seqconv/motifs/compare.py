@@ -62,7 +62,7 @@ import numpy as np
 import pandas as pd
 
 from seqconv.errors import InputError
-from seqconv.motifs._tomtom import rank_matches, tomtom_queries
+from seqconv.motifs._tomtom import rank_matches, similarities, tomtom_queries
 from seqconv.progress import progress_iter
 
 METRICS = ("euclidean", "pearson", "covariance")
@@ -284,6 +284,7 @@ class MotifComparer:
         self._k_width = widths[first].astype(np.int64)
         self._k_group = np.append(first, len(widths)).astype(np.int64)
         self._k_dest = by_width.astype(np.int64)
+        self._k_pos = np.argsort(by_width).astype(np.int64)
 
     @property
     def n_targets(self) -> int:
@@ -375,15 +376,20 @@ class MotifComparer:
         q_off = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
         order = np.argsort(-widths, kind="stable").astype(np.int64)     # widest first: chunks balance
         n_chunks = max(1, min(len(mats), nb.get_num_threads()))
-        P, O, V, M, H = tomtom_queries(Q_all, q_off, order, n_chunks, self._k_cols, self.metric == "euclidean",
-                                       self._k_start, self._k_width, self._k_group, self._k_dest,
-                                       int(self.min_overlap), PI0_GRID)
+        euclidean = self.metric == "euclidean"
+        P, O, V, H = tomtom_queries(Q_all, q_off, order, n_chunks, self._k_cols, euclidean, self._k_start,
+                                    self._k_width, self._k_group, self._k_dest, int(self.min_overlap), PI0_GRID)
         n_entries = P.shape[1]
         # Tomtom's q-values: over every target and orientation, with pi0 estimated from them
         pi0 = pi0_from_histograms(H) if n_entries > 100 else np.ones(len(mats))
         norient = 2 if self.reverse_complement else 1
         sel, qsel = rank_matches(P, V, np.asarray(pi0, dtype=np.float64), norient, int(k))
-        return sel, qsel, P, O, V, M
+        # the similarity (mean column score of the alignment) of the reported entries only
+        rows = np.repeat(np.arange(len(mats), dtype=np.int64), sel.shape[1])
+        ent = sel.ravel()
+        sim = similarities(Q_all, q_off, self._k_cols, euclidean, self._k_start, self._k_pos, rows, ent,
+                           O[rows, ent], V[rows, ent]).reshape(sel.shape)
+        return sel, qsel, P, O, V, sim
 
     def _tomtom(self, queries) -> list:
         """Tomtom searches of ``queries`` (in parallel): one :class:`SearchResult` per query, per target
@@ -397,10 +403,12 @@ class MotifComparer:
         for i in range(len(queries)):
             pick = np.empty(T, dtype=np.int64)
             q = np.empty(T)
+            sim = np.empty(T)
             pick[sel[i] // norient] = sel[i]
             q[sel[i] // norient] = qsel[i]
+            sim[sel[i] // norient] = M[i]
             ori = np.where(pick % norient == 1, -1, 1)
-            out.append(SearchResult(P[i][pick], q, O[i][pick], ori, V[i][pick], M[i][pick]))
+            out.append(SearchResult(P[i][pick], q, O[i][pick], ori, V[i][pick], sim))
         return out
 
     @staticmethod
@@ -462,6 +470,7 @@ class MotifComparer:
             rows = np.repeat(np.arange(len(queries)), k)
             ent = sel.ravel()
             p = P[rows, ent]
+            M = M.ravel()
             tgt = ent // norient
             ids = np.array([t.id for t in self.targets], dtype=object)
             names = np.array([t.name for t in self.targets], dtype=object)
@@ -472,7 +481,7 @@ class MotifComparer:
                 "target_id": ids[tgt], "target_name": names[tgt], "p_value": p, "q_value": qsel.ravel(),
                 "e_value": np.minimum(p, 1.0) * T, "offset": O[rows, ent],
                 "orientation": np.where(ent % norient == 1, "-", "+").astype(object), "overlap": V[rows, ent],
-                "similarity": [round(float(x), 4) for x in M[rows, ent]]}, columns=list(MATCH_COLUMNS))
+                "similarity": [round(float(x), 4) for x in M]}, columns=list(MATCH_COLUMNS))
         out = []
         for q in progress_iter(queries, desc="compared", unit="motifs", enabled=verbose):
             r = self.search(q)
