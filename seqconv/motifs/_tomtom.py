@@ -392,6 +392,41 @@ def tomtom_queries(Q_all, q_off, order, n_chunks, Y4, euclidean, t_start, g_widt
     return P, O, V, H
 
 
+@nb.njit(cache=True, nogil=True)
+def _sort_by_key(idx, p, v):
+    """Sort entries ``idx`` in place by p-value, then larger overlap ``v``, then index."""
+    order = np.argsort(p[idx], kind="mergesort")
+    tmp = idx[order]
+    n = tmp.shape[0]
+    s = 0
+    while s < n:
+        e = s + 1
+        while e < n and p[tmp[e]] == p[tmp[s]]:
+            e += 1
+        # a run of equal p-values (in index order): larger overlap first (insertion sort, stable)
+        for a in range(s + 1, e):
+            x = tmp[a]
+            b = a - 1
+            while b >= s and v[tmp[b]] < v[x]:
+                tmp[b + 1] = tmp[b]
+                b -= 1
+            tmp[b + 1] = x
+        s = e
+    idx[:] = tmp
+
+
+@nb.njit(cache=True, nogil=True)
+def _suffix_min_r(ps, z, n, first):
+    """``r_l = min(z p_(l) n / l, 1)`` for the sorted p-values ``ps`` at ranks ``first + 1 ...``, then
+    the minimum over each suffix (in place of a new array)."""
+    r = np.empty(ps.shape[0])
+    for j in range(ps.shape[0]):
+        r[j] = min(z * ps[j] * n / (first + j + 1), 1.0)
+    for j in range(ps.shape[0] - 2, -1, -1):
+        r[j] = min(r[j], r[j + 1])
+    return r
+
+
 @nb.njit(parallel=True, cache=True)
 def rank_matches(P, V, pi0, norient, k):
     """Per query, its ``k`` best target motifs and their q-values.
@@ -400,50 +435,45 @@ def rank_matches(P, V, pi0, norient, k):
     norient``, orientation ``e % norient``).  Entries are ranked by p-value, then larger overlap,
     then index; a motif is reported in its first-ranked orientation, the motifs in the order of
     those entries.  q-values are Tomtom's (FIMO's ``compute_qvalues``): over all entries, ``q_(j) =
-    min over l >= j of min(pi0 p_(l) T / l, 1)``.
+    min over l >= j of min(pi0 p_(l) T / l, 1)`` (equal p-values get one q-value).
+
+    Only the ``norient * k`` smallest p-values (and their ties) are sorted; the q-values are taken
+    from them where the rest cannot lower them (``min(pi0 p T / T, 1)`` bounds every later term),
+    else from all p-values sorted.
 
     Returns the entries (n_queries, k) and their q-values (n_queries, k).
     """
     nq, T = P.shape
     sel = np.zeros((nq, k), dtype=np.int64)
     qsel = np.zeros((nq, k))
+    n = float(T)
     for i in nb.prange(nq):
         p = P[i]
-        v = V[i]
-        order = np.argsort(p, kind="mergesort")
-        r = np.empty(T)
-        n = float(T)
         z = pi0[i]
-        for j in range(T):
-            r[j] = min(z * p[order[j]] * n / (j + 1), 1.0)
-        for j in range(T - 2, -1, -1):
-            r[j] = min(r[j], r[j + 1])
+        J0 = min(T, norient * k)
+        pstar = np.partition(p, J0 - 1)[J0 - 1] if J0 < T else np.inf
+        head = np.flatnonzero(p <= pstar)
+        _sort_by_key(head, p, V[i])
+        J = head.shape[0]
+        ps = p[head]
+        r = _suffix_min_r(ps, z, n, 0)
+        if J < T:
+            bound = min(z * pstar * n / n, 1.0)
+            if r[min(J, k * norient) - 1] > bound or r[0] > bound:
+                # the later p-values may lower these q-values: all of them, sorted
+                r = _suffix_min_r(np.sort(p), z, n, 0)[:J]
         taken = np.zeros(T // norient, dtype=np.bool_)
         cnt = 0
-        s = 0
-        while s < T and cnt < k:
-            e = s + 1
-            while e < T and p[order[e]] == p[order[s]]:
-                e += 1
-            # a run of equal p-values: larger overlap first, then index (insertion sort)
-            for a in range(s + 1, e):
-                x = order[a]
-                b = a - 1
-                while b >= s and (v[order[b]] < v[x] or (v[order[b]] == v[x] and order[b] > x)):
-                    order[b + 1] = order[b]
-                    b -= 1
-                order[b + 1] = x
-            for a in range(s, e):
-                x = order[a]
-                mot = x // norient
-                if not taken[mot]:
-                    taken[mot] = True
-                    sel[i, cnt] = x
-                    qsel[i, cnt] = r[a]
-                    cnt += 1
-                    if cnt == k:
-                        break
-            s = e
+        for a in range(J):
+            x = head[a]
+            mot = x // norient
+            if not taken[mot]:
+                taken[mot] = True
+                sel[i, cnt] = x
+                qsel[i, cnt] = r[a]
+                cnt += 1
+                if cnt == k:
+                    break
     return sel, qsel
 
 

@@ -364,28 +364,49 @@ class MotifComparer:
             raise InputError(f"query motif must be (L, 4) with L >= 1, got shape {P.shape}")
         return (P * 20 + self.pseudocount * 0.25) / (20 + self.pseudocount)
 
+    def _query_matrices(self, queries) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_query_matrix` of every query, concatenated (sum of widths, 4), and the widths: the same
+        arithmetic, done once for all queries (one background normalised once)."""
+        from seqconv.motifs.core import DEFAULT_N_SITES, Motif, check_background
+
+        if not all(type(q) is Motif for q in queries):
+            mats = [self._query_matrix(q) for q in queries]
+            return np.concatenate(mats), np.array([len(x) for x in mats], dtype=np.int64)
+        bgs: dict = {}
+        probs, n_sites, which = [], [], []
+        for q in queries:
+            key = q.background.tobytes()
+            if key not in bgs:
+                bgs[key] = (len(bgs), check_background(_symmetric(q.background)))
+            which.append(bgs[key][0])
+            n_sites.append(q.n_sites or DEFAULT_N_SITES)
+            probs.append(q._probs)
+        widths = np.array([len(x) for x in probs], dtype=np.int64)
+        n = np.repeat(np.array(n_sites, dtype=np.float64), widths)[:, None]
+        bg = np.stack([b for _, b in bgs.values()])[np.repeat(which, widths)]
+        return (np.concatenate(probs) * n + self.pseudocount * bg) / (n + self.pseudocount), widths
+
     def _tomtom_arrays(self, queries, k: int):
         """Tomtom searches of ``queries`` (compiled, in parallel): the entries (motif ``e // norient``,
         orientation ``e % norient``) of each query's ``k`` best target motifs in rank order (n_queries, k),
         their q-values, and every entry's p-value, offset, overlap and similarity (n_queries, n_entries)."""
         from seqconv.scan.pvalues import PI0_GRID, pi0_from_histograms
 
-        mats = [self._query_matrix(q) for q in queries]
-        Q_all = _prepared(np.concatenate(mats), self.metric)
-        widths = np.array([len(x) for x in mats], dtype=np.int64)
+        mats, widths = self._query_matrices(queries)
+        Q_all = _prepared(mats, self.metric)
         q_off = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
         order = np.argsort(-widths, kind="stable").astype(np.int64)     # widest first: chunks balance
-        n_chunks = max(1, min(len(mats), nb.get_num_threads()))
+        n_chunks = max(1, min(len(widths), nb.get_num_threads()))
         euclidean = self.metric == "euclidean"
         P, O, V, H = tomtom_queries(Q_all, q_off, order, n_chunks, self._k_cols, euclidean, self._k_start,
                                     self._k_width, self._k_group, self._k_dest, int(self.min_overlap), PI0_GRID)
         n_entries = P.shape[1]
         # Tomtom's q-values: over every target and orientation, with pi0 estimated from them
-        pi0 = pi0_from_histograms(H) if n_entries > 100 else np.ones(len(mats))
+        pi0 = pi0_from_histograms(H) if n_entries > 100 else np.ones(len(widths))
         norient = 2 if self.reverse_complement else 1
         sel, qsel = rank_matches(P, V, np.asarray(pi0, dtype=np.float64), norient, int(k))
         # the similarity (mean column score of the alignment) of the reported entries only
-        rows = np.repeat(np.arange(len(mats), dtype=np.int64), sel.shape[1])
+        rows = np.repeat(np.arange(len(widths), dtype=np.int64), sel.shape[1])
         ent = sel.ravel()
         sim = similarities(Q_all, q_off, self._k_cols, euclidean, self._k_start, self._k_pos, rows, ent,
                            O[rows, ent], V[rows, ent]).reshape(sel.shape)
