@@ -472,7 +472,7 @@ def main():
     args = ap.parse_args()
     if args.compare_only:
         lines = compare_section(args.rounds, os.environ.get("SEQCONV_TOMTOM") or shutil.which("tomtom"))
-        _put_section(lines)
+        _put_section([""] + lines)      # (a blank line before the section, as in the full run)
         print("\n".join(lines))
         return
     if args.genome_mb or args.startup:
