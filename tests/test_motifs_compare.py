@@ -170,3 +170,39 @@ def test_pvalues_offsets_and_top1_equal_real_tomtom(tmp_path, db):
         "query_id").target_id.first()
     top_got = got[got["rank"] == 1].set_index("query_id").target_id
     assert (top_got.reindex(top_ref.index) == top_ref).all()
+
+
+JASPAR_VERTEBRATES = (Path(__file__).resolve().parents[1].parent / "shared" / "data" / "jaspar2024"
+                      / "JASPAR2024_CORE_vertebrates_nonredundant.meme.gz")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not JASPAR_VERTEBRATES.exists(), reason="../shared/data/jaspar2024 not present")
+@pytest.mark.parametrize("metric", ["euclidean", "pearson"])
+def test_compiled_search_equals_the_previous_kernel(metric):
+    """The per-query compiled search (seqconv/motifs/_tomtom.py) gives exactly the table of the previous
+    kernel and its Python ranking (tests/_tomtom_reference.py, the code of commit 20f64c1), on real
+    JASPAR 2024 vertebrate motifs (all 879 targets): JASPAR queries, cut and blurred ones, reverse
+    complements, and random motifs (weak matches, whose q-values need every p-value)."""
+    from _tomtom_reference import reference_table
+
+    from seqconv.motifs import read_motifs
+
+    targets = read_motifs(JASPAR_VERTEBRATES)
+    rng = np.random.default_rng(11)
+    queries = list(targets[:: 40 if metric == "euclidean" else 120])
+    for i, m in enumerate(targets[5::90]):
+        p = 0.6 * m.probabilities[1:-1] + 0.4 * rng.dirichlet(np.ones(4), size=m.width - 2)
+        q = Motif(f"blur{i}", p)
+        queries.append(q.reverse_complement() if i % 2 else q)
+    queries += [Motif(f"random{i}", rng.dirichlet(np.ones(4), size=int(w))) for i, w in enumerate([4, 9, 17, 30])]
+    comparer = MotifComparer(targets, metric=metric)
+    for top in (5, 0):
+        got = comparer.compare(queries, top=top)
+        pd.testing.assert_frame_equal(got, reference_table(comparer, queries, top=top), check_exact=True)
+    # search(): every target motif, with the q-values and similarities the table reports
+    r = comparer.search(queries[-1])
+    row = got[got.query_id == queries[-1].id].set_index("target_id")
+    ids = [t.id for t in targets]
+    np.testing.assert_array_equal(r.p_value, row.loc[ids, "p_value"].to_numpy())
+    np.testing.assert_array_equal(r.q_value, row.loc[ids, "q_value"].to_numpy())

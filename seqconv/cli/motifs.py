@@ -139,9 +139,9 @@ def motifs(model, data, out, split, max_seqs, method, threshold, min_sites, trim
     if not kept:
         raise InputError("no filter gave an informative motif on these sequences; try more sequences "
                          "or a lower --threshold / --min-sites / --trim")
-    import seqconv.motifs.compare as compare_module
+    import seqconv.motifs._tomtom as tomtom_kernels
 
-    if not quiet and uncompiled_kernels(compare_module, ("_tomtom_many",)):
+    if not quiet and uncompiled_kernels(tomtom_kernels, ("tomtom_queries", "rank_matches")):
         log("compiling the motif comparison kernels (first run after install; cached for later runs)...")
     log(f"comparing {len(kept)} motifs with {len(collection)} {db} motifs", quiet=quiet)
     comparer = MotifComparer(collection, metric=metric)

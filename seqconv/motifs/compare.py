@@ -62,6 +62,7 @@ import numpy as np
 import pandas as pd
 
 from seqconv.errors import InputError
+from seqconv.motifs._tomtom import rank_matches, similarities, tomtom_queries
 from seqconv.progress import progress_iter
 
 METRICS = ("euclidean", "pearson", "covariance")
@@ -146,7 +147,7 @@ _NO_EVIDENCE = np.ones(1)  # marker: only flat target columns aligned
 
 
 def _prepared(P: np.ndarray, metric: str) -> np.ndarray:
-    """Columns made ready for :func:`_scores_and_medians`: as they are (Euclidean), centred and
+    """Columns made ready for the Tomtom kernels (:mod:`seqconv.motifs._tomtom`): as they are (Euclidean), centred and
     normalised (Pearson; flat columns 0), or centred on 0.25 (covariance)."""
     P = np.asarray(P, dtype=np.float64)
     if metric == "pearson":
@@ -184,246 +185,6 @@ def _gapped_survival(keep: list, sf: dict) -> np.ndarray:
         pmf_run = s_run - np.append(s_run[1:], 0.0)
         pmf = pmf_run if pmf is None else np.convolve(pmf, pmf_run)
     return np.minimum(np.cumsum(pmf[::-1])[::-1], 1.0)
-
-
-# ------------------------------------------------------------------ Tomtom's complete scores (numba)
-
-TOMTOM_BINS = 100   # Tomtom's BINS: the column scores of a query are scaled to 0..100
-
-
-@nb.njit(cache=True, nogil=True)
-def _scores_and_medians(Q, Y, euclidean):
-    """Column scores ``S`` (m, K) of query columns ``Q`` against target columns ``Y`` (minus the
-    Euclidean distance, or, ``euclidean`` False, the dot product of rows the caller centred or
-    normalised), and per query column its minimum, maximum and Tomtom's median: the mean of
-    the sorted row's values at ranks ``floor(K/2) - 1`` and ``ceil(K/2) - 1``, exactly (the scores
-    are counted into 4,096 bins of their fixed range as they are computed, then the few values of
-    the bins holding those ranks sorted)."""
-    m, K = Q.shape[0], Y.shape[0]
-    S = np.empty((m, K))
-    med = np.empty(m)
-    lo = np.empty(m)
-    hi = np.empty(m)
-    nbin = 4096
-    r0, r1 = (-2.0, 0.0) if euclidean else (-1.0, 1.0)
-    inv = nbin / (r1 - r0)
-    k1 = max(0, int(np.floor(0.5 * K)) - 1)
-    k2 = max(k1, int(np.ceil(0.5 * K)) - 1)
-    bins = np.empty(K, dtype=np.int16)
-    cnt = np.zeros(nbin + 1, dtype=np.int64)
-    for i in range(m):
-        q0, q1, q2, q3 = Q[i, 0], Q[i, 1], Q[i, 2], Q[i, 3]
-        cnt[:] = 0
-        mn, mx = np.inf, -np.inf
-        for k in range(K):
-            if euclidean:
-                d0, d1, d2, d3 = q0 - Y[k, 0], q1 - Y[k, 1], q2 - Y[k, 2], q3 - Y[k, 3]
-                v = -np.sqrt(d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3)
-            else:
-                v = min(1.0, max(-1.0, q0 * Y[k, 0] + q1 * Y[k, 1] + q2 * Y[k, 2] + q3 * Y[k, 3]))
-            S[i, k] = v
-            mn = min(mn, v)
-            mx = max(mx, v)
-            b = min(max(int((v - r0) * inv), 0), nbin)
-            bins[k] = b
-            cnt[b] += 1
-        acc = 0
-        b1 = 0
-        while acc + cnt[b1] <= k1:
-            acc += cnt[b1]
-            b1 += 1
-        acc1 = acc
-        b2 = b1
-        while acc + cnt[b2] <= k2:
-            acc += cnt[b2]
-            b2 += 1
-        sel = np.empty(acc - acc1 + cnt[b2])
-        j = 0
-        for k in range(K):
-            if b1 <= bins[k] <= b2:
-                sel[j] = S[i, k]
-                j += 1
-        sel.sort()
-        med[i] = (sel[k1 - acc1] + sel[k2 - acc1]) / 2.0
-        lo[i], hi[i] = mn, mx
-    return S, med, lo, hi
-
-
-@nb.njit(cache=True, nogil=True, inline="always")
-def _query_span(cfg, m, L):
-    """Query columns ``a..b`` (inclusive) that alignment ``cfg`` of an ``m``-column query over an
-    ``L``-column target overlaps."""
-    if cfg <= m:
-        a = m - cfg
-        return a, min(m, a + L) - 1
-    return 0, min(m, L + m - cfg) - 1
-
-
-@nb.njit(cache=True, nogil=True)
-def _tomtom_one(S, med, lo, hi, t_start, t_width, min_overlap):
-    """Tomtom's complete-score search of one query (``tomtom.c``, default scoring).
-
-    ``S`` (m, K): column scores of the query against every target column (targets in both
-    orientations, target ``t`` owning columns ``t_start[t]:t_start[t] + t_width[t]``), with each
-    row's median, minimum and maximum (:func:`_scores_and_medians`).  Each query row is shifted
-    by its median over the K columns, the matrix is scaled to integers
-    ``nint((x - offset) * scale)`` with ``offset = floor(min)``, ``scale = floor(100 / (max -
-    offset))``; the null of a span of query columns is the convolution of its columns' score
-    histograms (all K target columns equally likely).  A target's score is the best complete
-    score over its alignments (unaligned query columns score the median, 0); its p-value is that
-    of the maximum over all alignments and both orientations, under independence.
-
-    Returns ``p, offset, overlap, similarity`` per target (similarity: mean raw column score of
-    the best alignment).
-    """
-    m, K = S.shape
-    small = np.inf
-    large = -np.inf
-    for i in range(m):
-        small = min(small, lo[i] - med[i])
-        large = max(large, hi[i] - med[i])
-    if large == small:
-        small = large - 1.0
-    off = np.floor(small)
-    scale = np.floor(TOMTOM_BINS / (large - off))
-    # integer scores, target column-major (a diagonal of an alignment is nearly contiguous)
-    Gt = np.empty((K, m), dtype=np.int32)
-    counts = np.zeros((m, TOMTOM_BINS + 2), dtype=np.int64)
-    maxv = 0
-    for i in range(m):
-        base = med[i] + off
-        for k in range(K):
-            v = int((S[i, k] - base) * scale + 0.5)        # >= 0: C's nint()
-            Gt[k, i] = v
-            counts[i, v] += 1
-            if v > maxv:
-                maxv = v
-    U = int(round(-off * scale))                 # an unaligned query column's integer score (x = 0)
-    # diagonal prefix sums: D[k, i] = Gt[k, i] + D[k - 1, i - 1] within a target (from its edges)
-    D = np.empty((K, m), dtype=np.int64)
-    for t in range(len(t_start)):
-        c0 = t_start[t]
-        for k in range(c0, c0 + t_width[t]):
-            D[k, 0] = Gt[k, 0]
-            if k == c0:
-                for i in range(1, m):
-                    D[k, i] = Gt[k, i]
-            else:
-                for i in range(1, m):
-                    D[k, i] = Gt[k, i] + D[k - 1, i - 1]
-    hist = np.empty((m, maxv + 1))
-    for i in range(m):
-        for v in range(maxv + 1):
-            hist[i, v] = counts[i, v] / K
-    # survival functions of every span [a, b] of query columns, in one buffer
-    span_off = np.zeros((m, m), dtype=np.int64)
-    total = 0
-    for a in range(m):
-        for b in range(a, m):
-            span_off[a, b] = total
-            total += (b - a + 1) * maxv + 1
-    sf = np.zeros(total)
-    cur = np.zeros(m * maxv + 1)
-    new = np.zeros(m * maxv + 1)
-    for a in range(m):
-        n = maxv + 1
-        for v in range(n):
-            cur[v] = hist[a, v]
-        for b in range(a, m):
-            if b > a:
-                nn = n + maxv
-                for t in range(nn):
-                    new[t] = 0.0
-                for v in range(maxv + 1):
-                    h = hist[b, v]
-                    if h == 0.0:
-                        continue
-                    for t in range(n):
-                        new[v + t] += cur[t] * h
-                for t in range(nn):
-                    cur[t] = new[t]
-                n = nn
-            o = span_off[a, b]
-            acc = 0.0
-            for t in range(n - 1, -1, -1):
-                acc += cur[t]
-                sf[o + t] = min(acc, 1.0)
-    T = len(t_start)
-    p_out = np.ones(T)
-    off_out = np.zeros(T, dtype=np.int64)
-    ov_out = np.zeros(T, dtype=np.int64)
-    sim_out = np.zeros(T)
-    for t in range(T):
-        L = t_width[t]
-        c0 = t_start[t]
-        mo = min(min_overlap, m, L)
-        best = -(1 << 60)
-        best_ov = -1
-        best_cfg = 0
-        for cfg in range(mo, m + L - mo + 1):
-            # an alignment runs from one motif's edge to the other's: its sum is one diagonal prefix
-            if cfg <= m:
-                ov = min(cfg, L)
-                tot = D[c0 + ov - 1, m - cfg + ov - 1]
-            else:
-                ov = min(m, L - (cfg - m))
-                tot = D[c0 + cfg - m + ov - 1, ov - 1]
-            c = tot + (m - ov) * U              # complete score: unaligned columns at the median
-            if c > best or (c == best and ov > best_ov):
-                best, best_ov, best_cfg = c, ov, cfg
-        qc, tc = (m - best_cfg, 0) if best_cfg <= m else (0, best_cfg - m)
-        raw = 0.0
-        for d in range(best_ov):
-            raw += S[qc + d, c0 + tc + d]
-        best_sim = raw / best_ov
-        # p-value of the maximum over the alignments tried, both orientations: 1 - prod (1 - q_a)^2
-        # (summed as logs only when the product is close to 1, where 1 - prod would lose digits)
-        prod = 1.0
-        for cfg in range(mo, m + L - mo + 1):
-            a, b = _query_span(cfg, m, L)
-            ov = b - a + 1
-            y = best - (m - ov) * U
-            if y <= 0:
-                prod = 0.0
-                break
-            if y <= ov * maxv:
-                q = 1.0 - sf[span_off[a, b] + y]
-                prod *= q * q
-        if prod > 0.999:
-            logq = 0.0
-            for cfg in range(mo, m + L - mo + 1):
-                a, b = _query_span(cfg, m, L)
-                ov = b - a + 1
-                y = best - (m - ov) * U
-                if y <= ov * maxv:
-                    logq += 2.0 * np.log1p(-sf[span_off[a, b] + y])
-        else:
-            logq = np.log(prod) if prod > 0 else -np.inf
-        p_out[t] = -np.expm1(logq)
-        off_out[t] = best_cfg - m
-        ov_out[t] = best_ov
-        sim_out[t] = best_sim
-    return p_out, off_out, ov_out, sim_out
-
-
-@nb.njit(parallel=True, cache=True)
-def _tomtom_many(Q_all, q_off, Y, euclidean, t_start, t_width, min_overlap):
-    """:func:`_tomtom_one` for every query (rows ``q_off[i]:q_off[i+1]`` of ``Q_all``, prepared as for
-    :func:`_scores_and_medians`), in parallel."""
-    nq = len(q_off) - 1
-    T = len(t_start)
-    P = np.ones((nq, T))
-    O = np.zeros((nq, T), dtype=np.int64)
-    V = np.zeros((nq, T), dtype=np.int64)
-    M = np.zeros((nq, T))
-    for i in nb.prange(nq):
-        S, med, lo, hi = _scores_and_medians(Q_all[q_off[i]:q_off[i + 1]], Y, euclidean)
-        p, o, v, sim = _tomtom_one(S, med, lo, hi, t_start, t_width, min_overlap)
-        P[i] = p
-        O[i] = o
-        V[i] = v
-        M[i] = sim
-    return P, O, V, M
 
 
 @dataclass
@@ -514,6 +275,16 @@ class MotifComparer:
         self._tt_cols = np.ascontiguousarray(np.concatenate(tt))
         self._tt_width = np.array([len(x) for x in tt], dtype=np.int64)
         self._tt_start = np.concatenate([[0], np.cumsum(self._tt_width)[:-1]]).astype(np.int64)
+        # for the kernels: the entries sorted by width (stable), their columns letter by letter (4, K)
+        by_width = np.argsort(self._tt_width, kind="stable")
+        widths = self._tt_width[by_width]
+        self._k_cols = np.ascontiguousarray(_prepared(np.concatenate([tt[e] for e in by_width]), metric).T)
+        self._k_start = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.int64)
+        first = np.flatnonzero(np.diff(widths, prepend=-1))
+        self._k_width = widths[first].astype(np.int64)
+        self._k_group = np.append(first, len(widths)).astype(np.int64)
+        self._k_dest = by_width.astype(np.int64)
+        self._k_pos = np.argsort(by_width).astype(np.int64)
 
     @property
     def n_targets(self) -> int:
@@ -593,34 +364,72 @@ class MotifComparer:
             raise InputError(f"query motif must be (L, 4) with L >= 1, got shape {P.shape}")
         return (P * 20 + self.pseudocount * 0.25) / (20 + self.pseudocount)
 
+    def _query_matrices(self, queries) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_query_matrix` of every query, concatenated (sum of widths, 4), and the widths: the same
+        arithmetic, done once for all queries (one background normalised once)."""
+        from seqconv.motifs.core import DEFAULT_N_SITES, Motif, check_background
+
+        if not all(type(q) is Motif for q in queries):
+            mats = [self._query_matrix(q) for q in queries]
+            return np.concatenate(mats), np.array([len(x) for x in mats], dtype=np.int64)
+        bgs: dict = {}
+        probs, n_sites, which = [], [], []
+        for q in queries:
+            key = q.background.tobytes()
+            if key not in bgs:
+                bgs[key] = (len(bgs), check_background(_symmetric(q.background)))
+            which.append(bgs[key][0])
+            n_sites.append(q.n_sites or DEFAULT_N_SITES)
+            probs.append(q._probs)
+        widths = np.array([len(x) for x in probs], dtype=np.int64)
+        n = np.repeat(np.array(n_sites, dtype=np.float64), widths)[:, None]
+        bg = np.stack([b for _, b in bgs.values()])[np.repeat(which, widths)]
+        return (np.concatenate(probs) * n + self.pseudocount * bg) / (n + self.pseudocount), widths
+
+    def _tomtom_arrays(self, queries, k: int):
+        """Tomtom searches of ``queries`` (compiled, in parallel): the entries (motif ``e // norient``,
+        orientation ``e % norient``) of each query's ``k`` best target motifs in rank order (n_queries, k),
+        their q-values, and every entry's p-value, offset, overlap and similarity (n_queries, n_entries)."""
+        from seqconv.scan.pvalues import PI0_GRID, pi0_from_histograms
+
+        mats, widths = self._query_matrices(queries)
+        Q_all = _prepared(mats, self.metric)
+        q_off = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
+        order = np.argsort(-widths, kind="stable").astype(np.int64)     # widest first: chunks balance
+        n_chunks = max(1, min(len(widths), nb.get_num_threads()))
+        euclidean = self.metric == "euclidean"
+        P, O, V, H = tomtom_queries(Q_all, q_off, order, n_chunks, self._k_cols, euclidean, self._k_start,
+                                    self._k_width, self._k_group, self._k_dest, int(self.min_overlap), PI0_GRID)
+        n_entries = P.shape[1]
+        # Tomtom's q-values: over every target and orientation, with pi0 estimated from them
+        pi0 = pi0_from_histograms(H) if n_entries > 100 else np.ones(len(widths))
+        norient = 2 if self.reverse_complement else 1
+        sel, qsel = rank_matches(P, V, np.asarray(pi0, dtype=np.float64), norient, int(k))
+        # the similarity (mean column score of the alignment) of the reported entries only
+        rows = np.repeat(np.arange(len(widths), dtype=np.int64), sel.shape[1])
+        ent = sel.ravel()
+        sim = similarities(Q_all, q_off, self._k_cols, euclidean, self._k_start, self._k_pos, rows, ent,
+                           O[rows, ent], V[rows, ent]).reshape(sel.shape)
+        return sel, qsel, P, O, V, sim
+
     def _tomtom(self, queries) -> list:
         """Tomtom searches of ``queries`` (in parallel): one :class:`SearchResult` per query, per target
         motif its better orientation, p-values and q-values as Tomtom reports them."""
-        from seqconv.scan.pvalues import estimate_pi0, fimo_qvalues
-
-        mats = [self._query_matrix(q) for q in queries]
-        if not mats:
+        if not queries:
             return []
-        Q_all, Y = _prepared(np.concatenate(mats), self.metric), _prepared(self._tt_cols, self.metric)
-        q_off = np.concatenate([[0], np.cumsum([len(x) for x in mats])]).astype(np.int64)
-        P, O, V, M = _tomtom_many(Q_all, q_off, Y, self.metric == "euclidean", self._tt_start, self._tt_width,
-                                  int(self.min_overlap))
+        T = self.n_targets
+        sel, qsel, P, O, V, M = self._tomtom_arrays(queries, T)
         norient = 2 if self.reverse_complement else 1
-        T2 = P.shape[1]
         out = []
-        for i in range(len(mats)):
-            p = P[i]
-            # Tomtom's q-values: over every target and orientation, with pi0 estimated from them
-            pi0 = estimate_pi0(p) if T2 > 100 else 1.0
-            q = fimo_qvalues(p, T2, pi0)
-            # per motif the orientation Tomtom reports first (smaller p, then larger overlap)
-            key = np.lexsort((np.arange(T2), -V[i], p))
-            rank = np.empty(T2, dtype=np.int64)
-            rank[key] = np.arange(T2)
-            r = rank.reshape(-1, norient)
-            pick = np.arange(len(r)) * norient + (r.argmin(axis=1) if norient == 2 else 0)
+        for i in range(len(queries)):
+            pick = np.empty(T, dtype=np.int64)
+            q = np.empty(T)
+            sim = np.empty(T)
+            pick[sel[i] // norient] = sel[i]
+            q[sel[i] // norient] = qsel[i]
+            sim[sel[i] // norient] = M[i]
             ori = np.where(pick % norient == 1, -1, 1)
-            out.append(SearchResult(p[pick], q[pick], O[i][pick], ori, V[i][pick], M[i][pick]))
+            out.append(SearchResult(P[i][pick], q, O[i][pick], ori, V[i][pick], sim))
         return out
 
     @staticmethod
@@ -672,21 +481,38 @@ class MotifComparer:
         if isinstance(queries, np.ndarray):
             queries = [Motif("query", queries)]
         queries = as_motif_list(queries)
-        rows = []
-        results = self._tomtom(queries) if self.method == "tomtom" else None
-        for n_q, q in enumerate(progress_iter(queries, desc="compared", unit="motifs",
-                                              enabled=verbose and results is None)):
-            r = results[n_q] if results is not None else self.search(q)
-            k = len(r.p_value) if top is None or top <= 0 else min(top, len(r.p_value))
-            order = (np.lexsort((np.arange(len(r.p_value)), -r.overlap, r.p_value)) if results is not None
-                     else np.lexsort((-r.similarity, r.p_value)))[:k]
-            for rank, j in enumerate(order, 1):
+        T = self.n_targets
+        k = T if top is None or top <= 0 else min(top, T)
+        if self.method == "tomtom":
+            if not queries:
+                return pd.DataFrame([], columns=list(MATCH_COLUMNS))
+            sel, qsel, P, O, V, M = self._tomtom_arrays(queries, k)
+            norient = 2 if self.reverse_complement else 1
+            rows = np.repeat(np.arange(len(queries)), k)
+            ent = sel.ravel()
+            p = P[rows, ent]
+            M = M.ravel()
+            tgt = ent // norient
+            ids = np.array([t.id for t in self.targets], dtype=object)
+            names = np.array([t.name for t in self.targets], dtype=object)
+            return pd.DataFrame({
+                "query_id": np.repeat(np.array([q.id for q in queries], dtype=object), k),
+                "query_name": np.repeat(np.array([q.name for q in queries], dtype=object), k),
+                "rank": np.tile(np.arange(1, k + 1), len(queries)),
+                "target_id": ids[tgt], "target_name": names[tgt], "p_value": p, "q_value": qsel.ravel(),
+                "e_value": np.minimum(p, 1.0) * T, "offset": O[rows, ent],
+                "orientation": np.where(ent % norient == 1, "-", "+").astype(object), "overlap": V[rows, ent],
+                "similarity": [round(float(x), 4) for x in M]}, columns=list(MATCH_COLUMNS))
+        out = []
+        for q in progress_iter(queries, desc="compared", unit="motifs", enabled=verbose):
+            r = self.search(q)
+            for rank, j in enumerate(np.lexsort((-r.similarity, r.p_value))[:k], 1):
                 t = self.targets[j]
-                rows.append((q.id, q.name, rank, t.id, t.name, float(r.p_value[j]), float(r.q_value[j]),
-                             float(min(r.p_value[j], 1.0) * self.n_targets), int(r.offset[j]),
-                             "+" if r.orientation[j] > 0 else "-", int(r.overlap[j]),
-                             round(float(r.similarity[j]), 4)))
-        return pd.DataFrame(rows, columns=list(MATCH_COLUMNS))
+                out.append((q.id, q.name, rank, t.id, t.name, float(r.p_value[j]), float(r.q_value[j]),
+                            float(min(r.p_value[j], 1.0) * T), int(r.offset[j]),
+                            "+" if r.orientation[j] > 0 else "-", int(r.overlap[j]),
+                            round(float(r.similarity[j]), 4)))
+        return pd.DataFrame(out, columns=list(MATCH_COLUMNS))
 
 
 def compare(queries, collection="jaspar", *, metric: str = "euclidean", method: str = "tomtom", n_bins: int = 100,
