@@ -105,7 +105,8 @@ def test_edge_numbers_and_names():
     n = len(scores)
     p = np.array([1e-300, 0.0, 1.0, 0.5, 1e-4, 9.99999e-5, 3.3e-12, 1e-5, 0.123456789, 7e-8])
     q = np.array([np.nan, 1.0, 0.25, 1e-10, 0.0499, 1.0, 0.5, 0.1, 0.9, 1e-3])
-    ids, names, seqs = ["MA1.1", "MÄ2" + "9" * 30], ["Foxa1", "ñame"], ["chr1", "seq ü-2 with spaces, longer than 32 bytes"]
+    ids, names = ["MA1.1", "MÄ2" + "9" * 30], ["Foxa1", "ñame"]
+    seqs = ["chr1", "seq ü-2 with spaces, longer than 32 bytes"]
     motif, seq = np.arange(n) % 2, (np.arange(n) // 2) % 2
     start = np.arange(n) * 1000 + 7
     end = start + 3
