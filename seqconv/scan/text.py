@@ -234,9 +234,9 @@ def _write_hits(kind, n_chunks, col, seq, start, score, pidx, rank, minus_of, wi
     Row ``i`` is motif-strand ``col[i]`` (``minus_of``, ``widths`` and text ``S`` per strand) on
     sequence ``seq[i]`` (text ``Q``) from ``start[i]``, float ``score[i]``, p-value table entry
     ``rank[pidx[i]]`` (text ``E``); its site is the next ``widths[col[i]]`` letters of ``sites``
-    (the rows' sites one after another).  Lines: TSV ``S seq \t start \t end \t strand \t
-    score%.6g E site``, BED ``seq \t start \t end \t S E``, GFF ``seq source start+1 \t end \t
-    round(score, 3) S seq E site``; see :class:`TextRows` for ``S`` and ``E``.  Every layout is
+    (the rows' sites one after another).  Lines (``|`` a tab): TSV ``S seq|start|end|strand|score E
+    site``, BED ``seq|start|end|S E``, GFF ``seq source start+1|end|round(score, 3) S seq E site``
+    (no space between the parts; see :class:`TextRows` for ``S`` and ``E``).  Every layout is
     padded (:data:`_PAD`)."""
     n = len(col)
     # a serial pass: each chunk's first site and an upper bound of its text
@@ -347,10 +347,12 @@ class TextRows:
     (an entry is one motif-strand's p-value: the p-value, q-value and BED score are formatted
     once per entry used, not once per row), its sequence id, and the numbers and site of the hit:
 
-    * TSV: ``S`` = ``id\tname\t``, ``E`` = ``\tp\tq\t`` (``%.6g``);
-    * BED: ``S`` = ``id_name\t``, ``E`` = ``score\tstrand`` (``min(1000, round(-10 log10 p))``);
-    * GFF: ``S`` = ``\tstrand\t.\tName=id_``, ``E`` = ``strand;Alias=name;pvalue=p;qvalue=q;sequence=``
-      (``%.3g``).
+    * TSV: ``S`` = ``id|name|``, ``E`` = ``|p|q|`` (``%.6g``);
+    * BED: ``S`` = ``id_name|``, ``E`` = ``score|strand`` (``min(1000, round(-10 log10 p))``);
+    * GFF: ``S`` = ``|strand|.|Name=id_``, ``E`` = ``strand;Alias=name;pvalue=p;qvalue=q;sequence=``
+      (``%.3g``),
+
+    ``|`` standing for a tab.
 
     :meth:`strands` and :meth:`entries` set them; :meth:`write_hits` writes pieces of hits that
     point to them; :meth:`write` writes rows given as plain columns.
