@@ -210,7 +210,8 @@ class _PieceWriter:
         _pack_piece(order, col, h["seq"], h["start"], h["score"], h["pidx"], h["matched"], bank.widths,
                     self.counts, *_unpack_piece(buf, n))
         path = self.folder / f"{len(self.pieces):06d}.hits"
-        buf.tofile(path)
+        with open(path, "wb") as fh:     # a file object: a full disk is an OSError with its errno
+            fh.write(memoryview(buf))
         self.pieces.append((path, len(order)))
         self.n_hits += len(order)
 
