@@ -23,8 +23,9 @@ Run (fimo/tomtom from benchmarks/build_meme.sh; memelite and MOODS in their own 
 
 Genome scale: the edited sacCer3 tiled to ``--genome-mb`` Mb (one record per copy), 879 vertebrate
 motifs, FIMO's defaults; in fresh processes, the engine alone (hits generated, nothing kept) and
-``seqconv scan --format tsv --out`` (hits streamed to text with FIMO's q-values); wall and CPU s
-and peak RSS of each, interleaved over ``--rounds``.  Appends to benchmarks/results/scan.md.
+``seqconv scan --format tsv --out`` (hits streamed to text with FIMO's q-values; ``--genome-formats
+tsv,bed,gff`` for more formats, a section of its own); wall and CPU s and peak RSS of each, interleaved
+over ``--rounds``.  Appends to benchmarks/results/scan.md.
 
 Writes benchmarks/results/scan.md and prints the same tables.
 """
@@ -234,7 +235,8 @@ def _own(threads: dict) -> int:
     return int(os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1)
 
 
-def genome_scale(mb: int, rounds: int) -> list[str]:
+def genome_scale(mb: int, rounds: int, formats: tuple[str, ...] = ("tsv",)) -> list[str]:
+    """The engine alone vs ``seqconv scan --format F --out`` for each of ``formats``, interleaved rounds."""
     base = genome_sets((1, 10))[10]
     fa = WORK / f"sacCer3_tiled_{mb}mb.fa"
     if not fa.exists():
@@ -253,40 +255,55 @@ def genome_scale(mb: int, rounds: int) -> list[str]:
                         break
                 copy += 1
     meme = meme_file("vertebrates")
-    out = WORK / "genome_hits.tsv"
     threads = _threads()
     start = machine_record(threads)
     os.environ["PYTHONPATH"] = str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
-    best, per_round = {}, []
+    exe = shutil.which("seqconv") or "seqconv"
+    runs = [("engine", [sys.executable, "-c", _ENGINE.format(root=str(ROOT), fa=str(fa), meme=str(meme))])]
+    runs += [(fmt, [exe, "scan", "--motifs", str(meme), "--fasta", str(fa), "--format", fmt,
+                    "--out", str(WORK / f"genome_hits.{fmt}"), "-q"]) for fmt in formats]
+    best, per_round, sizes = {}, [], {}
     for r in range(rounds):
         pair = {}
-        for tool, cmd in (("engine", [sys.executable, "-c", _ENGINE.format(root=str(ROOT), fa=str(fa), meme=str(meme))]),
-                          ("scan_to_file tsv", [shutil.which("seqconv") or "seqconv", "scan", "--motifs", str(meme),
-                                                "--fasta", str(fa), "--out", str(out), "-q"])):
+        for tool, cmd in runs:
             w, c, rss, _ = _child(cmd)
             print(f"{mb} Mb round {r} {tool}: {w:.1f} s wall, {c:.1f} s CPU, {rss:.2f} GiB peak", flush=True)
             pair[tool] = (w, c, rss)
             if tool not in best or w < best[tool][0]:
                 best[tool] = (w, c, rss)
+            if tool != "engine":
+                out = WORK / f"genome_hits.{tool}"
+                with open(out, "rb") as fh:
+                    n_lines = sum(1 for line in fh if not line.startswith(b"#"))
+                sizes[tool] = (n_lines - (tool == "tsv"), out.stat().st_size / 2 ** 30)
+                out.unlink()
         per_round.append(pair)
     machine = machine_record(threads, since=start)
-    n_lines = sum(1 for _ in open(out)) - 1
-    size = out.stat().st_size / 2 ** 30
-    out.unlink()
-    e, f = best["engine"], best["scan_to_file tsv"]
-    return ["", f"## Genome scale: {mb} Mb to TSV (879 vertebrate motifs, FIMO's defaults; best of {rounds} "
-            "interleaved rounds, fresh processes)", "",
-            f"Command: `python3 benchmarks/scan.py --genome-mb {mb} --rounds {rounds}` "
-            f"(`seqconv scan --motifs jaspar_vertebrates.meme --fasta sacCer3_tiled_{mb}mb.fa --out hits.tsv -q`).", "",
-            "| run | wall s | CPU s | peak RSS GiB |", "|---|---|---|---|",
-            f"| engine only (hits generated, pi0) | {e[0]:.1f} | {e[1]:.1f} | {e[2]:.2f} |",
-            f"| `seqconv scan` to TSV | {f[0]:.1f} | {f[1]:.1f} | {f[2]:.2f} |", "",
-            f"{n_lines:,} hits, {size:.2f} GiB of TSV; TSV run / engine = {f[0] / e[0]:.2f}x wall (best of each), "
-            f"{f[1] / e[1]:.2f}x CPU.  Per round (TSV / engine, wall and CPU): "
-            + "; ".join(f"{p['scan_to_file tsv'][0] / p['engine'][0]:.2f}x, {p['scan_to_file tsv'][1] / p['engine'][1]:.2f}x"
-                        for p in per_round)
-            + " (wall s stretch with the load; the CPU ratio is the steadier figure).", "",
-            machine_text(machine, own_threads=_own(threads)), ""]
+    e = best["engine"]
+    names = {"tsv": "TSV", "bed": "BED", "gff": "GFF"}
+    title = "/".join(names[f] for f in formats)
+    cmd_fmt = "" if formats == ("tsv",) else f" --genome-formats {','.join(formats)}"
+    head = "## Genome scale" + ("" if formats == ("tsv",) else f", {title}")   # its own section in scan.md
+    lines = ["", f"{head}: {mb} Mb to {title} (879 vertebrate motifs, FIMO's defaults; best of {rounds} "
+             "interleaved rounds, fresh processes)", "",
+             f"Command: `python3 benchmarks/scan.py --genome-mb {mb} --rounds {rounds}{cmd_fmt}` "
+             f"(`seqconv scan --motifs jaspar_vertebrates.meme --fasta sacCer3_tiled_{mb}mb.fa --format F "
+             "--out hits.F -q`; the engine alone: hits generated and p-values looked up, pi0 estimated, "
+             "nothing kept).", "",
+             "| run | wall s | CPU s | peak RSS GiB | run / engine, wall (best of each) | run / engine, CPU |",
+             "|---|---|---|---|---|---|",
+             f"| engine only (hits generated, pi0) | {e[0]:.1f} | {e[1]:.1f} | {e[2]:.2f} | 1 | 1 |"]
+    for fmt in formats:
+        f = best[fmt]
+        lines.append(f"| `seqconv scan --format {fmt}` | {f[0]:.1f} | {f[1]:.1f} | {f[2]:.2f} | {f[0] / e[0]:.2f}x "
+                     f"| {f[1] / e[1]:.2f}x |")
+    lines += ["", "; ".join(f"{names[f]}: {sizes[f][0]:,} hits, {sizes[f][1]:.2f} GiB" for f in formats) + ".  "
+              "Per round (run / engine, wall and CPU): "
+              + "; ".join(", ".join(f"{names[f]} {p[f][0] / p['engine'][0]:.2f}x, {p[f][1] / p['engine'][1]:.2f}x"
+                                    for f in formats) for p in per_round)
+              + " (wall s stretch with the load; the CPU ratio is the steadier figure).", "",
+              machine_text(machine, own_threads=_own(threads)), ""]
+    return lines
 
 
 def _put_section(lines: list[str]) -> None:
@@ -466,6 +483,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-fimo", action="store_true")
     ap.add_argument("--genome-mb", type=int, default=0, help="only the genome-scale run, at this size (Mb)")
+    ap.add_argument("--genome-formats", default="tsv", help="with --genome-mb: output formats, e.g. tsv,bed,gff")
     ap.add_argument("--startup", action="store_true", help="only the start-up run (cold cache, warm-up, later calls)")
     ap.add_argument("--compare-only", action="store_true",
                     help="only the motif comparison section (seqconv compare vs memelite and real tomtom)")
@@ -476,7 +494,8 @@ def main():
         print("\n".join(lines))
         return
     if args.genome_mb or args.startup:
-        lines = genome_scale(args.genome_mb, args.rounds) if args.genome_mb else startup(args.rounds)
+        formats = tuple(args.genome_formats.split(","))
+        lines = genome_scale(args.genome_mb, args.rounds, formats) if args.genome_mb else startup(args.rounds)
         _put_section(lines)
         print("\n".join(lines))
         return

@@ -13,7 +13,9 @@ import pytest
 
 from seqconv.genome import iter_fasta
 from seqconv.motifs import jaspar_collection
-from seqconv.scan import scan, scan_to_file
+from seqconv.scan import ScanOptions, scan, scan_to_file
+from seqconv.scan.output import _frame, _PieceWriter, fimo_q_table, lookup_q
+from seqconv.scan.run import _Run
 from seqconv.scan.text import TextRows, format_g
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -62,13 +64,49 @@ def test_files_equal_the_per_row_reference(tmp_path, monkeypatch, hits_and_fasta
     assert lines[header:] == reference_lines(df, fmt)
 
 
+@pytest.mark.parametrize("fmt", ["tsv", "bed", "gff"])
+def test_pieces_stream_as_the_frame_of_each_piece(tmp_path, fmt):
+    """The streaming writer (raw pieces, per-entry p/q texts, word copies) equals the per-row reference of
+    each piece's DataFrame with the run's q-values, over several pieces of real hits: both strands, motifs
+    wider than 16 (sites copied in several words), ties (many hits share a p-value entry), sequence ids
+    with spaces, non-ASCII letters and more than 32 bytes."""
+    allm = jaspar_collection()
+    motifs = allm[::37] + [m for m in allm if m.width > 20][:3]
+    peaks = list(iter_fasta(EXAMPLE_FA))[:40]
+    ids = [f"peak {i} ñ" + "x" * (i % 3 * 20) for i in range(len(peaks))]
+    seqs = dict(zip(ids, (s for _, s in peaks)))
+    run = _Run(seqs, motifs, ScanOptions(threshold=0.02, block=1000))
+    parts = list(run.hits())
+    assert len(parts) >= 6
+    assert all((p["p_value"] == run.bank.sf_flat[p["pidx"]]).all() for p in parts)  # p-values: their entries'
+    pidx = np.concatenate([p["pidx"] for p in parts])
+    table = fimo_q_table(pidx, run.bank, run.n_tests(), run.pi0())
+    writer = _PieceWriter(run.bank, run.stream, tmp_path)
+    cuts = [0, 1, 3, len(parts) // 2, len(parts)]
+    expected = []
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        writer.add(parts[a:b])
+        piece_pidx = np.concatenate([p["pidx"] for p in parts[a:b]])
+        expected += reference_lines(_frame(run.bank, run.stream, parts[a:b], lookup_q(piece_pidx, table)), fmt)
+    with open(tmp_path / f"h.{fmt}", "wb") as dst:
+        assert writer.write(dst, fmt, run.n_tests(), run.pi0()) == len(pidx)
+    lines = (tmp_path / f"h.{fmt}").read_text().splitlines()
+    assert lines[{"tsv": 1, "bed": 0, "gff": 1}[fmt]:] == expected
+    assert not list(tmp_path.glob("*.hits"))                        # the pieces are removed as written
+    df = _frame(run.bank, run.stream, parts)
+    assert len(df) > 3000 and df.strand.nunique() == 2 and df.matched_sequence.str.len().max() > 20
+    assert df.p_value.duplicated().sum() > len(df) // 4                # ties
+    assert df.sequence_id.str.len().max() > 32
+
+
 def test_edge_numbers_and_names():
     """Rounding edges of the GFF score, %.6g / %.3g extremes, non-ASCII names, one-row and empty pieces."""
     scores = np.array([-0.0001, 0.0005, 0.0015, 1.0015, -12.3456, 999.9996, 7.0, -3.25, 123456.789, 2.5e-7])
     n = len(scores)
     p = np.array([1e-300, 0.0, 1.0, 0.5, 1e-4, 9.99999e-5, 3.3e-12, 1e-5, 0.123456789, 7e-8])
     q = np.array([np.nan, 1.0, 0.25, 1e-10, 0.0499, 1.0, 0.5, 0.1, 0.9, 1e-3])
-    ids, names, seqs = ["MA1.1", "MÄ2"], ["Foxa1", "ñame"], ["chr1", "seq:ü-2"]
+    ids, names = ["MA1.1", "MÄ2" + "9" * 30], ["Foxa1", "ñame"]
+    seqs = ["chr1", "seq ü-2 with spaces, longer than 32 bytes"]
     motif, seq = np.arange(n) % 2, (np.arange(n) // 2) % 2
     start = np.arange(n) * 1000 + 7
     end = start + 3

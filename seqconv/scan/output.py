@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numba as nb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -11,7 +12,7 @@ import pyarrow as pa
 from seqconv import _scan_kernels as kern
 from seqconv.scan.bank import _Bank
 from seqconv.scan.records import _Stream
-from seqconv.scan.text import TextRows
+from seqconv.scan.text import _PAD, TextRows
 
 COLUMNS = ["motif_id", "motif_name", "sequence_id", "start", "end", "strand", "score",
            "p_value", "q_value", "matched_sequence"]
@@ -141,63 +142,97 @@ _HEADERS = {"tsv": "\t".join(COLUMNS) + "\n", "bed": "", "gff": "##gff-version 3
 
 # ------------------------------------------------------------------ streaming to text
 
+#: bytes of a row in a piece: start (int64), score (float64), motif-strand, sequence, p-value entry (int32)
+_PIECE_ROW = 28
+
+
+@nb.njit(cache=True, nogil=True)
+def _pack_piece(order, col, seq, start, score, pidx, matched, widths, counts,
+                b_start, b_score, b_col, b_seq, b_pidx, b_sites):  # pragma: no cover - numba
+    """The hits in row ``order`` into the columns ``b_*`` of a piece (see :class:`_PieceWriter`), and
+    each hit's p-value table entry counted into ``counts``.  ``matched``: the hits' sites one after
+    another in their own (engine) order."""
+    n = len(order)
+    src = np.empty(n, dtype=np.int64)             # where each hit's site starts in ``matched``
+    o = 0
+    for t in range(n):
+        src[t] = o
+        o += widths[col[t]]
+    at = np.empty(n, dtype=np.int64)              # ... in row order
+    for i in range(n):                            # independent loads: a gather, not a chain
+        t = order[i]
+        b_start[i] = start[t]
+        b_score[i] = score[t]
+        b_col[i] = col[t]
+        b_seq[i] = seq[t]
+        b_pidx[i] = pidx[t]
+        at[i] = src[t]
+    o = 0
+    for i in range(n):
+        a = at[i]
+        w = widths[b_col[i]]
+        for k in range(w):
+            b_sites[o + k] = matched[a + k]
+        o += w
+        counts[b_pidx[i]] += 1    # in row order: a motif's entries lie near one another
+
+
+def _unpack_piece(buf: np.ndarray, n: int):
+    """The columns of a piece's buffer: start, score, col, seq, pidx, sites (views)."""
+    return (buf[:8 * n].view(np.int64), buf[8 * n:16 * n].view(np.float64), buf[16 * n:20 * n].view(np.int32),
+            buf[20 * n:24 * n].view(np.int32), buf[24 * n:28 * n].view(np.int32), buf[28 * n:])  # sites, padded
+
+
 class _PieceWriter:
-    """Hits of a run kept in Arrow IPC pieces (integer columns, sorted by motif within a piece) in
-    ``folder``, with running per-entry hit counts for the q-values; :meth:`write` then streams
-    them to TSV, BED or GFF text (the numba row writer of :mod:`seqconv.scan.text`)."""
+    """Hits of a run kept in pieces in ``folder`` (one raw file each: the rows sorted by motif, then
+    stream position, then strand, as int64 start, float64 score, int32 motif-strand, sequence and
+    p-value table entry columns, then the matched sites one after another), with running
+    per-entry hit counts for the q-values; :meth:`write` then streams them to TSV, BED or GFF text
+    (the numba row writer of :mod:`seqconv.scan.text`, p-values, q-values and BED scores
+    formatted once per entry used)."""
 
     def __init__(self, bank: _Bank, stream: _Stream, folder: Path):
         self.bank, self.stream, self.folder = bank, stream, Path(folder)
-        self.pieces: list[Path] = []
+        self.pieces: list[tuple[Path, int]] = []
         self.counts = np.zeros(len(bank.sf_flat), dtype=np.int64)
         self.n_hits = 0
+        if len(bank.sf_flat) >= 2 ** 31:
+            raise ValueError("p-value tables of 2**31 entries or more")
 
     def add(self, parts: list[dict]):
         bank = self.bank
-        h = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "matched"}
+        h = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         col = h["col"]
         key = (self.stream.starts[h["seq"]] + h["start"]) * 2 + bank.minus_of[col]
         order = kern.hit_order(bank.motif_of[col], key, len(bank.motifs))
-        motif_idx, seq_idx, start, end, minus, score, p_value, _ = kern.gather_hits(
-            order, col, h["seq"], h["start"], h["score"], h["p_value"], np.zeros(0), np.arange(len(col)),
-            bank.widths, bank.motif_of, bank.minus_of)
-        pidx = h["pidx"][order]
-        kern.count_into(self.counts, pidx)
-        # the matched sites stay in the engine's order (one raw file); rows point into it
-        data = np.concatenate([p["matched"] for p in parts])
-        offsets = np.zeros(len(col), dtype=np.int64)
-        np.cumsum(bank.widths[col][:-1], out=offsets[1:])
-        table = pa.table({"motif": motif_idx.astype(np.int32), "seq": seq_idx.astype(np.int64), "start": start,
-                          "end": end, "minus": minus.astype(np.int8), "score": score, "p_value": p_value,
-                          "pidx": pidx, "m_start": offsets[order]})
-        path = self.folder / f"{len(self.pieces):06d}.arrow"
-        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
-            w.write_table(table)
-        data.tofile(path.with_suffix(".sites"))
-        self.pieces.append(path)
+        n = len(order)
+        buf = np.zeros(_PIECE_ROW * n + len(h["matched"]) + _PAD, dtype=np.uint8)   # padded for the row writer
+        _pack_piece(order, col, h["seq"], h["start"], h["score"], h["pidx"], h["matched"], bank.widths,
+                    self.counts, *_unpack_piece(buf, n))
+        path = self.folder / f"{len(self.pieces):06d}.hits"
+        with open(path, "wb") as fh:     # a file object: a full disk is an OSError with its errno
+            fh.write(memoryview(buf))
+        self.pieces.append((path, len(order)))
         self.n_hits += len(order)
 
     def write(self, dst, fmt: str, n_tests: np.ndarray, pi0: np.ndarray) -> int:
         """Write every piece to the binary file ``dst`` with FIMO's q-values; returns the hits written.
 
-        Each piece is read back (memory-mapped) and written as text lines by the numba row
-        writer of :mod:`seqconv.scan.text`."""
+        Each piece is read back and written as text lines by the numba row writer of
+        :mod:`seqconv.scan.text`."""
         bank = self.bank
         used = np.flatnonzero(self.counts)
-        table = fimo_q_table_from_counts(used, self.counts[used], bank, n_tests, pi0)
+        used, q = fimo_q_table_from_counts(used, self.counts[used], bank, n_tests, pi0)
         self.counts = np.zeros(0, dtype=np.int64)
+        rank = np.zeros(len(bank.sf_flat), dtype=np.int32)       # table entry -> its text
+        rank[used] = np.arange(len(used), dtype=np.int32)
+        strand = np.searchsorted(bank.sf_off, used, side="right") - 1
         rows = TextRows(bank.motif_ids, bank.motif_names, self.stream.ids, fmt)
+        rows.strands(bank.motif_of, bank.minus_of)
+        rows.entries(bank.sf_flat[used], q, bank.motif_of[strand], bank.minus_of[strand])
         dst.write(_HEADERS[fmt].encode())
-        for path in self.pieces:
-            sites = path.with_suffix(".sites")
-            with pa.memory_map(str(path)) as src:
-                t = pa.ipc.open_file(src).read_all()
-                col = {name: t[name].to_numpy() for name in ("motif", "seq", "start", "end", "minus", "score",
-                                                             "p_value", "pidx", "m_start")}
-                rows.write(dst, col["motif"], col["seq"], col["start"], col["end"], col["minus"], col["score"],
-                           col["p_value"], lookup_q(col["pidx"], table), np.fromfile(sites, dtype=np.uint8),
-                           col["m_start"])
-                del t, col
+        for path, n in self.pieces:
+            start, score, col, seq, pidx, sites = _unpack_piece(np.fromfile(path, dtype=np.uint8), n)
+            rows.write_hits(dst, col, seq, start, score, pidx, rank, bank.minus_of, bank.widths, sites)
             path.unlink()
-            sites.unlink()
         return self.n_hits

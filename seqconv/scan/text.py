@@ -1,11 +1,14 @@
 """numba writers of hits as text lines: TSV, BED and GFF rows straight into a byte buffer.
 
-A piece of hits (columns of integers and floats, plus the motif, sequence and
-matched-site strings as arrow-style ``(data, offsets)`` byte layouts) is
-written in one pass per row: no per-column string arrays, no CSV writer.
-Rows are split into chunks written in parallel, each into its own stretch of
-one buffer sized from an upper bound of every row; the caller writes the
-chunks' used parts in order.
+A piece of hits (integer and float columns: motif-strand, sequence, start,
+score, p-value table entry; the matched sites one after another) is written in
+one pass per row: no per-column string arrays, no CSV writer.  Motif, sequence
+and per-entry texts are arrow-style ``(data, offsets)`` byte layouts: the
+p-value, q-value and BED score of a hit depend on its p-value table entry
+only, so they are formatted once per entry used (``TextRows.entries``) and
+copied into each row.  Rows are split into chunks written in parallel, each
+into its own stretch of one buffer sized from an upper bound of every row; the
+caller writes the chunks' used parts in order.
 
 Numbers: floats as C's ``%.6g`` (TSV) and ``%.3g`` (GFF p- and q-values,
 Python's ``"{:.3g}"``), GFF scores as Python's ``repr`` of numpy's
@@ -171,98 +174,188 @@ def format_g(x, digits):  # pragma: no cover - compiled by numba
 
 _TSV, _BED, _GFF = 0, 1, 2
 _KINDS = {"tsv": _TSV, "bed": _BED, "gff": _GFF}
-_SOURCE = np.frombuffer(b"seqconv\tnucleotide_motif\t", dtype=np.uint8)
-_GFF_KEYS = np.frombuffer(b"Name=;Alias=;pvalue=;qvalue=;sequence=", dtype=np.uint8)
+_SOURCE = "\tseqconv\tnucleotide_motif\t"
+#: bytes every string layout is padded with: :func:`_copy` reads (and writes) whole 16-byte words
+_PAD = 16
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _word(out, o, data, i):  # pragma: no cover - compiled by numba
+    """``out[o:o + 8] = data[i:i + 8]`` as one 8-byte load and store (the byte moves are combined)."""
+    v = (np.uint64(data[i]) | (np.uint64(data[i + 1]) << np.uint64(8)) | (np.uint64(data[i + 2]) << np.uint64(16))
+         | (np.uint64(data[i + 3]) << np.uint64(24)) | (np.uint64(data[i + 4]) << np.uint64(32))
+         | (np.uint64(data[i + 5]) << np.uint64(40)) | (np.uint64(data[i + 6]) << np.uint64(48))
+         | (np.uint64(data[i + 7]) << np.uint64(56)))
+    for k in range(8):
+        out[o + k] = np.uint8((v >> np.uint64(8 * k)) & np.uint64(255))
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _copy(out, o, data, a, b):  # pragma: no cover - compiled by numba
+    """``data[a:b]`` written at ``out[o:]``, in 16-byte words: reads up to 15 bytes past ``b`` and
+    writes up to 15 past the end (the next field overwrites them); returns the new end."""
+    i = a
+    p = o
+    while True:
+        _word(out, p, data, i)
+        _word(out, p + 8, data, i + 8)
+        i += 16
+        p += 16
+        if i >= b:
+            break
+    return o + (b - a)
+
+
+@nb.njit(cache=True)
+def _cat(a_data, a_off, a_idx, b_data, b_off, b_idx):  # pragma: no cover - compiled by numba
+    """Strings ``A[a_idx[k]] + B[b_idx[k]]`` of two string layouts, as a layout (unpadded)."""
+    n = len(a_idx)
+    off = np.zeros(n + 1, dtype=np.int64)
+    for k in range(n):
+        off[k + 1] = off[k] + (a_off[a_idx[k] + 1] - a_off[a_idx[k]]) + (b_off[b_idx[k] + 1] - b_off[b_idx[k]])
+    data = np.empty(off[n], dtype=np.uint8)
+    for k in range(n):
+        o = off[k]
+        for i in range(a_off[a_idx[k]], a_off[a_idx[k] + 1]):
+            data[o] = a_data[i]
+            o += 1
+        for i in range(b_off[b_idx[k]], b_off[b_idx[k] + 1]):
+            data[o] = b_data[i]
+            o += 1
+    return data, off
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def _write_rows(kind, bounds, motif, seq, start, end, minus, score, p_value, q_value, bed_score,
-                m_data, m_start, id_data, id_off, name_data, name_off, seq_data, seq_off,
-                source, keys):  # pragma: no cover - compiled by numba
-    """Write rows ``i`` of the hits, chunk ``c`` starting at ``bounds[c]``; returns (buffer, chunk ends)."""
-    n = len(motif)
-    n_chunks = len(bounds) - 1
-    out = np.empty(bounds[-1], dtype=np.uint8)
+def _write_hits(kind, n_chunks, col, seq, start, score, pidx, rank, minus_of, widths, sites,
+                s_data, s_off, e_data, e_off, q_data, q_off, source):  # pragma: no cover - compiled by numba
+    """Rows of hits written as text, in ``n_chunks`` parallel chunks of one buffer; returns
+    ``(buffer, chunk starts, chunk ends)``.
+
+    Row ``i`` is motif-strand ``col[i]`` (``minus_of``, ``widths`` and text ``S`` per strand) on
+    sequence ``seq[i]`` (text ``Q``) from ``start[i]``, float ``score[i]``, p-value table entry
+    ``rank[pidx[i]]`` (text ``E``); its site is the next ``widths[col[i]]`` letters of ``sites``
+    (the rows' sites one after another).  Lines (``|`` a tab): TSV ``S seq|start|end|strand|score E
+    site``, BED ``seq|start|end|S E``, GFF ``seq source start+1|end|round(score, 3) S seq E site``
+    (no space between the parts; see :class:`TextRows` for ``S`` and ``E``).  Every layout is
+    padded (:data:`_PAD`)."""
+    n = len(col)
+    # a serial pass: each chunk's first site and an upper bound of its text
+    bounds = np.zeros(n_chunks + 1, dtype=np.int64)
+    site0 = np.zeros(n_chunks + 1, dtype=np.int64)
+    for c in range(n_chunks):
+        a = c * n // n_chunks
+        b = (c + 1) * n // n_chunks
+        size = 0
+        width = 0
+        for i in range(a, b):
+            j = col[i]
+            s = seq[i]
+            e = rank[pidx[i]]
+            width += widths[j]
+            size += (s_off[j + 1] - s_off[j]) + (e_off[e + 1] - e_off[e]) + 2 * (q_off[s + 1] - q_off[s])
+        bounds[c + 1] = bounds[c] + size + width + (120 + 2 * _PAD) * (b - a)
+        site0[c + 1] = site0[c] + width
+    out = np.empty(bounds[n_chunks] + _PAD, dtype=np.uint8)
     ends = np.empty(n_chunks, dtype=np.int64)
     for c in nb.prange(n_chunks):
         a = c * n // n_chunks
         b = (c + 1) * n // n_chunks
         buf = np.empty(6, dtype=np.uint8)
         o = bounds[c]
+        so = site0[c]
         for i in range(a, b):
-            mi, si = motif[i], seq[i]
-            strand = 45 if minus[i] else 43
-            if kind == 0:  # motif_id motif_name sequence_id start end strand score p q matched
-                o = _put(out, o, id_data, id_off[mi], id_off[mi + 1])
+            j = col[i]
+            si = seq[i]
+            w = widths[j]
+            st = start[i]
+            e = rank[pidx[i]]
+            if kind == 0:
+                o = _copy(out, o, s_data, s_off[j], s_off[j + 1])
+                o = _copy(out, o, q_data, q_off[si], q_off[si + 1])
                 out[o] = 9
-                o = _put(out, o + 1, name_data, name_off[mi], name_off[mi + 1])
+                o = _put_int(out, o + 1, st)
                 out[o] = 9
-                o = _put(out, o + 1, seq_data, seq_off[si], seq_off[si + 1])
-                out[o] = 9
-                o = _put_int(out, o + 1, start[i])
-                out[o] = 9
-                o = _put_int(out, o + 1, end[i])
-                out[o], out[o + 1], out[o + 2] = 9, strand, 9
+                o = _put_int(out, o + 1, st + w)
+                out[o], out[o + 1], out[o + 2] = 9, 45 if minus_of[j] else 43, 9
                 o = _put_g(out, o + 3, score[i], 6, buf)
+                o = _copy(out, o, e_data, e_off[e], e_off[e + 1])
+                o = _copy(out, o, sites, so, so + w)
+            elif kind == 1:
+                o = _copy(out, o, q_data, q_off[si], q_off[si + 1])
                 out[o] = 9
-                o = _put_g(out, o + 1, p_value[i], 6, buf)
+                o = _put_int(out, o + 1, st)
                 out[o] = 9
-                o = _put_g(out, o + 1, q_value[i], 6, buf)
+                o = _put_int(out, o + 1, st + w)
                 out[o] = 9
-                o = _put(out, o + 1, m_data, m_start[i], m_start[i] + end[i] - start[i])
-            elif kind == 1:  # chrom start end id_name score strand
-                o = _put(out, o, seq_data, seq_off[si], seq_off[si + 1])
+                o = _copy(out, o + 1, s_data, s_off[j], s_off[j + 1])
+                o = _copy(out, o, e_data, e_off[e], e_off[e + 1])
+            else:
+                o = _copy(out, o, q_data, q_off[si], q_off[si + 1])
+                o = _copy(out, o, source, 0, len(source) - _PAD)
+                o = _put_int(out, o, st + 1)
                 out[o] = 9
-                o = _put_int(out, o + 1, start[i])
-                out[o] = 9
-                o = _put_int(out, o + 1, end[i])
-                out[o] = 9
-                o = _put(out, o + 1, id_data, id_off[mi], id_off[mi + 1])
-                out[o] = 95
-                o = _put(out, o + 1, name_data, name_off[mi], name_off[mi + 1])
-                out[o] = 9
-                o = _put_int(out, o + 1, bed_score[i])
-                out[o], out[o + 1] = 9, strand
-                o += 2
-            else:  # seqid source type start end score strand phase attributes
-                o = _put(out, o, seq_data, seq_off[si], seq_off[si + 1])
-                out[o] = 9
-                o = _put(out, o + 1, source, 0, len(source))
-                o = _put_int(out, o, start[i] + 1)
-                out[o] = 9
-                o = _put_int(out, o + 1, end[i])
+                o = _put_int(out, o + 1, st + w)
                 out[o] = 9
                 o = _put_round3(out, o + 1, score[i])
-                out[o], out[o + 1], out[o + 2], out[o + 3], out[o + 4] = 9, strand, 9, 46, 9
-                o = _put(out, o + 5, keys, 0, 5)                      # Name=
-                o = _put(out, o, id_data, id_off[mi], id_off[mi + 1])
-                out[o] = 95
-                o = _put(out, o + 1, seq_data, seq_off[si], seq_off[si + 1])
-                out[o] = strand
-                o = _put(out, o + 1, keys, 5, 12)                     # ;Alias=
-                o = _put(out, o, name_data, name_off[mi], name_off[mi + 1])
-                o = _put(out, o, keys, 12, 20)                        # ;pvalue=
-                o = _put_g(out, o, p_value[i], 3, buf)
-                o = _put(out, o, keys, 20, 28)                        # ;qvalue=
-                o = _put_g(out, o, q_value[i], 3, buf)
-                o = _put(out, o, keys, 28, 38)                        # ;sequence=
-                o = _put(out, o, m_data, m_start[i], m_start[i] + end[i] - start[i])
+                o = _copy(out, o, s_data, s_off[j], s_off[j + 1])
+                o = _copy(out, o, q_data, q_off[si], q_off[si + 1])
+                o = _copy(out, o, e_data, e_off[e], e_off[e + 1])
+                o = _copy(out, o, sites, so, so + w)
             out[o] = 10
             o += 1
+            so += w
         ends[c] = o
-    return out, ends
+    return out, bounds, ends
 
 
 def _layout(strings) -> tuple[np.ndarray, np.ndarray]:
-    """A list of str as UTF-8 ``(data, offsets)``."""
+    """A list of str as UTF-8 ``(data, offsets)``, unpadded."""
     encoded = [str(s).encode() for s in strings]
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum([len(e) for e in encoded], out=offsets[1:])
     return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
 
 
+def _padded(layout) -> tuple[np.ndarray, np.ndarray]:
+    data, offsets = layout
+    return np.concatenate([data, np.zeros(_PAD, dtype=np.uint8)]), offsets
+
+
+def _join(*pieces) -> tuple[np.ndarray, np.ndarray]:
+    """``pieces``: ``(layout, idx)`` pairs, or plain str (the same text on every row); the strings of
+    each row joined, as an unpadded layout."""
+    n = next(len(idx) for p in pieces if not isinstance(p, str) for idx in [p[1]])
+    zeros = np.zeros(n, dtype=np.int64)
+    acc = (np.zeros(0, dtype=np.uint8), np.zeros(n + 1, dtype=np.int64))
+    for p in pieces:
+        layout, idx = (_layout([p]), zeros) if isinstance(p, str) else p
+        acc = _cat(acc[0], acc[1], np.arange(n, dtype=np.int64), layout[0], layout[1],
+                   np.asarray(idx, dtype=np.int64))
+    return acc
+
+
+def bed_scores(p_value: np.ndarray) -> np.ndarray:
+    """BED's score of each p-value: ``min(1000, round(-10 log10 p))`` (p floored at 1e-300), int64."""
+    p = np.maximum(np.asarray(p_value, dtype=np.float64), 1e-300)
+    return np.minimum(1000, np.round(-10 * np.log10(p))).astype(np.int64)
+
+
 class TextRows:
-    """Writes pieces of hits as TSV, BED or GFF lines (one instance per run: the name layouts are built once).
+    """Writes hits as TSV, BED or GFF lines (one instance per run: the name layouts are built once).
+
+    A row's text is made of its motif-strand's text ``S``, its p-value table entry's text ``E``
+    (an entry is one motif-strand's p-value: the p-value, q-value and BED score are formatted
+    once per entry used, not once per row), its sequence id, and the numbers and site of the hit:
+
+    * TSV: ``S`` = ``id|name|``, ``E`` = ``|p|q|`` (``%.6g``);
+    * BED: ``S`` = ``id_name|``, ``E`` = ``score|strand`` (``min(1000, round(-10 log10 p))``);
+    * GFF: ``S`` = ``|strand|.|Name=id_``, ``E`` = ``strand;Alias=name;pvalue=p;qvalue=q;sequence=``
+      (``%.3g``),
+
+    ``|`` standing for a tab.
+
+    :meth:`strands` and :meth:`entries` set them; :meth:`write_hits` writes pieces of hits that
+    point to them; :meth:`write` writes rows given as plain columns.
 
     Parameters
     ----------
@@ -275,12 +368,59 @@ class TextRows:
 
     def __init__(self, motif_ids, motif_names, sequence_ids, fmt: str):
         self.kind = _KINDS[fmt]
-        self.ids, self.names, self.seqs = _layout(motif_ids), _layout(motif_names), _layout(sequence_ids)
-        self.id_len, self.name_len = np.diff(self.ids[1]), np.diff(self.names[1])
-        self.seq_len = np.diff(self.seqs[1])
+        self.ids, self.names = _layout(motif_ids), _layout(motif_names)
+        self.seqs = _padded(_layout(sequence_ids))
+        self.source = _padded(_layout([_SOURCE]))[0]
+        self.s_text = self.e_text = None
+
+    def strands(self, motif_of: np.ndarray, minus_of: np.ndarray) -> None:
+        """Texts ``S`` of the motif-strands (motif index ``motif_of[j]``, minus strand ``minus_of[j]``)."""
+        m, sign = np.asarray(motif_of, dtype=np.int64), np.asarray(minus_of, dtype=np.int64)
+        strand = (_layout(["+", "-"]), sign)
+        if self.kind == _TSV:
+            s = _join((self.ids, m), "\t", (self.names, m), "\t")
+        elif self.kind == _BED:
+            s = _join((self.ids, m), "_", (self.names, m), "\t")
+        else:
+            s = _join("\t", strand, "\t.\tName=", (self.ids, m), "_")
+        self.s_text = _padded(s)
+
+    def entries(self, p_value: np.ndarray, q_value: np.ndarray, motif: np.ndarray, minus: np.ndarray) -> None:
+        """Texts ``E`` of the entries ``k``: p-value ``p_value[k]``, q-value ``q_value[k]``, of motif
+        ``motif[k]`` on the minus strand if ``minus[k]``."""
+        p_value = np.ascontiguousarray(p_value, dtype=np.float64)
+        q_value = np.ascontiguousarray(q_value, dtype=np.float64)
+        idx = np.arange(len(p_value))
+        strand = (_layout(["+", "-"]), np.asarray(minus, dtype=np.int64))
+        if self.kind == _TSV:
+            e = _join("\t", (format_g(p_value, 6), idx), "\t", (format_g(q_value, 6), idx), "\t")
+        elif self.kind == _BED:
+            e = _join((format_g(bed_scores(p_value).astype(np.float64), 6), idx), "\t", strand)  # ints < 1e6: %d
+        else:
+            e = _join(strand, ";Alias=", (self.names, np.asarray(motif, dtype=np.int64)), ";pvalue=",
+                      (format_g(p_value, 3), idx), ";qvalue=", (format_g(q_value, 3), idx), ";sequence=")
+        self.e_text = _padded(e)
+
+    def write_hits(self, dst, col, seq, start, score, pidx, rank, minus_of, widths, sites) -> None:
+        """Write one piece's rows to the binary file ``dst``.
+
+        ``col, seq, start, score, pidx`` : (n,) per row: motif-strand (int32), sequence (int32),
+        start (int64), score (float64) and p-value table entry (int32), whose text ``E`` is number
+        ``rank[pidx]`` (int32); ``minus_of, widths`` : (n_strands,) bool and int64 per motif-strand;
+        ``sites`` : uint8, the rows' matched sites one after another (row ``i``'s is
+        ``widths[col[i]]`` long), then :data:`_PAD` more bytes."""
+        n = len(col)
+        if n == 0:
+            return
+        n_chunks = max(1, -(-n // self.CHUNK_ROWS))
+        out, bounds, ends = _write_hits(self.kind, n_chunks, col, seq, start, score, pidx, rank, minus_of, widths,
+                                        sites, *self.s_text, *self.e_text, *self.seqs, self.source)
+        view = memoryview(out)
+        for c in range(n_chunks):
+            dst.write(view[bounds[c]:ends[c]])
 
     def write(self, dst, motif, seq, start, end, minus, score, p_value, q_value, m_data, m_start) -> None:
-        """Write one piece's rows to the binary file ``dst``.
+        """Write rows given as columns to the binary file ``dst`` (every row its own motif-strand and entry).
 
         ``motif, seq, start, end, minus, score, p_value, q_value`` : (n,) columns;
         ``m_data`` (bytes, uint8) and ``m_start`` (n,): the matched site of row ``i`` is
@@ -289,25 +429,16 @@ class TextRows:
         n = len(motif)
         if n == 0:
             return
-        motif = np.asarray(motif, dtype=np.int64)
-        seq = np.asarray(seq, dtype=np.int64)
-        # an upper bound of every row: its strings, 4 numbers of 20 bytes, 3 floats, separators and keys
-        start, end = np.ascontiguousarray(start, dtype=np.int64), np.ascontiguousarray(end, dtype=np.int64)
-        row = self.id_len[motif] + self.name_len[motif] + 2 * self.seq_len[seq] + (end - start) + 200
-        n_chunks = max(1, -(-n // self.CHUNK_ROWS))
-        cuts = np.arange(n_chunks + 1) * n // n_chunks
-        csum = np.concatenate([[0], np.cumsum(row)])
-        bounds = csum[cuts].astype(np.int64)
-        bed_score = np.zeros(0, dtype=np.int64)
-        if self.kind == _BED:
-            p = np.maximum(np.asarray(p_value, dtype=np.float64), 1e-300)
-            bed_score = np.minimum(1000, np.round(-10 * np.log10(p))).astype(np.int64)
-        f64 = lambda x: np.ascontiguousarray(x, dtype=np.float64)  # noqa: E731
-        i64 = lambda x: np.ascontiguousarray(x, dtype=np.int64)  # noqa: E731
-        out, ends = _write_rows(
-            self.kind, bounds, motif, seq, i64(start), i64(end), np.ascontiguousarray(minus, dtype=np.int8),
-            f64(score), f64(p_value), f64(q_value), bed_score, np.ascontiguousarray(m_data, dtype=np.uint8),
-            i64(m_start), *self.ids, *self.names, *self.seqs, _SOURCE, _GFF_KEYS)
-        view = memoryview(out)
-        for c in range(n_chunks):
-            dst.write(view[bounds[c]:ends[c]])
+        start = np.ascontiguousarray(start, dtype=np.int64)
+        widths = np.ascontiguousarray(end, dtype=np.int64) - start
+        m_start = np.asarray(m_start, dtype=np.int64)
+        first = np.concatenate([[0], np.cumsum(widths)[:-1]])      # the sites one after another
+        sites = np.ascontiguousarray(m_data, dtype=np.uint8)[np.repeat(m_start - first, widths)
+                                                             + np.arange(widths.sum())]
+        minus = np.asarray(minus, dtype=bool)
+        self.strands(motif, minus)
+        self.entries(p_value, q_value, motif, minus)
+        idx = np.arange(n, dtype=np.int32)
+        self.write_hits(dst, idx, np.ascontiguousarray(seq, dtype=np.int32), start,
+                        np.ascontiguousarray(score, dtype=np.float64), idx, idx, minus, widths,
+                        np.concatenate([sites, np.zeros(_PAD, dtype=np.uint8)]))
