@@ -406,8 +406,7 @@ def main(argv=None) -> int:
                 print(json.dumps(r), flush=True)
                 with open(runs_path, "a") as fh:   # append: runs of other processes (--tag variants) are kept
                     fh.write(json.dumps(r) + "\n")
-                runs.append(r)
-                report(runs, Path(args.out), args.threads, Path(args.data))
+                runs.append(r)   # the report (paired bootstraps over every task: minutes of CPU) is written once, at the end
     print(report(runs, Path(args.out), args.threads, Path(args.data)))
     return 0
 
