@@ -160,7 +160,7 @@ def test_inference_copy_folds_batchnorm_same_outputs(arch):
     ("deepbind", {}), ("deepbind", {"pool_size": 3, "kernel_size": 8, "global_pool": "maxavg"}),
     ("basset", {}), ("basset", {"kernel_sizes": (8, 6, 4), "pool_sizes": (2, 3, 1), "n_tasks": 3}),
     ("resnet", {}), ("resnet", {"first_widths": (4, 9), "dilations": (1, 3), "pool_size": 0}),
-    ("resnet", {"first_activation": "exp", "pool_size": 4})])
+    ("resnet", {"first_activation": "exp", "pool_size": 4}), ("resnet", {"rc_share": True})])
 @pytest.mark.slow
 def test_channels_last_inference_path_equals_plain_model(arch, overrides):
     """The fast predict path (BatchNorm folded, (1 x K) conv2d on channels-last activations) == model.eval()."""
