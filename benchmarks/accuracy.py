@@ -343,7 +343,8 @@ def _experiments(base: pd.DataFrame, tagged: list) -> list:
     for (task, arch, tag), g in t.groupby(["task", "arch", "tag"], sort=False):
         seeds = sorted(g["seed"])
         b = base[(base["task"] == task) & (base["arch"] == arch) & base["seed"].isin(seeds)] if len(base) else base
-        change = ", ".join(f"{k}={v}" for k, v in g["overrides"].iloc[0].items())
+        opts = g["train_options"].iloc[0] if "train_options" in g else None   # TrainConfig overrides too
+        change = ", ".join(f"{k}={v}" for k, v in {**g["overrides"].iloc[0], **(opts if isinstance(opts, dict) else {})}.items())
         change = "; ".join(x for x in (change, f"epochs={g['epochs'].iloc[0]}, patience={g['patience'].iloc[0]}") if x)
         bm = b["mcc"].mean() * 100 if len(b) == len(g) else np.nan
         lines.append(f"| {task} | {arch} | {tag} | {change} | {','.join(map(str, seeds))} | {g['mcc'].mean() * 100:.2f} | "

@@ -1,7 +1,7 @@
 """Training: AdamW, class-weighted BCE, warm-up + cosine schedule, early stopping on validation auPRC.
 
 Checkpoints are data, not pickles: each epoch writes ``checkpoint/last.safetensors``
-(model weights + AdamW moments) and ``checkpoint/last.json`` (epoch, history,
+(model weights + AdamW moments + the EMA of the weights when on) and ``checkpoint/last.json`` (epoch, history,
 early-stopping state, configs) into the output directory; the best model so far is
 the model directory itself (``model.safetensors`` + ``model.json``).  Every random
 choice of epoch ``e`` (shuffle order, reverse-complement flips, shifts, dropout)
@@ -34,6 +34,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from seqconv.dataset import Dataset, read_dataset
+from seqconv.ema import WeightEMA
+from seqconv.ema import averaged as _averaged
 from seqconv.errors import InputError
 from seqconv.evaluate import binary_metrics
 from seqconv.fileio import atomic_open, atomic_path
@@ -67,6 +69,12 @@ class TrainConfig:
     max_shift : int
         Random shift of each training sequence by up to this many bp (N-padded).
     seed : int
+    ema_decay : float
+        ``0`` (default): off.  ``0 < d < 1``: keep a bias-corrected exponential moving average of
+        the weights and BatchNorm statistics (:mod:`seqconv.ema`), updated after every optimiser
+        step; validation, early stopping and the saved model use the averaged weights.  About
+        ``1 / (1 - d)`` recent steps count, so pick ``d`` for the run's number of steps (epochs x
+        batches per epoch), e.g. 0.99 for a few hundred steps.
     """
 
     epochs: int = 20
@@ -80,6 +88,7 @@ class TrainConfig:
     rc_augment: bool = True
     max_shift: int = 3
     seed: int = 0
+    ema_decay: float = 0.0
 
     def __post_init__(self):
         if self.schedule not in ("cosine", "constant"):
@@ -88,9 +97,15 @@ class TrainConfig:
             raise ValueError(f"class_weight must be 'balanced' or 'none', got {self.class_weight!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.max_shift < 0:
             raise ValueError("epochs and batch_size must be >= 1 and max_shift >= 0")
+        if not (math.isfinite(self.ema_decay) and 0.0 <= self.ema_decay < 1.0):
+            raise ValueError(f"ema_decay must be in [0, 1) (0 = off), got {self.ema_decay}")
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """JSON-ready fields; ``ema_decay`` only when on (cards and checkpoints read as before it existed)."""
+        d = dataclasses.asdict(self)
+        if not d["ema_decay"]:
+            del d["ema_decay"]
+        return d
 
 
 @dataclass(frozen=True)
@@ -358,7 +373,7 @@ def _optim_tensors(opt: torch.optim.Optimizer) -> tuple[dict, dict]:
     return tensors, {"param_groups": groups}
 
 
-def _save_checkpoint(out: Path, model, opt, state: dict) -> None:
+def _save_checkpoint(out: Path, model, opt, state: dict, ema: WeightEMA | None = None) -> None:
     from safetensors.torch import save_file
 
     ck = out / CKPT_DIR
@@ -366,13 +381,16 @@ def _save_checkpoint(out: Path, model, opt, state: dict) -> None:
     otensors, ometa = _optim_tensors(opt)
     tensors = {f"model.{k}": v.detach().contiguous().clone() for k, v in model.state_dict().items()}
     tensors.update(otensors)
+    if ema is not None:  # the running average, so that a resumed run averages exactly as an uninterrupted one
+        tensors.update(ema.state_tensors())
+        state = {**state, "ema_steps": ema.steps}
     with atomic_path(ck / "last.safetensors", suffix=".safetensors") as tmp:
         save_file({k: tensors[k] for k in sorted(tensors)}, str(tmp))
     with atomic_open(ck / "last.json") as fh:
         json.dump({**state, "optimizer": ometa}, fh, indent=1)
 
 
-def _load_checkpoint(out: Path, model, opt) -> dict:
+def _load_checkpoint(out: Path, model, opt, ema: WeightEMA | None = None) -> dict:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -395,6 +413,8 @@ def _load_checkpoint(out: Path, model, opt) -> dict:
     sd = opt.state_dict()
     groups = [{**g, "params": cur["params"]} for g, cur in zip(state["optimizer"]["param_groups"], sd["param_groups"])]
     opt.load_state_dict({"state": state_t, "param_groups": groups})
+    if ema is not None and "ema_steps" in state:  # (a checkpoint without EMA fails the config check next)
+        ema.load_state_tensors(tensors, state["ema_steps"])
     return state
 
 
@@ -800,6 +820,7 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
             for _, p in ps:
                 p.requires_grad_(False)
     opt = torch.optim.AdamW(opt_groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    ema = WeightEMA(model, cfg.ema_decay) if cfg.ema_decay else None
     steps = math.ceil(len(Xtr) / cfg.batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(cfg, s, steps))
     out = Path(out_dir) if out_dir is not None else None
@@ -819,7 +840,7 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
     if resume:
         if out is None:
             raise InputError("--resume needs the output directory of the interrupted run")
-        state = _load_checkpoint(out, model, opt)
+        state = _load_checkpoint(out, model, opt, ema)
         if state["config"] != cfg.to_dict():
             raise InputError(f"--resume: the checkpoint was made with a different training config {state['config']}")
         if state.get("groups", groups_info) != groups_info:
@@ -869,6 +890,8 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
                 loss.backward()
                 opt.step()
                 sched.step()
+                if ema is not None:
+                    ema.update(model)
                 total += float(loss.detach()) * len(idx) / ctx.world
                 seen += len(idx)
                 if b % 20 == 0:
@@ -878,7 +901,8 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
                         tqdm.write(line, file=sys.stderr)
             bar.close()
             total = _allreduce_sum(total, ctx)
-        logits = _sharded_predict(predict, model, Xva, ctx, dev)
+        with _averaged(ema, model):  # validation, early stopping and the saved best model: the EMA weights
+            logits = _sharded_predict(predict, model, Xva, ctx, dev)
         vloss, m = None, None
         if ctx.is_main:
             with torch.no_grad():
@@ -897,10 +921,11 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
             model.card = model.card.replace(training={**training_info, "best_epoch": best_epoch},
                                             metrics={"valid": {k: row[k] for k in
                                                                ("valid_auroc", "valid_auprc", "valid_mcc")}})
-            if out is not None and ctx.is_main:
-                save_model(model, out)
-            if out is None:  # with out_dir the best model is on disk, read back at the end
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            with _averaged(ema, model):
+                if out is not None and ctx.is_main:
+                    save_model(model, out)
+                if out is None:  # with out_dir the best model is on disk, read back at the end
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             bad += 1
         if verbose:
@@ -911,7 +936,7 @@ def fit(model, train, valid=None, *, config: TrainConfig | None = None, groups=N
             _write_log(out / LOG, history)
             _save_checkpoint(out, model, opt, {"epoch": epoch, "best": best, "best_epoch": best_epoch, "bad": bad,
                                                "history": history, "config": cfg.to_dict(), "groups": groups_info,
-                                               "data": fingerprint})
+                                               "data": fingerprint}, ema)
     for _, ps in resolved:
         for _, p in ps:
             p.requires_grad_(True)

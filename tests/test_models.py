@@ -160,7 +160,7 @@ def test_inference_copy_folds_batchnorm_same_outputs(arch):
     ("deepbind", {}), ("deepbind", {"pool_size": 3, "kernel_size": 8, "global_pool": "maxavg"}),
     ("basset", {}), ("basset", {"kernel_sizes": (8, 6, 4), "pool_sizes": (2, 3, 1), "n_tasks": 3}),
     ("resnet", {}), ("resnet", {"first_widths": (4, 9), "dilations": (1, 3), "pool_size": 0}),
-    ("resnet", {"first_activation": "exp", "pool_size": 4})])
+    ("resnet", {"first_activation": "exp", "pool_size": 4}), ("resnet", {"rc_share": True})])
 @pytest.mark.slow
 def test_channels_last_inference_path_equals_plain_model(arch, overrides):
     """The fast predict path (BatchNorm folded, (1 x K) conv2d on channels-last activations) == model.eval()."""
@@ -234,3 +234,121 @@ def test_model_card_travels_with_the_model_and_with_head_swaps_safely(tmp_path):
     back = load_model(tmp_path / "n")
     x = torch.rand(3, 4, 101)
     assert torch.equal(back(x), new.eval()(x)) and back.tasks == new.tasks and back.card == new.card
+
+
+def _rc_pairs_hold(model) -> bool:
+    """Every first-layer conv: filter F/2 + i is filter i reversed and complemented, same bias, bit for bit."""
+    ok = True
+    for c in model.first_convs:
+        h = c.out_channels // 2
+        ok &= torch.equal(c.weight[h:], c.weight[:h].flip(1, 2)) and torch.equal(c.bias[h:], c.bias[:h])
+    return bool(ok)
+
+
+def test_rc_share_first_layer_pairs_hold_after_training_and_are_rc_equivariant():
+    """resnet rc_share=True: half the first-layer parameters, (W, RC(W)) pairs, an RC-equivariant first conv;
+    the pairing still holds exactly after training steps on real peaks (the optimiser moves the shared half)."""
+    from _oct4_mafk import oct4_mafk_dataset
+
+    from seqconv.train import TrainConfig, fit
+
+    plain = build_model(get_config("resnet", input_length=200, first_filters=8, dilations=[1, 2]), seed=0)
+    m = build_model(get_config("resnet", input_length=200, first_filters=8, dilations=[1, 2], rc_share=True), seed=0)
+    n_first = sum(p.numel() for c in plain.first_convs for p in c.parameters())
+    n_all = sum(p.numel() for p in m.parameters())
+    assert n_all == sum(p.numel() for p in plain.parameters()) - n_first // 2
+    before = [c.weight.detach().clone() for c in m.first_convs]
+    res = fit(m, oct4_mafk_dataset(), config=TrainConfig(epochs=2, batch_size=32, lr=1e-2, seed=0), verbose=False)
+    m = res.model
+    assert not any(torch.equal(b, c.weight) for b, c in zip(before, m.first_convs))  # it did train
+    assert _rc_pairs_hold(m)
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (5, 200), generator=torch.Generator().manual_seed(0)),
+                                    4).permute(0, 2, 1).float()
+    with torch.no_grad():
+        for c in m.first_convs:
+            h = c.out_channels // 2
+            fwd, rev = c(x), c(x.flip(1).flip(2))
+            assert torch.allclose(fwd[:, h:], rev[:, :h].flip(-1), atol=1e-5)
+            assert not torch.allclose(fwd[:, :h], rev[:, :h].flip(-1), atol=1e-3)  # a plain filter is not
+    with pytest.raises(ValueError, match="rc_share needs an even first_filters"):
+        get_config("resnet", first_filters=7, rc_share=True)
+    with pytest.raises(ValueError, match="odd first_widths"):
+        get_config("resnet", first_widths=[8, 15], rc_share=True)
+    assert "rc_share" not in get_config("resnet").to_dict()  # cards of plain models read as before the option
+
+
+def _rc_model(seed=0):
+    m = build_model(get_config("resnet", n_tasks=2, input_length=101, first_filters=8, dilations=[1, 2],
+                               rc_share=True), seed=seed)
+    g = torch.Generator().manual_seed(seed)
+    for mod in m.modules():  # non-trivial running statistics and affine parameters
+        if isinstance(mod, nn.BatchNorm1d):
+            mod.running_mean.copy_(torch.randn(mod.num_features, generator=g) * 0.3)
+            mod.running_var.copy_(torch.rand(mod.num_features, generator=g) + 0.5)
+            mod.weight.data.copy_(torch.rand(mod.num_features, generator=g) + 0.5)
+            mod.bias.data.copy_(torch.randn(mod.num_features, generator=g) * 0.3)
+    return m.eval()
+
+
+def test_rc_share_save_load_round_trip_and_inference_copy(tmp_path):
+    """The config field is in model.json, the shared half in the safetensors file (no pickles); loading gives
+    the same predictions; the folded / channels-last inference copy equals the model (1e-5) and leaves it intact."""
+    from safetensors.torch import load_file
+
+    from seqconv.modelfile import load_model, save_model
+    from seqconv.models import inference_copy
+    from seqconv.predict import predict
+
+    m = _rc_model()
+    save_model(m, tmp_path / "rc")
+    card = json.loads((tmp_path / "rc" / "model.json").read_text())
+    assert card["architecture"]["rc_share"] is True
+    tensors = load_file(str(tmp_path / "rc" / "model.safetensors"))
+    key = "trunk.layers.0.convs.0.parametrizations.weight.original"
+    assert tuple(tensors[key].shape) == (4, 4, 7)  # half of 8 filters of width 7
+    back = load_model(tmp_path / "rc")
+    assert _rc_pairs_hold(back)
+    x = torch.randint(0, 2, (7, 4, 101), generator=torch.Generator().manual_seed(1)).float()
+    with torch.no_grad():
+        ref = m(x)
+        assert torch.equal(back(x), ref)
+        for cl in (True, False):
+            fast = inference_copy(m, channels_last=cl)
+            assert torch.allclose(fast(x), ref, atol=1e-5)
+    assert ref.abs().max() > 0.03 and ref.std(0).min() > 1e-3  # outputs vary: a check that can fail
+    assert _rc_pairs_hold(m) and torch.equal(m(x), ref)  # the original (and its shared parametrised class) intact
+    expect = ((ref + m(x.flip(1).flip(2))) / 2).detach().numpy()
+    assert np.allclose(predict(back, x.numpy(), check=False), expect, atol=1e-5)
+
+
+def test_rc_share_describe_motifs_and_new_head(tmp_path):
+    """describe counts the shared parameters once; weight motifs come in reverse-complement pairs; a new head
+    on the trunk keeps the pairs; `seqconv motifs` runs on a saved rc_share model."""
+    from _oct4_mafk import write_oct4_mafk
+
+    from seqconv.modelfile import load_model, save_model
+    from seqconv.motifs.extract import weight_motifs
+
+    m = _rc_model()
+    for mod in m.modules():  # positive first-layer BatchNorm scales: no sign flips in the weight view
+        if isinstance(mod, nn.BatchNorm1d):
+            mod.weight.data.abs_()
+    table = describe(m)
+    assert table["params"].iloc[-1] == sum(p.numel() for p in m.parameters())
+    assert table["params"].iloc[0] == sum(p.numel() for p in m.trunk.layers[0].parameters())
+    motifs = weight_motifs(m)
+    assert len(motifs) == 8 * 3
+    for i in range(4):  # width 7 block: filters 0-3 and their pairs 4-7
+        assert np.allclose(motifs[4 + i].probabilities, motifs[i].probabilities[::-1, ::-1])
+    new = m.with_head(["A", "B", "C"], seed=1)
+    assert _rc_pairs_hold(new) and new.n_tasks == 3
+    save_model(new, tmp_path / "new")
+    assert _rc_pairs_hold(load_model(tmp_path / "new"))
+    model = build_model(get_config("resnet", input_length=200, first_filters=8, dilations=[1], rc_share=True),
+                        seed=0)
+    save_model(model, tmp_path / "m")
+    data = write_oct4_mafk(tmp_path / "d.parquet")
+    r = CliRunner().invoke(main, ["motifs", "--model", str(tmp_path / "m"), "--data", str(data), "--out",
+                                  str(tmp_path / "mo"), "--min-sites", "1", "--max-seqs", "100"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "mo" / "motifs.meme").read_text().count("MOTIF") > 0

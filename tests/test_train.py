@@ -1,6 +1,7 @@
 """seqconv.train.fit and `seqconv train`: learning on real peaks, determinism, resume, logs, checkpoints."""
 
 import csv
+import dataclasses
 import json
 
 import numpy as np
@@ -53,11 +54,12 @@ def test_same_seed_same_weights_other_seed_differs():
     assert not torch.equal(sa["head.net.1.weight"], sc["head.net.1.weight"])
 
 
-def test_resume_equals_uninterrupted(tmp_path):
-    full = _fit(tmp_path / "full", epochs=4)
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
+def test_resume_equals_uninterrupted(tmp_path, ema_decay):
+    full = _fit(tmp_path / "full", epochs=4, ema_decay=ema_decay)
     # interrupt a 4-epoch run right after its epoch-2 checkpoint, then resume it
     ds = oct4_mafk_dataset()
-    cfg = TrainConfig(epochs=4, batch_size=32, lr=1e-2, seed=0, patience=10)
+    cfg = TrainConfig(epochs=4, batch_size=32, lr=1e-2, seed=0, patience=10, ema_decay=ema_decay)
     m = build_model(get_config("deepbind", input_length=200, **SMALL), seed=0)
     import seqconv.train as tr
 
@@ -67,8 +69,8 @@ def test_resume_equals_uninterrupted(tmp_path):
     calls = {"n": 0}
     orig = tr._save_checkpoint
 
-    def stop_after_two(out, model, opt, state):
-        orig(out, model, opt, state)
+    def stop_after_two(*args):
+        orig(*args)
         calls["n"] += 1
         if calls["n"] == 2:
             raise Stop
@@ -90,6 +92,11 @@ def test_resume_equals_uninterrupted(tmp_path):
     with pytest.raises(InputError, match="different training config"):
         fit(m2, ds, config=TrainConfig(epochs=5, batch_size=32, lr=1e-2, seed=0), out_dir=tmp_path / "resumed",
             resume=True, verbose=False)
+    if ema_decay:  # the EMA state is in the checkpoint; a run with EMA off cannot resume it
+        assert json.loads((tmp_path / "resumed" / "checkpoint" / "last.json").read_text())["ema_steps"] > 0
+        with pytest.raises(InputError, match="different training config"):
+            fit(m2, ds, config=dataclasses.replace(cfg, ema_decay=0.0), out_dir=tmp_path / "resumed", resume=True,
+                verbose=False)
 
 
 def test_augment_rc_and_shift():
@@ -290,3 +297,78 @@ def test_training_and_prediction_encode_iupac_the_same_way():
         direct = sc.model(torch.from_numpy(X)).detach()
         direct = (direct + sc.model(torch.from_numpy(X).flip(1).flip(2)).detach()) / 2
         assert np.allclose(sc._score([amb], ["x"]), direct.numpy(), atol=1e-5)
+
+
+def test_ema_decay_is_validated_and_recorded_only_when_on():
+    for bad in (1.0, -0.1, float("nan")):
+        with pytest.raises(ValueError, match="ema_decay"):
+            TrainConfig(ema_decay=bad)
+    assert "ema_decay" not in TrainConfig().to_dict()  # cards and checkpoints made before EMA existed compare equal
+    assert TrainConfig(ema_decay=0.99).to_dict()["ema_decay"] == 0.99
+
+
+def test_weight_ema_is_the_bias_corrected_average_of_the_trajectory():
+    """After steps w_1..w_t: sum d^(t-i) w_i / sum d^(t-i), for weights and BatchNorm statistics alike;
+    the initial weights never enter; integer buffers are copied; applied() swaps and restores."""
+    from seqconv.ema import WeightEMA
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    d = 0.8
+    ema = WeightEMA(net, d)
+    traj = []
+    for _ in range(5):
+        with torch.no_grad():
+            for p in net.parameters():
+                p.copy_(torch.randn_like(p))
+        net.train()(torch.randn(16, 3))  # moves the BatchNorm running statistics
+        ema.update(net)
+        traj.append({k: v.clone() for k, v in net.state_dict().items()})
+    w = torch.tensor([d ** (4 - i) for i in range(5)], dtype=torch.float64)
+    for k in ("0.weight", "0.bias", "1.weight", "1.running_mean", "1.running_var"):
+        ref = sum(w[i] * traj[i][k].double() for i in range(5)) / w.sum()
+        assert torch.allclose(ema.shadow[k].double(), ref, atol=1e-6), k
+    assert int(ema.shadow["1.num_batches_tracked"]) == 5
+    live = {k: v.clone() for k, v in net.state_dict().items()}
+    with ema.applied(net):
+        assert torch.equal(net.state_dict()["0.weight"], ema.shadow["0.weight"])
+    assert all(torch.equal(v, live[k]) for k, v in net.state_dict().items())
+    with pytest.raises(ValueError, match="decay"):
+        WeightEMA(net, 1.0)
+
+
+def test_fit_with_ema_validates_and_saves_the_averaged_weights(tmp_path):
+    res = _fit(tmp_path / "m", epochs=3, ema_decay=0.9, schedule="constant")
+    again = _fit(None, epochs=3, ema_decay=0.9, schedule="constant")
+    live = _fit(None, epochs=3, schedule="constant")
+    from safetensors.torch import load_file
+
+    ck = load_file(str(tmp_path / "m" / "checkpoint" / "last.safetensors"))
+    sd = res.model.state_dict()
+    assert all(torch.equal(sd[k], again.model.state_dict()[k]) for k in sd)  # same seed, same weights
+    assert res.history[0]["train_loss"] == live.history[0]["train_loss"]  # EMA does not change the training itself
+    if res.best_epoch == 3:  # the saved model is the average, the checkpoint holds both
+        assert all(torch.equal(sd[k], ck[f"ema.{k}"].reshape(sd[k].shape)) for k in sd)
+    assert not torch.equal(ck["model.head.net.1.weight"], ck["ema.head.net.1.weight"])
+    from seqconv.predict import predict
+
+    ds = oct4_mafk_dataset()
+    va = ds.subset("valid")
+    from seqconv.evaluate import binary_metrics
+
+    m = binary_metrics(va.y(), predict(res.model, va.X(), strand="both"))
+    assert m["auprc"] == pytest.approx(res.best_metrics["valid_auprc"], abs=1e-9)  # what was validated is saved
+    assert load_model(tmp_path / "m").card.training["config"]["ema_decay"] == 0.9
+
+
+def test_train_cli_ema_decay(tmp_path):
+    data = write_oct4_mafk(tmp_path / "ds.parquet")
+    args = ["train", "--data", str(data), "--arch", "deepbind", "--arch-option", "filters=8", "--arch-option",
+            "kernel_size=15", "--epochs", "1", "--batch-size", "32", "--threads", "2", "-q"]
+    r = CliRunner().invoke(main, args + ["--ema-decay", "0.95", "--out", str(tmp_path / "m")])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "m" / "model.json").read_text())["training"]["config"]["ema_decay"] == 0.95
+    r = CliRunner().invoke(main, args + ["--ema-decay", "1", "--out", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "--ema-decay" in r.output and not (tmp_path / "x").exists()
+    r = CliRunner().invoke(main, ["train", "--help"])
+    assert "--ema-decay" in r.output and "default: 0.0; 0<=x<1" in " ".join(r.output.split())

@@ -54,7 +54,7 @@ _T = TransferConfig()
 @user_errors
 def finetune(backbone, from_model, data, mode, out, head, hidden, head_epochs, backbone_lr, gradual, source,
              source_max, adapt_weight, strict, compare_modes, seeds, epochs, batch_size, lr, weight_decay, schedule,
-             patience, class_weight, rc_augment, max_shift, seed, resume, device, threads, quiet):
+             patience, class_weight, rc_augment, max_shift, ema_decay, seed, resume, device, threads, quiet):
     """Train a model for a small target cohort from a pretrained backbone.
 
     The result is an ordinary model directory (predict, evaluate, describe and motifs
@@ -93,7 +93,7 @@ def finetune(backbone, from_model, data, mode, out, head, hidden, head_epochs, b
     tcfg = TransferConfig(mode=mode, head=head, hidden=hidden, head_epochs=head_epochs, backbone_lr=backbone_lr,
                           gradual=gradual, adapt_weight=adapt_weight, source_max=source_max)
     cfg = train_config(epochs, batch_size, lr, weight_decay, schedule, patience, class_weight, rc_augment, max_shift,
-                       seed)
+                       seed, ema_decay)
     src = read_dataset(source) if source else None
     name = backbone or f"trunk of {from_model}"
     with warnings.catch_warnings(record=True) as caught:

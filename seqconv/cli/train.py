@@ -60,6 +60,9 @@ def training_options(f):
                      help="Random reverse complement of training sequences."),
         click.option("--max-shift", default=_D.max_shift, show_default=True, type=click.IntRange(min=0),
                      help="Random shifts of up to this many bp."),
+        click.option("--ema-decay", default=_D.ema_decay, show_default=True, type=click.FloatRange(0, 1, max_open=True),
+                     help="Validate and save an exponential moving average of the weights with this decay per "
+                          "step (0 = off; ~1/(1-d) recent steps count, e.g. 0.99 for a few hundred steps)."),
         click.option("--seed", default=_D.seed, show_default=True, type=int, help="Same seed, same weights (on CPU)."),
         click.option("--resume", is_flag=True, help="Continue the interrupted run in --out from its last checkpoint."),
         device_option(),
@@ -71,10 +74,10 @@ def training_options(f):
 
 
 def train_config(epochs, batch_size, lr, weight_decay, schedule, patience, class_weight, rc_augment, max_shift,
-                 seed) -> TrainConfig:
+                 seed, ema_decay=_D.ema_decay) -> TrainConfig:
     return TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
                        patience=patience, class_weight=class_weight, rc_augment=rc_augment, max_shift=max_shift,
-                       seed=seed)
+                       seed=seed, ema_decay=ema_decay)
 
 
 def report_test(model, ds, out, *, seed: int, device, quiet: bool) -> None:
@@ -108,7 +111,7 @@ def report_test(model, ds, out, *, seed: int, device, quiet: bool) -> None:
 @quiet_option
 @user_errors
 def train(data, arch, arch_options, out, strand, iupac, epochs, batch_size, lr, weight_decay, schedule, patience,
-          class_weight, rc_augment, max_shift, seed, resume, device, threads, quiet):
+          class_weight, rc_augment, max_shift, ema_decay, seed, resume, device, threads, quiet):
     """Train a model on the train split, early-stopping on the valid split.
 
     Writes MODEL_DIR/model.safetensors + model.json (the best epoch), train_log.csv
@@ -146,7 +149,7 @@ def train(data, arch, arch_options, out, strand, iupac, epochs, batch_size, lr, 
     card = ModelCard(tasks=ds.tasks, strand=strand, encoding={"iupac": iupac}, negatives=dataset_negatives(ds))
     model = build_model(config, seed=seed, card=card)
     cfg = train_config(epochs, batch_size, lr, weight_decay, schedule, patience, class_weight, rc_augment, max_shift,
-                       seed)
+                       seed, ema_decay)
     log(f"training {arch} ({sum(p.numel() for p in model.parameters()):,} parameters) on {data}: "
         f"{len(ds.tasks)} task(s), {ds.width} bp", quiet=quiet)
     res = fit(model, ds, config=cfg, out_dir=out, resume=resume, device=device, verbose=not quiet,

@@ -43,7 +43,7 @@ class _Config:
         d = {"arch": self.arch}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            if f.name == "members" and v == 1:   # a single model: cards read as before ensembles existed
+            if (f.name, v) in (("members", 1), ("rc_share", False)):  # cards read as before these options existed
                 continue
             d[f.name] = list(v) if isinstance(v, tuple) else v
         return d
@@ -112,7 +112,11 @@ class BassetConfig(_Config):
 class ResNetConfig(_Config):
     """``resnet``: multi-width first layer (``len(first_widths) * first_filters`` channels,
     ``first_activation`` relu or exp, max-pool ``pool_size``), one dilated residual block per entry of ``dilations``,
-    global pool, dense head."""
+    global pool, dense head.
+
+    ``rc_share``: the first layer's filters come in reverse-complement pairs (W, RC(W)) sharing
+    their parameters (:class:`~seqconv.models.blocks.RCPairs`; ``first_filters`` even, widths odd):
+    half the first-layer parameters and an RC-equivariant first convolution; later layers unchanged."""
 
     arch: ClassVar[str] = "resnet"
     n_tasks: int = 1
@@ -128,11 +132,15 @@ class ResNetConfig(_Config):
     hidden: int = 64
     dropout: float = 0.3
     members: int = 1
+    rc_share: bool = False
 
     def __post_init__(self):
         _tuple_fields(self, ("first_widths", "dilations"))
         if not self.first_widths:
             raise ValueError("resnet: first_widths must not be empty")
+        if self.rc_share and (self.first_filters % 2 or any(w % 2 == 0 for w in self.first_widths)):
+            raise ValueError(f"resnet: rc_share needs an even first_filters and odd first_widths (RC pairs, "
+                             f"centred filters), got {self.first_filters} and {list(self.first_widths)}")
         if self.first_activation not in ACTIVATIONS:
             raise ValueError(f"resnet: first_activation must be one of {ACTIVATIONS}, got {self.first_activation!r}")
         self._check()
@@ -372,7 +380,8 @@ def inference_copy(model: SeqModel, *, channels_last: bool = True) -> SeqModel:
       (about 1.3x faster for ``basset`` on one core; see ``benchmarks/results/speed.md``).
 
     Same outputs as ``model.eval()`` up to float rounding (~1e-6); the parameters keep their
-    names and shapes.  Not for training.
+    names and shapes (reverse-complement-paired first-layer filters, ``rc_share``, become plain
+    full filters).  Not for training.
     """
     import copy
 
@@ -420,7 +429,8 @@ def _build_basset(c: BassetConfig) -> SeqModel:
 def _build_resnet(c: ResNetConfig) -> SeqModel:
     ch = c.first_filters * len(c.first_widths)
     layers: list[nn.Module] = [MultiWidthConv(4, c.first_filters, c.first_widths, pool_size=c.pool_size,
-                                              dropout=c.conv_dropout, activation=c.first_activation)]
+                                              dropout=c.conv_dropout, activation=c.first_activation,
+                                              rc_share=c.rc_share)]
     layers += [DilatedResidualBlock(ch, c.kernel_size, dilation=d, dropout=c.conv_dropout) for d in c.dilations]
     layers += [nn.BatchNorm1d(ch), nn.ReLU(), GlobalPool(c.global_pool)]
     trunk = Trunk(*layers)

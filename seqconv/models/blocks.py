@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import parametrize
 
 POOLS = ("max", "avg", "maxavg")
 ACTIVATIONS = ("relu", "exp")
@@ -22,6 +23,52 @@ class Exp(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.exp(x)
+
+
+class RCPairs(nn.Module):
+    """Parametrisation of a first-layer ``Conv1d`` over one-hot ACGT: filters come in reverse-complement pairs.
+
+    The stored tensor holds the first half of the filters, ``(F/2, 4, K)`` (bias ``(F/2,)``); the
+    conv sees ``(F, 4, K)``: filter ``F/2 + i`` is filter ``i`` reversed along the length and with
+    its channels flipped (A<->T, C<->G), and the pair shares its bias ("RC parameter sharing",
+    Shrikumar et al. 2017).  With an odd width and ``same`` padding, the conv is then
+    reverse-complement equivariant: ``conv(rc(x))[:, :F/2]`` is ``conv(x)[:, F/2:]`` reversed.
+    """
+
+    def forward(self, half: torch.Tensor) -> torch.Tensor:
+        return torch.cat([half, half.flip(1, 2) if half.dim() == 3 else half])
+
+    def right_inverse(self, full: torch.Tensor) -> torch.Tensor:
+        return full[: len(full) // 2]
+
+
+def rc_pair_conv(conv: nn.Conv1d) -> nn.Conv1d:
+    """Tie ``conv``'s filters (and biases) in reverse-complement pairs in place (see :class:`RCPairs`)."""
+    if conv.out_channels % 2 or conv.in_channels != 4 or conv.kernel_size[0] % 2 == 0:
+        raise ValueError("reverse-complement pairs need an even number of filters over 4 channels, odd width")
+    for name in ("weight", "bias"):
+        if getattr(conv, name) is not None:
+            parametrize.register_parametrization(conv, name, RCPairs(), unsafe=True)
+    return conv
+
+
+def plain_conv(conv: nn.Conv1d) -> nn.Conv1d:
+    """A plain ``Conv1d`` with ``conv``'s (materialised) weights: an RC-paired conv made foldable.
+
+    A new module (the parametrised class is shared by deep copies, so the parametrisation is never
+    removed in place); a plain conv is returned as is.
+    """
+    if not parametrize.is_parametrized(conv):
+        return conv
+    new = nn.Conv1d(conv.in_channels, conv.out_channels, conv.kernel_size[0], stride=conv.stride[0],
+                    padding=conv.padding if isinstance(conv.padding, str) else conv.padding[0],
+                    dilation=conv.dilation[0], groups=conv.groups, bias=conv.bias is not None)
+    new = new.to(device=conv.weight.device, dtype=conv.weight.dtype)
+    with torch.no_grad():
+        new.weight.copy_(conv.weight)
+        if conv.bias is not None:
+            new.bias.copy_(conv.bias)
+    return new.train(conv.training)
 
 
 # ---------------------------------------------------------------- fast inference layout
@@ -154,16 +201,23 @@ class MultiWidthConv(nn.Module):
     activation : {"relu", "exp"}
         ``exp``: exponential activation (Koo & Ploenzke 2021), which makes first-layer filters
         more motif-like.  Both are monotone, so max-pooling before the activation is exact.
+    rc_share : bool
+        Each width's filters come in reverse-complement pairs (:class:`RCPairs`): half the
+        parameters, an RC-equivariant convolution (``filters`` even, widths odd).  BatchNorm after
+        it keeps per-channel statistics and scales.
     """
 
     channels_last: bool = False
 
     def __init__(self, in_channels: int, filters: int, widths, *, pool_size: int = 0, dropout: float = 0.0,
-                 activation: str = "relu"):
+                 activation: str = "relu", rc_share: bool = False):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
         self.convs = nn.ModuleList(nn.Conv1d(in_channels, filters, int(w), padding="same") for w in widths)
+        if rc_share:
+            for c in self.convs:
+                rc_pair_conv(c)
         self.bn = nn.BatchNorm1d(filters * len(self.convs))
         self.act = nn.ReLU() if activation == "relu" else Exp()
         self.pool = nn.MaxPool1d(pool_size) if pool_size and pool_size > 1 else nn.Identity()
@@ -187,6 +241,7 @@ class MultiWidthConv(nn.Module):
         """Fold the (eval-mode) BatchNorm into the branch convs (see :meth:`ConvBlock.fold_batchnorm`)."""
         if isinstance(self.bn, nn.BatchNorm1d):
             n = self.convs[0].out_channels
+            self.convs = nn.ModuleList(plain_conv(c) for c in self.convs)  # RC pairs: fold the full filters
             for i, c in enumerate(self.convs):
                 _fold(c, self.bn, slice(i * n, (i + 1) * n))
             self.bn = nn.Identity()
