@@ -498,36 +498,81 @@ def count_into(counts, idx):
 
 
 @nb.njit(parallel=True, cache=True)
-def sample_bins(win, widths, int_table, smin, sf_off, sf_flat, lambdas):
-    """For each motif-strand j, a histogram of the p-values of the sampled windows ``win`` (n, maxw)
-    (those without N within its width): ``hist[j, b]`` counts p-values with exactly ``b`` of the
-    sorted ``lambdas`` at or below them (for FIMO's pi0 estimate)."""
-    J = len(widths)
-    n = win.shape[0]
+def pi0_bins(sf_flat, sf_off, lambdas):
+    """``bins[sf_off[j] + k]`` = the number of the sorted ``lambdas`` at or below motif-strand j's p-value
+    ``sf[k]`` (uint8; at most 255 lambdas): the p-value table read as pi0's histogram bins."""
+    J = len(sf_off) - 1
     nl = len(lambdas)
+    bins = np.empty(len(sf_flat), dtype=np.uint8)
+    for j in nb.prange(J):
+        b = nl                                   # the table is non-increasing: the bin only goes down
+        for i in range(sf_off[j], sf_off[j + 1]):
+            p = sf_flat[i]
+            while b > 0 and lambdas[b - 1] > p:
+                b -= 1
+            bins[i] = b
+    return bins
+
+
+@nb.njit(parallel=True, cache=True)
+def block_tables4(int_table, widths):
+    """``tab[j, q, c]`` = motif-strand j's integer score of the 4-mer code ``c`` (first base most
+    significant) at columns ``4q .. 4q+3`` (0 past its width), ``(J, ceil(maxw / 4), 256)`` int32."""
+    J, W = int_table.shape[0], int_table.shape[1]
+    nq = (W + 3) // 4
+    tab = np.zeros((J, nq, 256), dtype=np.int32)
+    for j in nb.prange(J):
+        for q in range(nq):
+            for c in range(256):
+                s = 0
+                for i in range(4):
+                    t = 4 * q + i
+                    if t < widths[j]:
+                        s += int_table[j, t, (c >> (6 - 2 * i)) & 3]
+                tab[j, q, c] = s
+    return tab
+
+
+@nb.njit(cache=True)
+def window_codes4(win):
+    """The sampled windows ``win`` (n, maxw) as 4-mer codes ``(n, ceil(maxw / 4))`` int32 (a non-ACGT
+    code read as A) and the index of each window's first non-ACGT code (maxw if none)."""
+    n, W = win.shape
+    nq = (W + 3) // 4
+    c4 = np.zeros((n, nq), dtype=np.int32)
+    first_n = np.full(n, W, dtype=np.int64)
+    for r in range(n):
+        for t in range(W):
+            c = win[r, t]
+            if c > 3:
+                if first_n[r] == W:
+                    first_n[r] = t
+                c = 0
+            c4[r, t // 4] |= c << (6 - 2 * (t % 4))
+    return c4, first_n
+
+
+@nb.njit(parallel=True, cache=True)
+def sample_bins(c4, first_n, widths, tab, smin, sf_off, bins, nl):
+    """For each motif-strand j, a histogram of the p-values of the sampled windows (4-mer codes ``c4``,
+    first non-ACGT index ``first_n``, from :func:`window_codes4`; those without N within its width):
+    ``hist[j, b]`` counts p-values with exactly ``b`` of the ``nl`` sorted lambdas at or below them
+    (``bins`` from :func:`pi0_bins`; for FIMO's pi0 estimate).  Scores are sums of
+    :func:`block_tables4` entries."""
+    J = len(widths)
+    n = c4.shape[0]
     hist = np.zeros((J, nl + 1), dtype=np.int64)
     for j in nb.prange(J):
         w = widths[j]
-        size = sf_off[j + 1] - sf_off[j]
+        nq = (w + 3) // 4
         for r in range(n):
-            s = 0
-            ok = True
-            for t in range(w):
-                c = win[r, t]
-                if c > 3:
-                    ok = False
-                    break
-                s += int_table[j, t, c]
-            if not ok:
+            if first_n[r] < w:
                 continue
-            k = min(max(s - smin[j], 0), size - 1)
-            p = sf_flat[sf_off[j] + k]
-            b = min(nl, int(p * nl / lambdas[nl - 1]))    # the grid is even: start at the estimate
-            while b < nl and lambdas[b] <= p:
-                b += 1
-            while b > 0 and lambdas[b - 1] > p:
-                b -= 1
-            hist[j, b] += 1
+            s = 0
+            for q in range(nq):
+                s += tab[j, q, c4[r, q]]
+            k = min(max(s - smin[j], 0), sf_off[j + 1] - sf_off[j] - 1)
+            hist[j, bins[sf_off[j] + k]] += 1
     return hist
 
 

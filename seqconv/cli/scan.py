@@ -111,7 +111,6 @@ def scan(motifs, fasta, bed, genome, width, thresh, fmt, out, strands, pseudocou
     import tempfile
 
     import numba
-    import torch
 
     from seqconv import _scan_kernels as kernels
     from seqconv.progress import uncompiled_kernels
@@ -126,8 +125,11 @@ def scan(motifs, fasta, bed, genome, width, thresh, fmt, out, strands, pseudocou
     if threads is not None and threads < 1:
         raise InputError(f"--threads must be >= 1, got {threads}")
     if threads:
-        torch.set_num_threads(threads)
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        if engine == "torch" or device != "cpu":  # only the torch engine needs torch (~2 s to import)
+            import torch
+
+            torch.set_num_threads(threads)
     bg = background
     if background not in ("nrdb", "uniform", "sequences", "motif"):
         try:
