@@ -30,7 +30,8 @@ def peak_windows(bed, genome, width: int):
     return win.drop_duplicates(["chrom", "start", "end"])[["chrom", "start", "end"]].reset_index(drop=True)
 
 #: The numba kernels every CPU scan calls (others serve only some options).
-_EVERY_SCAN = ("kmer_codes", "scan_block", "rescore", "valid_windows", "sample_bins", "score_pmf")
+_EVERY_SCAN = ("kmer_codes", "scan_block", "rescore", "valid_windows", "score_tables", "window_codes4", "block_tables4",
+               "pi0_bins", "sample_bins")
 _S = "seqconv.scan.options:ScanOptions."  # the defaults of the options below are ScanOptions' (read lazily)
 
 

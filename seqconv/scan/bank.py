@@ -51,12 +51,14 @@ class _Bank:
         self.strands: list[_Strand] = []
         wanted = {"both": ("+", "-"), "+": ("+",), "-": ("-",)}[options.strands]
         los, ints, owner, strand_of, bgs, same, scales = [], [], [], [], [], [], []
+        bg_memo: dict = {}          # each distinct background resolved once
         for k, motif in enumerate(motifs):
             raw = motif.background if background is None else background
-            if method == "memelite":
-                bgv = check_background(None)
-            else:
-                bgv = fimo_background(raw, len(wanted) == 2)
+            key = None if method == "memelite" else np.asarray(raw, dtype=np.float64).tobytes()
+            bgv = bg_memo.get(key)
+            if bgv is None:
+                bgv = bg_memo[key] = (check_background(None) if method == "memelite"
+                                      else fimo_background(raw, len(wanted) == 2))
             # a strand-symmetric background gives the reverse complement the same score distribution,
             # and its matrices are the + strand's read backwards with A<->T, C<->G
             symmetric = bgv[0] == bgv[3] and bgv[1] == bgv[2]
@@ -64,15 +66,19 @@ class _Bank:
             if not symmetric:
                 probs["-"] = motif.reverse_complement().probabilities_with_pseudocount(pseudocount, bgv)
             lo_plus = motif.log_odds(pseudocount, bgv)
+            grid_plus = None
             for i, s in enumerate(wanted):
                 if s == "+" or symmetric:
                     p, lo = probs["+"], lo_plus
                 else:
                     p, lo = probs["-"], motif.reverse_complement().log_odds(pseudocount, bgv)
-                if grid is None:
+                if grid_plus is not None and symmetric:       # the + strand's, read backwards below
+                    m, scale = grid_plus
+                elif grid is None:
                     m, scale, _ = fimo_grid(p, bgv)
                 else:
                     m, scale = np.round(lo / grid).astype(np.int64), 1.0 / grid
+                grid_plus = (m, scale)
                 if s == "-" and symmetric:
                     lo, m = lo[::-1, ::-1], m[::-1, ::-1]
                 los.append(np.ascontiguousarray(lo))
@@ -118,8 +124,8 @@ class _Bank:
         self.thr = np.array([st.thr for st in self.strands], dtype=np.float64)
         self.thr_float = np.array([st.thr_float for st in self.strands], dtype=np.float64)
         self.smin = np.array([st.smin for st in self.strands], dtype=np.int64)
-        self.sf_off = np.concatenate([[0], np.cumsum([len(st.sf) for st in self.strands])])
-        self.sf_flat = np.concatenate([st.sf for st in self.strands])
+        self.sf_off = sf_off            # the strands' tables, one after another (their sf are views of it)
+        self.sf_flat = sf_all
         self.sf_len = np.diff(self.sf_off)
         self._derived: dict = {}          # tables made from the bank when first needed; shared by its copies
 
