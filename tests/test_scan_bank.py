@@ -169,3 +169,16 @@ def test_score_matrix_still_reachable():
     """score_matrix (torch) is loaded on first use from seqconv.scan."""
     assert _python("import sys, seqconv.scan as s; a = 'torch' in sys.modules; f = s.score_matrix; "
                    "print(a, 'torch' in sys.modules, f.__module__)") == "False True seqconv.scan.dense"
+
+
+def test_a_motif_file_is_parsed_again_when_its_bytes_change(tmp_path, motifs):
+    from seqconv.motifs import write_meme
+    from seqconv.scan.run import _motif_list
+
+    path = tmp_path / "m.meme"
+    write_meme(motifs[:3], path)
+    first = _motif_list(path)
+    assert _motif_list(str(path))[0] is first[0]               # same bytes: parsed once
+    write_meme(motifs[3:5], path)
+    again = _motif_list(path)
+    assert [m.id for m in again] == [m.id for m in motifs[3:5]]
