@@ -43,11 +43,19 @@ def _motif_list(motifs) -> list:
             _MOTIF_FILES.move_to_end(key)
     if hit is None:
         hit = read_motifs(motifs)
+        if hashlib.blake2b(Path(motifs).read_bytes(), digest_size=20).digest() != key[1]:
+            return hit                  # the file changed while it was read: not kept
         with _MOTIF_FILES_LOCK:
             _MOTIF_FILES[key] = hit
             while len(_MOTIF_FILES) > _MOTIF_FILES_KEPT:
                 _MOTIF_FILES.popitem(last=False)
     return list(hit)
+
+
+def clear_motif_files() -> None:
+    """Forget the motif files kept by :func:`_motif_list`."""
+    with _MOTIF_FILES_LOCK:
+        _MOTIF_FILES.clear()
 
 
 def _resolve_background(options: ScanOptions, sequences, genome, ids):
