@@ -240,14 +240,23 @@ def build_index(filt, offs, widths, ow, need, fthr, live, dense_rate, k):
         n_s = smax - need[j] + 1
         mlo = np.zeros(n_s, dtype=np.uint32)
         mhi = np.zeros(n_s, dtype=np.uint32)
+        # bit c3 is set from the first score d with t3[j, c3] >= r(d) on (r falls as d grows): the
+        # 3-mers in falling order of t3 join the mask one after another
+        by_t3 = np.argsort(-t3[j])
+        nxt = 0
+        lo_bits = np.uint32(0)
+        hi_bits = np.uint32(0)
         for d in range(n_s):
             r = fthr[j] - (need[j] + d) - other[j]
-            for c3 in range(64):
-                if t3[j, c3] >= r:
-                    if c3 < 32:
-                        mlo[d] |= np.uint32(1) << np.uint32(c3)
-                    else:
-                        mhi[d] |= np.uint32(1) << np.uint32(c3 - 32)
+            while nxt < 64 and t3[j, by_t3[nxt]] >= r:
+                c3 = by_t3[nxt]
+                if c3 < 32:
+                    lo_bits |= np.uint32(1) << np.uint32(c3)
+                else:
+                    hi_bits |= np.uint32(1) << np.uint32(c3 - 32)
+                nxt += 1
+            mlo[d] = lo_bits
+            mhi[d] = hi_bits
         for e in range(seg[t], seg[t + 1]):
             s = scores[e]
             f = fill[codes[e]]
@@ -498,36 +507,81 @@ def count_into(counts, idx):
 
 
 @nb.njit(parallel=True, cache=True)
-def sample_bins(win, widths, int_table, smin, sf_off, sf_flat, lambdas):
-    """For each motif-strand j, a histogram of the p-values of the sampled windows ``win`` (n, maxw)
-    (those without N within its width): ``hist[j, b]`` counts p-values with exactly ``b`` of the
-    sorted ``lambdas`` at or below them (for FIMO's pi0 estimate)."""
-    J = len(widths)
-    n = win.shape[0]
+def pi0_bins(sf_flat, sf_off, lambdas):
+    """``bins[sf_off[j] + k]`` = the number of the sorted ``lambdas`` at or below motif-strand j's p-value
+    ``sf[k]`` (uint8; at most 255 lambdas): the p-value table read as pi0's histogram bins."""
+    J = len(sf_off) - 1
     nl = len(lambdas)
+    bins = np.empty(len(sf_flat), dtype=np.uint8)
+    for j in nb.prange(J):
+        b = nl                                   # the table is non-increasing: the bin only goes down
+        for i in range(sf_off[j], sf_off[j + 1]):
+            p = sf_flat[i]
+            while b > 0 and lambdas[b - 1] > p:
+                b -= 1
+            bins[i] = b
+    return bins
+
+
+@nb.njit(parallel=True, cache=True)
+def block_tables4(int_table, widths):
+    """``tab[j, q, c]`` = motif-strand j's integer score of the 4-mer code ``c`` (first base most
+    significant) at columns ``4q .. 4q+3`` (0 past its width), ``(J, ceil(maxw / 4), 256)`` int32."""
+    J, W = int_table.shape[0], int_table.shape[1]
+    nq = (W + 3) // 4
+    tab = np.zeros((J, nq, 256), dtype=np.int32)
+    for j in nb.prange(J):
+        for q in range(nq):
+            for c in range(256):
+                s = 0
+                for i in range(4):
+                    t = 4 * q + i
+                    if t < widths[j]:
+                        s += int_table[j, t, (c >> (6 - 2 * i)) & 3]
+                tab[j, q, c] = s
+    return tab
+
+
+@nb.njit(cache=True)
+def window_codes4(win):
+    """The sampled windows ``win`` (n, maxw) as 4-mer codes ``(n, ceil(maxw / 4))`` int32 (a non-ACGT
+    code read as A) and the index of each window's first non-ACGT code (maxw if none)."""
+    n, W = win.shape
+    nq = (W + 3) // 4
+    c4 = np.zeros((n, nq), dtype=np.int32)
+    first_n = np.full(n, W, dtype=np.int64)
+    for r in range(n):
+        for t in range(W):
+            c = win[r, t]
+            if c > 3:
+                if first_n[r] == W:
+                    first_n[r] = t
+                c = 0
+            c4[r, t // 4] |= c << (6 - 2 * (t % 4))
+    return c4, first_n
+
+
+@nb.njit(parallel=True, cache=True)
+def sample_bins(c4, first_n, widths, tab, smin, sf_off, bins, nl):
+    """For each motif-strand j, a histogram of the p-values of the sampled windows (4-mer codes ``c4``,
+    first non-ACGT index ``first_n``, from :func:`window_codes4`; those without N within its width):
+    ``hist[j, b]`` counts p-values with exactly ``b`` of the ``nl`` sorted lambdas at or below them
+    (``bins`` from :func:`pi0_bins`; for FIMO's pi0 estimate).  Scores are sums of
+    :func:`block_tables4` entries."""
+    J = len(widths)
+    n = c4.shape[0]
     hist = np.zeros((J, nl + 1), dtype=np.int64)
     for j in nb.prange(J):
         w = widths[j]
-        size = sf_off[j + 1] - sf_off[j]
+        nq = (w + 3) // 4
         for r in range(n):
-            s = 0
-            ok = True
-            for t in range(w):
-                c = win[r, t]
-                if c > 3:
-                    ok = False
-                    break
-                s += int_table[j, t, c]
-            if not ok:
+            if first_n[r] < w:
                 continue
-            k = min(max(s - smin[j], 0), size - 1)
-            p = sf_flat[sf_off[j] + k]
-            b = min(nl, int(p * nl / lambdas[nl - 1]))    # the grid is even: start at the estimate
-            while b < nl and lambdas[b] <= p:
-                b += 1
-            while b > 0 and lambdas[b - 1] > p:
-                b -= 1
-            hist[j, b] += 1
+            s = 0
+            for q in range(nq):
+                s += tab[j, q, c4[r, q]]
+            k = min(max(s - smin[j], 0), sf_off[j + 1] - sf_off[j] - 1)
+            hist[j, bins[sf_off[j] + k]] += 1
     return hist
 
 
@@ -535,11 +589,16 @@ def sample_bins(win, widths, int_table, smin, sf_off, sf_flat, lambdas):
 
 @nb.njit(cache=True)
 def score_pmf(ints, bg):
-    """Exact pmf of a window's integer score (same operations, in the same order, as
-    :func:`seqconv.scan.score_distribution`): returns ``(smin, pmf)``."""
+    """Exact pmf of a window's integer score (the same products and sums, in the same order, as
+    :func:`seqconv.scan.score_distribution`): returns ``(smin, pmf)``.
+
+    Each column's convolution is written as a gather, ``new[t] = sum_b pmf[t - o_b] bg[b]`` (b in
+    order, from 0.0), over a buffer with zeros before and after the pmf: the terms that fall outside
+    add +0.0, so every entry is the scatter's exactly, and the loop vectorises."""
     W = ints.shape[0]
     smin = 0
     total = 0
+    pad = 0
     for i in range(W):
         lo = ints[i, 0]
         hi = ints[i, 0]
@@ -548,28 +607,33 @@ def score_pmf(ints, bg):
             hi = max(hi, ints[i, b])
         smin += lo
         total += hi - lo
-    pmf = np.zeros(total + 1)
-    pmf[0] = 1.0
+        pad = max(pad, hi - lo)
+    cur = np.zeros(pad + total + 1)      # pmf entry t at pad + t; never-written entries stay 0
+    new = np.zeros(pad + total + 1)
+    cur[pad] = 1.0
     size = 1
-    new = np.zeros(total + 1)
+    w0, w1, w2, w3 = bg[0], bg[1], bg[2], bg[3]
     for i in range(W):
         lo = ints[i, 0]
         hi = ints[i, 0]
         for b in range(1, 4):
             lo = min(lo, ints[i, b])
             hi = max(hi, ints[i, b])
+        o0 = pad - (ints[i, 0] - lo)
+        o1 = pad - (ints[i, 1] - lo)
+        o2 = pad - (ints[i, 2] - lo)
+        o3 = pad - (ints[i, 3] - lo)
         nsize = size + hi - lo
         for t in range(nsize):
-            new[t] = 0.0
-        for b in range(4):
-            o = ints[i, b] - lo
-            w = bg[b]
-            for t in range(size):
-                new[o + t] += pmf[t] * w
-        for t in range(nsize):
-            pmf[t] = new[t]
+            acc = 0.0
+            acc += cur[o0 + t] * w0
+            acc += cur[o1 + t] * w1
+            acc += cur[o2 + t] * w2
+            acc += cur[o3 + t] * w3
+            new[pad + t] = acc
+        cur, new = new, cur
         size = nsize
-    return smin, pmf
+    return smin, cur[pad:pad + total + 1].copy()
 
 
 @nb.njit(cache=True)
@@ -780,7 +844,7 @@ def layouts(filt, offs, widths, fthr, ow, ow2, k):
     return need, blk_off, blk_col, blk_tab, blk_suf, full_off, full_col, full_val, full_suf
 
 
-@nb.njit(cache=True)
+@nb.njit(parallel=True, cache=True)
 def score_tables(ints, offs, bgs, same_as_prev, threshold, strict):
     """p-value tables of every motif-strand (rows ``offs[j]:offs[j+1]`` of ``ints``, background
     ``bgs[j]``): ``smin``, the survival tables concatenated (``sf_off``), and the index of the
@@ -810,7 +874,7 @@ def score_tables(ints, offs, bgs, same_as_prev, threshold, strict):
     for j in range(1, J):
         reuse[j] = same_as_prev[j] and sizes[j] == sizes[j - 1]
     todo = np.flatnonzero(~reuse)
-    for u in range(len(todo)):
+    for u in nb.prange(len(todo)):
         j = todo[u]
         _, pmf = score_pmf(ints[offs[j]:offs[j + 1]], bgs[j])
         sf[sf_off[j]:sf_off[j + 1]] = survival_of(pmf)

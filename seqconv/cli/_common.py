@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gzip
+import importlib
 import io
 import math
 import os
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import traceback
 import zlib
+from collections.abc import MutableMapping
 from pathlib import Path
 
 import click
@@ -146,6 +148,57 @@ def _signals_raise():
                 signal.signal(s, h)
 
 
+#: Each command's module (imported for its ``@main.command`` registration when the command is first looked up).
+COMMAND_MODULES = {"prepare": "prepare", "train": "train", "finetune": "finetune", "predict": "predict",
+                   "merge-tracks": "predict", "evaluate": "evaluate", "describe": "describe", "models": "models",
+                   "scan": "scan", "motifs": "motifs", "report": "report", "ensemble": "ensemble",
+                   "workflow": "workflow"}
+
+
+class _LazyCommands(MutableMapping):
+    """The group's commands, each command's module imported the first time its name is looked up.
+
+    ``seqconv scan`` then imports the scan command only (not torch, which ``train`` needs: ~2 s of
+    start-up); listing the commands (``seqconv --help``, iterating) imports them all.
+    """
+
+    def __init__(self, modules: dict[str, str]):
+        self._modules = dict(modules)
+        self._commands: dict[str, click.Command] = {}
+
+    def _load(self, name: str) -> None:
+        module = self._modules.get(name)
+        if module is not None and name not in self._commands:
+            importlib.import_module(f"seqconv.cli.{module}")
+
+    def _load_all(self) -> None:
+        for name in self._modules:
+            self._load(name)
+
+    def __getitem__(self, name: str) -> click.Command:
+        self._load(name)
+        return self._commands[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._commands[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        self._modules.pop(name, None)
+        del self._commands[name]
+
+    def __contains__(self, name) -> bool:
+        self._load(name)
+        return name in self._commands
+
+    def __iter__(self):
+        self._load_all()
+        return iter(self._commands)
+
+    def __len__(self) -> int:
+        self._load_all()
+        return len(self._commands)
+
+
 class _Group(click.Group):
     def invoke(self, ctx):
         ctx.ensure_object(dict)
@@ -176,7 +229,8 @@ class _Group(click.Group):
                 ctx.exit(code)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Group, commands=_LazyCommands(COMMAND_MODULES),
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="seqconv")
 @click.option("--debug", is_flag=True, help="On an internal error, print the full traceback.")
 @click.pass_context

@@ -30,7 +30,8 @@ def peak_windows(bed, genome, width: int):
     return win.drop_duplicates(["chrom", "start", "end"])[["chrom", "start", "end"]].reset_index(drop=True)
 
 #: The numba kernels every CPU scan calls (others serve only some options).
-_EVERY_SCAN = ("kmer_codes", "scan_block", "rescore", "valid_windows", "sample_bins", "score_pmf")
+_EVERY_SCAN = ("kmer_codes", "scan_block", "rescore", "valid_windows", "score_tables", "window_codes4", "block_tables4",
+               "pi0_bins", "sample_bins")
 _S = "seqconv.scan.options:ScanOptions."  # the defaults of the options below are ScanOptions' (read lazily)
 
 
@@ -111,7 +112,6 @@ def scan(motifs, fasta, bed, genome, width, thresh, fmt, out, strands, pseudocou
     import tempfile
 
     import numba
-    import torch
 
     from seqconv import _scan_kernels as kernels
     from seqconv.progress import uncompiled_kernels
@@ -126,8 +126,11 @@ def scan(motifs, fasta, bed, genome, width, thresh, fmt, out, strands, pseudocou
     if threads is not None and threads < 1:
         raise InputError(f"--threads must be >= 1, got {threads}")
     if threads:
-        torch.set_num_threads(threads)
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        if engine == "torch" or device != "cpu":  # only the torch engine needs torch (~2 s to import)
+            import torch
+
+            torch.set_num_threads(threads)
     bg = background
     if background not in ("nrdb", "uniform", "sequences", "motif"):
         try:

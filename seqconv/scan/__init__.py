@@ -33,9 +33,11 @@ Package
 -------
 :mod:`~seqconv.scan.options` (the frozen :class:`ScanOptions`),
 :mod:`~seqconv.scan.pvalues` (grids, score distributions, p- and q-values),
-:mod:`~seqconv.scan.bank` (the motif bank), :mod:`~seqconv.scan.records`
-(sequences to blocks), :mod:`~seqconv.scan.engine_numba` and
-:mod:`~seqconv.scan.engine_torch` (the two engines), :mod:`~seqconv.scan.hits`
+:mod:`~seqconv.scan.bank` (the motif bank, kept per process by content),
+:mod:`~seqconv.scan.records` (sequences to blocks), :mod:`~seqconv.scan.device`
+(CPU or GPU, decided without importing a CPU-only torch), :mod:`~seqconv.scan.engine_numba` and
+:mod:`~seqconv.scan.engine_torch` (the two engines; torch is imported only when its engine
+runs), :mod:`~seqconv.scan.dense` (:func:`score_matrix`), :mod:`~seqconv.scan.hits`
 (exact rescoring), :mod:`~seqconv.scan.run` (one scan),
 :mod:`~seqconv.scan.output` (frames, q-values, files), :mod:`~seqconv.scan.text`
 (the numba TSV/BED/GFF row writer), :mod:`~seqconv.scan.jit` (the one-time
@@ -67,6 +69,13 @@ the product says "possible hit".
 
 Either way the surviving windows are rescored exactly (integer score, float64
 score, N check, p-value from the table).
+
+Repeated scans
+--------------
+A process keeps the last motif files it parsed (by path and content) and the last two
+motif banks (by the motifs' content and the options that shape the tables: p-value tables,
+the CPU engine's index, pi0's tables; ~150 MB for the 879 JASPAR vertebrate motifs), so a
+second scan with the same motifs skips ~0.25 CPU s of set-up; :func:`clear_caches` frees them.
 """
 
 from __future__ import annotations
@@ -76,24 +85,27 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from seqconv.errors import InputError
 from seqconv.fileio import atomic_path
-from seqconv.motifs.core import check_background
-from seqconv.motifs.io import read_motifs
+from seqconv.scan.bank import clear_cache as _clear_banks
 from seqconv.scan.engine_numba import DEFAULT_BLOCK_NUMBA
-from seqconv.scan.engine_torch import DEFAULT_BLOCK, _device
 from seqconv.scan.jit import compile_notice
-from seqconv.scan.options import NRDB_DNA, ScanOptions
+from seqconv.scan.options import DEFAULT_BLOCK, NRDB_DNA, ScanOptions
 from seqconv.scan.output import _HEADERS, COLUMNS, _frame, _PieceWriter, fimo_q_table, lookup_q
 from seqconv.scan.pvalues import bh_qvalues, estimate_pi0, fimo_grid, fimo_qvalues, score_distribution, survival
-from seqconv.scan.records import _records
-from seqconv.scan.run import _Run
+from seqconv.scan.run import _Run, clear_motif_files
 
-__all__ = ["COLUMNS", "DEFAULT_BLOCK", "DEFAULT_BLOCK_NUMBA", "NRDB_DNA", "ScanOptions", "bh_qvalues",
+__all__ = ["COLUMNS", "DEFAULT_BLOCK", "DEFAULT_BLOCK_NUMBA", "NRDB_DNA", "ScanOptions", "bh_qvalues", "clear_caches",
            "estimate_pi0", "fimo_grid", "fimo_qvalues", "scan", "scan_to_file", "score_distribution",
            "score_matrix", "survival"]
+
+
+def clear_caches() -> None:
+    """Forget what this process keeps for repeated scans: parsed motif files (by path and content) and the last
+    motif banks (p-value tables, engine index; ~150 MB for the 879 JASPAR motifs, see :mod:`seqconv.scan.bank`)."""
+    clear_motif_files()
+    _clear_banks()
 
 
 def _options(options: ScanOptions | None, overrides: dict) -> ScanOptions:
@@ -190,51 +202,10 @@ def scan_to_file(sequences, motifs, out, *, format: str = "tsv", options: ScanOp
                 return pieces.write(dst, format, run.n_tests(), run.pi0())
 
 
-# ============================================================ dense tracks
+def __getattr__(name):
+    # score_matrix runs on torch (~2 s to import), which scans on the CPU never need: loaded on first use
+    if name == "score_matrix":
+        from seqconv.scan.dense import score_matrix
 
-def score_matrix(sequences, motifs, *, strands: str = "both", background="uniform", pseudocount: float = 0.1,
-                 ids=None, device=None) -> np.ndarray:
-    """Dense log-odds score of every motif at every position (max over strands).
-
-    Parameters
-    ----------
-    sequences : list of str of equal length, or one-hot ``X : (N, 4, L)``
-    motifs : motif file, ``"jaspar"``, Motif or list of Motif
-    strands : {"both", "+", "-"}
-
-    Returns
-    -------
-    S : (N, M, L) float32
-        ``S[n, m, i]`` = score (bits) of motif ``m`` on the window starting at
-        ``i`` of sequence ``n``; NaN where the window runs past the end or holds N.
-    """
-    motif_list = read_motifs(motifs)
-    if strands not in ("both", "+", "-"):
-        raise InputError(f"strands must be 'both', '+' or '-', got {strands!r}")
-    recs = list(_records(sequences, None, ids))
-    if not recs:
-        raise InputError("no sequences")
-    L = len(recs[0][1])
-    if any(len(c) != L for _, c in recs):
-        raise InputError("score_matrix needs sequences of equal length (pad or scan them one by one)")
-    if isinstance(background, str) and background != "uniform":
-        raise InputError(f"score_matrix takes background=None, 'uniform' or 4 frequencies, got {background!r}")
-    bg = None if background is None or isinstance(background, str) else check_background(background)
-    dev = _device(device)
-    codes = torch.as_tensor(np.stack([c for _, c in recs]).astype(np.int64), device=dev)  # (N, L)
-    onehot = torch.cat([torch.eye(4), torch.zeros(1, 4)]).to(dev)[codes].permute(0, 2, 1)  # (N, 4, L)
-    isn = (codes == 4).to(torch.float32)[:, None]
-    out = torch.full((len(recs), len(motif_list), L), float("nan"), device=dev)
-    for k, m in enumerate(motif_list):
-        mats = []
-        if strands in ("both", "+"):
-            mats.append(m.log_odds(pseudocount, bg))
-        if strands in ("both", "-"):
-            mats.append(m.reverse_complement().log_odds(pseudocount, bg))
-        if m.width > L:
-            continue
-        w = torch.as_tensor(np.stack(mats).transpose(0, 2, 1), dtype=torch.float32, device=dev)
-        s = torch.nn.functional.conv1d(onehot, w).amax(dim=1)  # (N, L - W + 1)
-        nmask = torch.nn.functional.conv1d(isn, torch.ones(1, 1, m.width, device=dev))[:, 0] > 0
-        out[:, k, :s.shape[1]] = torch.where(nmask, float("nan"), s)
-    return out.cpu().numpy()
+        return score_matrix
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

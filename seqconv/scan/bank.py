@@ -1,8 +1,18 @@
-"""The motif bank: every motif-strand's integer matrix, p-value table and threshold."""
+"""The motif bank: every motif-strand's integer matrix, p-value table and threshold.
+
+Building a bank (879 JASPAR motifs: p-value tables by dynamic programming, the CPU engine's
+index) takes ~0.3 CPU s, about what scanning 1 Mb takes; :func:`bank_for` keeps the last
+:data:`CACHE_SIZE` banks of the process, keyed by the motifs' content and the options that
+shape the tables, so repeated scans with the same motifs build it once.
+"""
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,7 +20,7 @@ import numpy as np
 from seqconv import _scan_kernels as kern
 from seqconv.motifs.core import Motif, check_background
 from seqconv.scan.options import ScanOptions, fimo_background
-from seqconv.scan.pvalues import fimo_grid
+from seqconv.scan.pvalues import PI0_GRID, fimo_grid
 
 
 @dataclass
@@ -41,12 +51,14 @@ class _Bank:
         self.strands: list[_Strand] = []
         wanted = {"both": ("+", "-"), "+": ("+",), "-": ("-",)}[options.strands]
         los, ints, owner, strand_of, bgs, same, scales = [], [], [], [], [], [], []
+        bg_memo: dict = {}          # each distinct background resolved once
         for k, motif in enumerate(motifs):
             raw = motif.background if background is None else background
-            if method == "memelite":
-                bgv = check_background(None)
-            else:
-                bgv = fimo_background(raw, len(wanted) == 2)
+            key = None if method == "memelite" else np.asarray(raw, dtype=np.float64).tobytes()
+            bgv = bg_memo.get(key)
+            if bgv is None:
+                bgv = bg_memo[key] = (check_background(None) if method == "memelite"
+                                      else fimo_background(raw, len(wanted) == 2))
             # a strand-symmetric background gives the reverse complement the same score distribution,
             # and its matrices are the + strand's read backwards with A<->T, C<->G
             symmetric = bgv[0] == bgv[3] and bgv[1] == bgv[2]
@@ -54,15 +66,19 @@ class _Bank:
             if not symmetric:
                 probs["-"] = motif.reverse_complement().probabilities_with_pseudocount(pseudocount, bgv)
             lo_plus = motif.log_odds(pseudocount, bgv)
+            grid_plus = None
             for i, s in enumerate(wanted):
                 if s == "+" or symmetric:
                     p, lo = probs["+"], lo_plus
                 else:
                     p, lo = probs["-"], motif.reverse_complement().log_odds(pseudocount, bgv)
-                if grid is None:
+                if grid_plus is not None and symmetric:       # the + strand's, read backwards below
+                    m, scale = grid_plus
+                elif grid is None:
                     m, scale, _ = fimo_grid(p, bgv)
                 else:
                     m, scale = np.round(lo / grid).astype(np.int64), 1.0 / grid
+                grid_plus = (m, scale)
                 if s == "-" and symmetric:
                     lo, m = lo[::-1, ::-1], m[::-1, ::-1]
                 los.append(np.ascontiguousarray(lo))
@@ -108,9 +124,25 @@ class _Bank:
         self.thr = np.array([st.thr for st in self.strands], dtype=np.float64)
         self.thr_float = np.array([st.thr_float for st in self.strands], dtype=np.float64)
         self.smin = np.array([st.smin for st in self.strands], dtype=np.int64)
-        self.sf_off = np.concatenate([[0], np.cumsum([len(st.sf) for st in self.strands])])
-        self.sf_flat = np.concatenate([st.sf for st in self.strands])
+        self.sf_off = sf_off            # the strands' tables, one after another (their sf are views of it)
+        self.sf_flat = sf_all
         self.sf_len = np.diff(self.sf_off)
+        self._derived: dict = {}          # tables made from the bank when first needed; shared by its copies
+
+    def pi0_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """The tables pi0's sample is binned with (made once per bank): each motif-strand's 4-column score
+        blocks ``(J, ceil(max_width / 4), 256)`` and, for each entry of the p-value table ``sf_flat``, the
+        number of lambdas of :data:`~seqconv.scan.pvalues.PI0_GRID` at or below it (uint8; see
+        :mod:`seqconv._scan_kernels`)."""
+        return self.derived("pi0", lambda: (kern.block_tables4(self.int_table, self.widths),
+                                            kern.pi0_bins(self.sf_flat, self.sf_off, PI0_GRID)))
+
+    def derived(self, name: str, make):
+        """``make()``, made once per bank (and kept with it in the cache): e.g. the CPU engine's index."""
+        value = self._derived.get(name)
+        if value is None:
+            value = self._derived[name] = make()
+        return value
 
     def groups(self, dtype_exact_limit: int):
         """Motif-strands grouped by width: ``(W, columns, weights (5 W, n), exact)`` per group.
@@ -151,3 +183,49 @@ class _Bank:
                         weights.reshape(W * 5, n), exact))
         return out
 
+
+
+#: Banks kept per process by :func:`bank_for` (~150 MB each for the 879 JASPAR vertebrate motifs).
+CACHE_SIZE = 2
+_CACHE: OrderedDict[str, _Bank] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+
+
+def _bank_key(motifs: list[Motif], options: ScanOptions, background) -> str:
+    """A digest of everything a bank's tables depend on: each motif's id, name, probabilities, site count and
+    background, the resolved background, and the options threshold, strands, pseudocount, grid and method."""
+    h = hashlib.blake2b(digest_size=20)
+    h.update(repr((options.threshold, options.strands, options.pseudocount, options.grid, options.method,
+                   len(motifs))).encode())
+    h.update(b"motif" if background is None else np.asarray(background, dtype=np.float64).tobytes())
+    for m in motifs:
+        h.update(repr((m.id, m.name, m.n_sites, m.width)).encode())
+        h.update(m.probabilities.tobytes())
+        h.update(np.asarray(m.background, dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
+def bank_for(motifs: list[Motif], options: ScanOptions, background) -> _Bank:
+    """The bank of ``motifs`` under ``options`` (see :class:`_Bank`), from the process's cache when the same
+    content was scanned before (the tables are equal: built from the same numbers the same way).  The bank
+    returned holds ``motifs`` themselves; its arrays are shared with the cached one and must not be written."""
+    key = _bank_key(motifs, options, background)
+    with _CACHE_LOCK:
+        bank = _CACHE.get(key)
+        if bank is not None:
+            _CACHE.move_to_end(key)
+    if bank is None:
+        bank = _Bank(motifs, options, background)
+        with _CACHE_LOCK:
+            _CACHE[key] = bank
+            while len(_CACHE) > CACHE_SIZE:
+                _CACHE.popitem(last=False)
+    view = copy.copy(bank)        # shares the arrays and the derived tables, holds the caller's motifs
+    view.motifs = motifs
+    return view
+
+
+def clear_cache() -> None:
+    """Forget the banks kept by :func:`bank_for` (frees their memory)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 
+from seqconv.progress import progress_bar
 from seqconv.scan.bank import _Bank
+from seqconv.scan.device import scan_device
+from seqconv.scan.hits import _rescore
 
-DEFAULT_BLOCK = 4096          # positions per block
 _R = 32  # windows per run in the filter's max-reduction
 
 
 def _device(device) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    return torch.device(scan_device(device))
 
 
 class _Done:
@@ -97,3 +99,45 @@ class _Filter:
         if not pos:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         return torch.cat(pos).cpu().numpy(), torch.cat(col).cpu().numpy()
+
+
+def torch_hits(run):
+    """The torch engine's block loop for a :class:`seqconv.scan.run._Run`: yields the rescored hits of each block.
+
+    On the CPU, blocks run on a pool of single-threaded workers (coarse-grained parallelism: torch's
+    intra-op threads would synchronise at every small op); torch's thread count is restored after.
+    """
+    bank, stream, dev = run.bank, run.stream, torch.device(run.dev)
+    filt = _Filter(bank, dev, stream.block - stream.overlap)
+    n_workers = 1 if dev.type == "cuda" else max(1, torch.get_num_threads())
+    prev_threads = torch.get_num_threads()
+    bar = progress_bar(desc="scanned", unit="bp", unit_scale=True, enabled=run.options.verbose)
+    pool = ThreadPoolExecutor(n_workers) if n_workers > 1 else None
+    try:
+        if dev.type == "cpu":
+            torch.set_num_threads(1)
+        pending: deque = deque()
+        blocks = stream.blocks()
+        while True:
+            while len(pending) < 2 * n_workers:
+                nxt = next(blocks, None)
+                if nxt is None:
+                    break
+                g0, codes_np, n_owned = nxt
+                run._account(codes_np, n_owned)
+                job = pool.submit(filt, codes_np, n_owned) if pool else _Done(filt(codes_np, n_owned))
+                pending.append((g0, codes_np, n_owned, job))
+            if not pending:
+                break
+            g0, codes_np, n_owned, job = pending.popleft()
+            pos, col = job.result()
+            bar.update(n_owned)
+            if len(pos):
+                hits = _rescore(bank, stream, g0, codes_np, pos, col)
+                if hits is not None:
+                    yield hits
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        torch.set_num_threads(prev_threads)
+        bar.close()

@@ -14,6 +14,10 @@ from seqconv.motifs.core import check_background
 #: scanned sequences' own ACGT frequencies.
 BACKGROUNDS = ("nrdb", "uniform", "motif", "sequences")
 
+#: Positions per block of the torch engine (the numba engine's is
+#: :data:`seqconv.scan.engine_numba.DEFAULT_BLOCK_NUMBA`).
+DEFAULT_BLOCK = 4096
+
 #: MEME suite NRDB DNA frequencies (A, C, G, T), FIMO's default background (``alphabet.c``).
 NRDB_DNA = np.array([0.281774, 0.222020, 0.228876, 0.267330])
 

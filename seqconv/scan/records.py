@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import gzip
 import os
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from seqconv import genome as gmod
 from seqconv.encode import IUPAC
@@ -92,6 +92,12 @@ def _onehot_codes(X) -> np.ndarray:
     return np.where(ok, arg, 4).astype(np.uint8)
 
 
+def _is_tensor(x) -> bool:
+    """Whether ``x`` is a torch tensor (without importing torch: a tensor exists only once torch is imported)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
 def _records(sequences, genome=None, ids=None) -> Iterator[tuple[str, np.ndarray]]:
     """Yield ``(id, codes)`` for every input sequence (see :func:`scan` for accepted inputs)."""
     if genome is not None:
@@ -103,7 +109,7 @@ def _records(sequences, genome=None, ids=None) -> Iterator[tuple[str, np.ndarray
     if isinstance(sequences, Path) or (isinstance(sequences, str) and os.path.isfile(sequences)):
         yield from _iter_fasta_codes(sequences)
         return
-    if isinstance(sequences, (np.ndarray, torch.Tensor)) and sequences.ndim == 3:
+    if (isinstance(sequences, np.ndarray) or _is_tensor(sequences)) and sequences.ndim == 3:
         codes = _onehot_codes(sequences)
         names = ids if ids is not None else [f"seq{i}" for i in range(len(codes))]
         for name, row in zip(names, codes):

@@ -2,26 +2,60 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import os
 import queue
 import threading
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
-import torch
 
 from seqconv import _scan_kernels as kern
 from seqconv.errors import InputError
 from seqconv.motifs.core import check_background
 from seqconv.motifs.io import read_motifs
 from seqconv.progress import progress_bar
-from seqconv.scan.bank import _Bank
+from seqconv.scan.bank import bank_for
+from seqconv.scan.device import device_type, scan_device
 from seqconv.scan.engine_numba import DEFAULT_BLOCK_NUMBA, _Lookahead
-from seqconv.scan.engine_torch import DEFAULT_BLOCK, _device, _Done, _Filter
-from seqconv.scan.hits import _rescore
-from seqconv.scan.options import NRDB_DNA, ScanOptions
-from seqconv.scan.pvalues import PI0_GRID, PI0_LAMBDAS, PI0_SAMPLE, pi0_from_histograms
+from seqconv.scan.options import DEFAULT_BLOCK, NRDB_DNA, ScanOptions
+from seqconv.scan.pvalues import PI0_LAMBDAS, PI0_SAMPLE, pi0_from_histograms
 from seqconv.scan.records import _records, _sequence_background, _Stream
+
+#: Motif files parsed in this process, by path and content digest (a few; parsing 879 motifs takes ~0.04 s).
+_MOTIF_FILES: OrderedDict[tuple[str, bytes], list] = OrderedDict()
+_MOTIF_FILES_KEPT = 4
+_MOTIF_FILES_LOCK = threading.Lock()
+
+
+def _motif_list(motifs) -> list:
+    """:func:`seqconv.motifs.read_motifs` of ``motifs``; a regular file read before in this process with the
+    same bytes is not parsed again (its Motif objects are shared: the scan never changes them)."""
+    if not (isinstance(motifs, (str, Path)) and str(motifs) != "-" and os.path.isfile(motifs)):
+        return read_motifs(motifs)
+    data = Path(motifs).read_bytes()
+    key = (os.path.realpath(motifs), hashlib.blake2b(data, digest_size=20).digest())
+    with _MOTIF_FILES_LOCK:
+        hit = _MOTIF_FILES.get(key)
+        if hit is not None:
+            _MOTIF_FILES.move_to_end(key)
+    if hit is None:
+        hit = read_motifs(motifs)
+        if hashlib.blake2b(Path(motifs).read_bytes(), digest_size=20).digest() != key[1]:
+            return hit                  # the file changed while it was read: not kept
+        with _MOTIF_FILES_LOCK:
+            _MOTIF_FILES[key] = hit
+            while len(_MOTIF_FILES) > _MOTIF_FILES_KEPT:
+                _MOTIF_FILES.popitem(last=False)
+    return list(hit)
+
+
+def clear_motif_files() -> None:
+    """Forget the motif files kept by :func:`_motif_list`."""
+    with _MOTIF_FILES_LOCK:
+        _MOTIF_FILES.clear()
 
 
 def _resolve_background(options: ScanOptions, sequences, genome, ids):
@@ -38,10 +72,10 @@ def _resolve_background(options: ScanOptions, sequences, genome, ids):
     return np.asarray(bg, dtype=np.float64)
 
 
-def _pick_engine(engine: str, dev: torch.device) -> str:
+def _pick_engine(engine: str, dev: str) -> str:
     if engine == "auto":
-        return "torch" if dev.type != "cpu" else "numba"
-    if engine == "numba" and dev.type != "cpu":
+        return "torch" if device_type(dev) != "cpu" else "numba"
+    if engine == "numba" and device_type(dev) != "cpu":
         raise InputError(f"engine='numba' runs on the CPU, not on {dev}")
     return engine
 
@@ -59,7 +93,12 @@ class _WindowSample:
     def add(self, codes: np.ndarray, n_owned: int):
         keys = self.rng.random(n_owned)
         cut = self.keys.max() if len(self.keys) >= self.size else 1.0
-        pos = np.flatnonzero(keys < cut) if cut < 1.0 else np.arange(n_owned)
+        # only keys below the cut can enter; of many, only the block's `size` smallest: those lie below
+        # a cut expected to keep 4 `size` of the keys (uniform), when at least `size` do
+        low = min(cut, 4.0 * self.size / n_owned) if n_owned else cut
+        pos = np.flatnonzero(keys < low)
+        if len(pos) < self.size and low < cut:
+            pos = np.flatnonzero(keys < cut)
         if len(pos) > 4 * self.size:            # keep the block's smallest keys only
             pos = pos[np.argpartition(keys[pos], self.size)[:self.size]]
         win = codes[np.minimum(pos[:, None] + np.arange(self.width)[None], len(codes) - 1)]
@@ -78,12 +117,12 @@ class _Run:
 
     def __init__(self, sequences, motifs, options: ScanOptions, *, genome=None, ids=None):
         self.options = options
-        motif_list = read_motifs(motifs)
+        motif_list = _motif_list(motifs)
         if not motif_list:
             raise InputError("no motifs to scan")
         bg = _resolve_background(options, sequences, genome, ids)
-        self.bank = bank = _Bank(motif_list, options, bg)
-        self.dev = _device(options.device)
+        self.bank = bank = bank_for(motif_list, options, bg)
+        self.dev = scan_device(options.device)
         engine = _pick_engine(options.engine, self.dev)
         if engine == "numba" and not _Lookahead.supports(bank):
             if options.engine == "numba":
@@ -110,8 +149,9 @@ class _Run:
     def pi0(self) -> np.ndarray:
         """Each motif's estimated share of true nulls (FIMO's estimate from its p-value sample), ``(n_motifs,)``."""
         bank = self.bank
-        win = np.ascontiguousarray(self.sample.codes)
-        hist_j = kern.sample_bins(win, bank.widths, bank.int_table, bank.smin, bank.sf_off, bank.sf_flat, PI0_GRID)
+        c4, first_n = kern.window_codes4(np.ascontiguousarray(self.sample.codes))
+        tab, bins = bank.pi0_tables()
+        hist_j = kern.sample_bins(c4, first_n, bank.widths, tab, bank.smin, bank.sf_off, bins, PI0_LAMBDAS)
         hist = np.zeros((len(bank.motifs), PI0_LAMBDAS + 1), dtype=np.int64)
         np.add.at(hist, bank.motif_of, hist_j)
         return pi0_from_histograms(hist)
@@ -120,51 +160,15 @@ class _Run:
         if self.engine == "numba":
             yield from self._hits_numba()
         else:
-            yield from self._hits_torch()
-
-    def _hits_torch(self):
-        bank, stream, dev = self.bank, self.stream, self.dev
-        filt = _Filter(bank, dev, stream.block - stream.overlap)
-        # CPU: blocks run on a pool of single-threaded workers (coarse-grained parallelism: torch's
-        # intra-op threads would synchronise at every small op); torch's thread count is restored after.
-        n_workers = 1 if dev.type == "cuda" else max(1, torch.get_num_threads())
-        prev_threads = torch.get_num_threads()
-        bar = progress_bar(desc="scanned", unit="bp", unit_scale=True, enabled=self.options.verbose)
-        pool = ThreadPoolExecutor(n_workers) if n_workers > 1 else None
-        try:
-            if dev.type == "cpu":
-                torch.set_num_threads(1)
-            pending: deque = deque()
-            blocks = stream.blocks()
-            while True:
-                while len(pending) < 2 * n_workers:
-                    nxt = next(blocks, None)
-                    if nxt is None:
-                        break
-                    g0, codes_np, n_owned = nxt
-                    self._account(codes_np, n_owned)
-                    job = pool.submit(filt, codes_np, n_owned) if pool else _Done(filt(codes_np, n_owned))
-                    pending.append((g0, codes_np, n_owned, job))
-                if not pending:
-                    break
-                g0, codes_np, n_owned, job = pending.popleft()
-                pos, col = job.result()
-                bar.update(n_owned)
-                if len(pos):
-                    hits = _rescore(bank, stream, g0, codes_np, pos, col)
-                    if hits is not None:
-                        yield hits
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
-            torch.set_num_threads(prev_threads)
-            bar.close()
+            # the torch engine's module imports torch (~2 s of start-up): loaded only when it runs
+            yield from importlib.import_module("seqconv.scan.engine_torch").torch_hits(self)
 
     def _hits_numba(self):
         """The CPU engine's block loop: blocks are read by a helper thread while the kernel (which
         releases the GIL) scans the previous one."""
         bank, stream = self.bank, self.stream
-        engine = _Lookahead(bank, self.options.threshold)
+        threshold = self.options.threshold
+        engine = bank.derived("lookahead", lambda: _Lookahead(bank, threshold))
         q: queue.Queue = queue.Queue(maxsize=2)
         stop = threading.Event()
 
