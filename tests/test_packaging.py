@@ -12,7 +12,9 @@ TEXT = {".py", ".json", ".md", ".yaml", ".yml", ".txt", ".meme", ".toml", ".cfg"
 def _shipped():
     for base in ("seqconv", "pipelines", "data", "benchmarks", "docs"):
         for p in (REPO / base).rglob("*"):
-            if p.is_file() and p.suffix in TEXT and "__pycache__" not in p.parts:
+            rel = p.relative_to(REPO).parts
+            scratch = rel[:2] == ("benchmarks", "work") or any(x.startswith(".") for x in rel)  # git-ignored scratch
+            if p.is_file() and p.suffix in TEXT and "__pycache__" not in p.parts and not scratch:
                 yield p
     yield REPO / "README.md"
     yield REPO / "pyproject.toml"
