@@ -169,7 +169,7 @@ def scan_to_file(sequences, motifs, out, *, format: str = "tsv", options: ScanOp
                  ids=None, **overrides) -> int:
     """Scan and write the hits to ``out`` (tsv, bed or gff), streaming, atomically.
 
-    Hits are kept in Arrow pieces of ~200,000 rows in a temporary folder next to ``out``
+    Hits are kept in raw binary column pieces of ~200,000 rows in a temporary folder next to ``out``
     (memory stays bounded for genome-scale runs); q-values, which need every p-value of a
     motif, are added when the pieces are written out as text.  On any error nothing is
     left at ``out``.  Rows come in input order, by motif within a piece; numbers are written
