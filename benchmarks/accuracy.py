@@ -198,10 +198,12 @@ def _tradeoff(df: pd.DataFrame) -> list:
         mouse = (f"{m['auroc'].mean():.3f} | {m['mcc'].mean() * 100:.2f}" if len(m) == 4 else " | ")
         lines.append(f"| {arch} | {int(g['params'].iloc[0]):,} | {c:.2f} | {h['auroc'].mean():.3f} | "
                      f"{h['mcc'].mean() * 100:.2f} | {mouse} | {dbtxt} |")
-    lines += ["", f"Default: `{DEFAULT_ARCH}` (`seqconv train --arch`), the highest test auROC on every task (not the highest MCC at "
-                  "probability 0.5 on mouse_2 and mouse_3, where the plain baseline's is higher); it costs about "
-                  "3x basset's and 10x deepbind's CPU time per epoch.  DeepBind-ENCODE and yeast-genome tasks are not "
-                  "in this table (see deepbind_motif_baseline.md and the README for what was measured there)."]
+    lines += ["", f"Default: `{DEFAULT_ARCH}` (`seqconv train --arch`), the highest test auROC on every GUE and DeepBind "
+                  "ENCODE task (not the highest MCC at probability 0.5 on mouse_2 and mouse_3, where the plain "
+                  "baseline's is higher); it costs about 3x basset's and 10x deepbind's CPU time per epoch.  DeepBind "
+                  "ENCODE column: mean over the 10 TFs of each TF's seed mean (resnet: seed 0 only, the bundled "
+                  "models; plain and deepbind: 3 seeds).  On the yeast genome tasks (below) resnet was not better "
+                  "than basset, so the bundled yeast model stays basset."]
     return lines
 
 
