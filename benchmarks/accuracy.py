@@ -280,10 +280,13 @@ def _machine_of(r: dict) -> dict | None:
 def report(runs: list, out: Path, threads: int = 2, data: Path | None = None) -> str:
     tagged = [r for r in runs if r.get("tag")]
     df = pd.DataFrame([r for r in runs if not r.get("tag")])
-    lines = ["# seqconv accuracy on the GUE TF tasks (test set)", "",
+    lines = ["# seqconv accuracy on the GUE TF tasks and DeepBind ENCODE TFs (test set)", "",
              "Commands: `python benchmarks/accuracy.py --tasks tf_0 tf_1 tf_2 tf_3 tf_4 --archs deepbind basset resnet "
              f"--seeds 0 1 2 --threads {threads}` and `python benchmarks/accuracy.py --archs plain resnet --seeds 0 1 2 "
-             f"--threads {threads}` (all 9 tasks; CPU, {threads} torch thread(s)).", "",
+             f"--threads {threads}` (all 9 tasks; CPU, {threads} torch thread(s)); DeepBind ENCODE: `python benchmarks/accuracy.py "
+             f"--tasks {' '.join(DEEPBIND_TASKS)} --archs resnet plain deepbind --seeds 0 --threads {threads} "
+             "--bundle-out <scratch>` (the seed-0 resnet runs are the bundled deepbind_* models) and the same with "
+             "`--archs plain deepbind --seeds 1 2`.", "",
              runs_summary([_machine_of(r) for r in runs]), "",
              "Training: GUE train split, early stopping on GUE dev auPRC (max 15 epochs, patience 4), AdamW, "
              "class-balanced BCE, reverse-complement + shift(<=3 bp) augmentation; predictions averaged over both "
