@@ -292,7 +292,9 @@ def report(runs: list, out: Path, threads: int = 2, data: Path | None = None) ->
              "class-balanced BCE, reverse-complement + shift(<=3 bp) augmentation; predictions averaged over both "
              "strands.  MCC at probability 0.5; MCC@dev-thr: threshold maximising MCC on dev.  "
              "Values: mean ± sd over seeds (n = number of seeds finished).  GUE sequences have no coordinates, "
-             "so the given split is used (no chromosome hold-out possible).  Run times: wall seconds (inflated "
+             "so the given split is used (no chromosome hold-out possible).  DeepBind ENCODE tasks: the first 12,000 A/C "
+             "positives + one dinucleotide shuffle each, a seeded 10% validation fraction, the B file as test (500 "
+             "bound, ranked below the training peaks, + 500 shuffles); same training protocol.  Run times: wall seconds (inflated "
              "and noisy where the load was above 1) and process CPU seconds where recorded.", "",
              "| task | arch | n | params | MCC x100 | MCC@dev-thr x100 | auROC | auPRC | DNABERT-2 MCC x100 (117M) |"
              " frozen AUC DNABERT-2 / Caduceus-Ph | wall s / run | CPU s / run |",
