@@ -74,7 +74,8 @@ class TrainConfig:
         the weights and BatchNorm statistics (:mod:`seqconv.ema`), updated after every optimiser
         step; validation, early stopping and the saved model use the averaged weights.  About
         ``1 / (1 - d)`` recent steps count, so pick ``d`` for the run's number of steps (epochs x
-        batches per epoch), e.g. 0.99 for a few hundred steps.
+        batches per epoch), e.g. 0.95 for a few hundred (0.99 lagged on ~250-step GUE mouse runs:
+        the best epoch was always the last; benchmarks/results/accuracy.md).
     """
 
     epochs: int = 20

@@ -62,7 +62,7 @@ def training_options(f):
                      help="Random shifts of up to this many bp."),
         click.option("--ema-decay", default=_D.ema_decay, show_default=True, type=click.FloatRange(0, 1, max_open=True),
                      help="Validate and save an exponential moving average of the weights with this decay per "
-                          "step (0 = off; ~1/(1-d) recent steps count, e.g. 0.99 for a few hundred steps)."),
+                          "step (0 = off; ~1/(1-d) recent steps count, e.g. 0.95 for a few hundred steps)."),
         click.option("--seed", default=_D.seed, show_default=True, type=int, help="Same seed, same weights (on CPU)."),
         click.option("--resume", is_flag=True, help="Continue the interrupted run in --out from its last checkpoint."),
         device_option(),
