@@ -143,8 +143,11 @@ def run_one(task: str, arch: str, seed: int, data: Path, *, epochs: int = 15, pa
 
 
 def _test_labels(data: Path, task: str) -> np.ndarray:
+    """The test set's labels, in the order load_task's test split has them (read from the test file alone)."""
     if task.startswith("deepbind_"):
-        return load_task(data, task).subset("test").y()[:, 0]
+        from train_pretrained import _deepbind_file
+
+        return pd.read_csv(_deepbind_file(data, task[len("deepbind_"):], "B"), sep="\t")["Bound"].to_numpy()
     return pd.read_csv(Path(data) / "gue_tf" / task / "test.csv.gz")["label"].to_numpy()
 
 
