@@ -20,6 +20,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +91,7 @@ def _bundles(task, arch, seed, tag, epochs, patience, overrides, train_options=N
 
 def run_one(task: str, arch: str, seed: int, data: Path, *, epochs: int = 15, patience: int = 4,
             overrides: dict | None = None, tag: str = "", bundle_out: Path | None = None,
-            train_options: dict | None = None) -> dict:
+            train_options: dict | None = None, backbone: str = "human_backbone") -> dict:
     from _baseline import fit_plain, score_plain
     from train_pretrained import package
 
@@ -98,8 +99,10 @@ def run_one(task: str, arch: str, seed: int, data: Path, *, epochs: int = 15, pa
     from seqconv.models import build_model, get_config
     from seqconv.predict import predict
     from seqconv.train import TrainConfig, fit
+    from seqconv.transfer import TransferLeakageWarning, finetune
 
     ds = load_task(data, task)
+    leakage: list = []
     dev, test = ds.subset("valid"), ds.subset("test")
     start = machine_record({"torch": torch.get_num_threads()})
     t0, c0 = time.time(), time.process_time()
@@ -112,9 +115,16 @@ def run_one(task: str, arch: str, seed: int, data: Path, *, epochs: int = 15, pa
         best_epoch, n_epochs, epoch_s, vcurve = int(np.argmax(hist)) + 1, len(hist), [], [round(h, 4) for h in hist]
         params = sum(p.numel() for p in net.parameters())
     else:
-        model = build_model(get_config(arch, **(overrides or {})), seed=seed)
-        res = fit(model, ds, config=TrainConfig(epochs=epochs, patience=patience, seed=seed, **(train_options or {})),
-                  verbose=False)
+        config = TrainConfig(epochs=epochs, patience=patience, seed=seed, **(train_options or {}))
+        if arch == "finetune":
+            # the bundled backbone (pretrained on many TFs) with a new head, fine-tuned on the task
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", TransferLeakageWarning)
+                res = finetune(backbone, ds, mode="finetune", config=config, verbose=False)
+            leakage = [str(w.message) for w in caught if issubclass(w.category, TransferLeakageWarning)]
+        else:
+            model = build_model(get_config(arch, **(overrides or {})), seed=seed)
+            res = fit(model, ds, config=config, verbose=False)
         secs, cpu = time.time() - t0, time.process_time() - c0
         if bundle_out is not None and _bundles(task, arch, seed, tag, epochs, patience, overrides, train_options):
             entry = package(_recipe_name(task), res, ds, bundle_out, root=data, seed=seed, seconds=secs)
@@ -138,6 +148,7 @@ def run_one(task: str, arch: str, seed: int, data: Path, *, epochs: int = 15, pa
             "params": params, "test_logits": [round(float(v), 3) for v in s_test],
             "dev_logits": [round(float(v), 3) for v in s_dev],
             "machine": machine_record({"torch": torch.get_num_threads()}, since=start),
+            **({"backbone": backbone, "leakage": leakage} if arch == "finetune" else {}),
             **({"tag": tag, "epochs": epochs, "patience": patience, "overrides": overrides or {},
                 "train_options": train_options or {}} if tag else {})}
 
@@ -346,15 +357,22 @@ def _experiments(base: pd.DataFrame, tagged: list) -> list:
     """Variants tried on single tasks (``--tag``): mean test MCC next to the default runs of the same seeds."""
     lines = ["", "## Variants tried on single tasks (not part of the table above)", "",
              "Same protocol and seeds as the default runs, one change each (`--tag`; see the `overrides`, `epochs`, "
-             "`patience` fields in accuracy_runs.jsonl).  Δ = variant - default, paired over the same seeds.", "",
+             "`patience` fields in accuracy_runs.jsonl).  Δ = variant - default, paired over the same seeds.  Arch "
+             "`finetune`: a bundled backbone with a new head, fine-tuned (`seqconv.transfer.finetune`), next to the "
+             f"default ({DEFAULT_ARCH}) trained from scratch.", "",
              "| task | arch | variant | change | seeds | MCC x100 | MCC@dev-thr x100 | auROC | default MCC x100 (same seeds) "
              "| Δ MCC | epochs run (best) | CPU s / run |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     t = pd.DataFrame(tagged)
     for (task, arch, tag), g in t.groupby(["task", "arch", "tag"], sort=False):
         seeds = sorted(g["seed"])
-        b = base[(base["task"] == task) & (base["arch"] == arch) & base["seed"].isin(seeds)] if len(base) else base
+        ref = DEFAULT_ARCH if arch == "finetune" else arch     # a fine-tuned backbone vs the default from scratch
+        b = base[(base["task"] == task) & (base["arch"] == ref) & base["seed"].isin(seeds)] if len(base) else base
         opts = g["train_options"].iloc[0] if "train_options" in g else None   # TrainConfig overrides too
         change = ", ".join(f"{k}={v}" for k, v in {**g["overrides"].iloc[0], **(opts if isinstance(opts, dict) else {})}.items())
+        if arch == "finetune":
+            leaks = "; ".join(sorted({m for r in g["leakage"] for m in r})) or "no test overlap found"
+            change = "; ".join(x for x in (f"backbone {g['backbone'].iloc[0]} + new head, fine-tuned ({leaks})",
+                                           change) if x)
         change = "; ".join(x for x in (change, f"epochs={g['epochs'].iloc[0]}, patience={g['patience'].iloc[0]}") if x)
         bm = b["mcc"].mean() * 100 if len(b) == len(g) else np.nan
         lines.append(f"| {task} | {arch} | {tag} | {change} | {','.join(map(str, seeds))} | {g['mcc'].mean() * 100:.2f} | "
@@ -392,6 +410,8 @@ def main(argv=None) -> int:
                     help="rerun finished runs that did not keep their test logits (replacing them)")
     ap.add_argument("--arch-options", default="{}", help='JSON config overrides, e.g. \'{"filters": [128, 96, 128]}\'')
     ap.add_argument("--train-options", default="{}", help='JSON TrainConfig overrides for a --tag variant')
+    ap.add_argument("--backbone", default="human_backbone",
+                    help="arch 'finetune': the bundled backbone fine-tuned on each task (a --tag variant)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     runs_path = Path(args.runs)
@@ -403,6 +423,8 @@ def main(argv=None) -> int:
         runs = [r for r in runs if not any(r is q for q in redo)]
         _write_runs(runs_path, runs)
     done = {(r["task"], r["arch"], r["seed"], r.get("tag", "")) for r in runs}
+    if not args.tag and "finetune" in args.archs:
+        ap.error("arch 'finetune' (a pretrained backbone) is a variant: give it a --tag")
     if not args.tag and (args.epochs, args.patience, args.arch_options, args.train_options) != (15, 4, "{}", "{}"):
         ap.error("--epochs/--patience/--arch-options/--train-options change the protocol: give the variant a --tag")
     for seed in [] if args.report_only else args.seeds:          # seed-major: a partial run covers every task/arch once first
@@ -412,7 +434,7 @@ def main(argv=None) -> int:
                     continue
                 r = run_one(task, arch, seed, Path(args.data), epochs=args.epochs, patience=args.patience,
                             overrides=json.loads(args.arch_options), tag=args.tag,
-                            train_options=json.loads(args.train_options),
+                            train_options=json.loads(args.train_options), backbone=args.backbone,
                             bundle_out=Path(args.bundle_out) if args.bundle_out else None)
                 print(json.dumps(r), flush=True)
                 with open(runs_path, "a") as fh:   # append: runs of other processes (--tag variants) are kept

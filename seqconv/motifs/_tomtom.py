@@ -21,6 +21,8 @@ per-query kernel (kept in ``tests/_tomtom_reference.py``), so the results are id
 
 from __future__ import annotations
 
+import math
+
 import numba as nb
 import numpy as np
 
@@ -427,6 +429,51 @@ def _suffix_min_r(ps, z, n, first):
     return r
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _exp_bin(x):
+    """Bin of a p-value by its binary exponent: ``x`` in ``[2**(i - 1075), 2**(i - 1074))`` is bin ``i``
+    (1 .. 1075); 0 (and below) is bin 0."""
+    if x <= 0:
+        return 0
+    return min(max(math.frexp(x)[1] + 1074, 1), 1075)          # frexp: x = m 2**e, 0.5 <= m < 1
+
+
+@nb.njit(cache=True, nogil=True)
+def _tail_min(p, pstar, J, z, n, cnt, pos, buf):
+    """``min over l > J of min(z p_(l) n / l, 1)``, ``p_(l)`` the ``l``-th smallest of ``p`` and the
+    ``J`` smallest exactly the values ``<= pstar``, without sorting all of ``p``: the values above
+    ``pstar`` are bucketed by binary exponent; a bucket is sorted only where its lower bound
+    (its smallest possible value over its largest possible rank) could beat the minimum so far.
+    ``cnt`` (1077,), ``pos`` (1077,) int64 and ``buf`` (len(p),) float64: scratch."""
+    cnt[:] = 0
+    for x in p:
+        if x > pstar:
+            cnt[_exp_bin(x) + 1] += 1
+    lo = _exp_bin(pstar)
+    pos[lo] = 0
+    for i in range(lo, 1076):
+        pos[i + 1] = pos[i] + cnt[i + 1]
+    for i in range(lo, 1076):
+        cnt[i + 1] = pos[i]                 # fill pointers
+    for x in p:
+        if x > pstar:
+            b = _exp_bin(x)
+            buf[cnt[b + 1]] = x
+            cnt[b + 1] += 1
+    best = 1.0
+    for i in range(lo, 1076):
+        a, e = pos[i], pos[i + 1]
+        if e == a:
+            continue
+        low = max(math.ldexp(1.0, i - 1075), pstar)
+        if z * low * n / (J + e) >= best:   # every value of the bucket >= low, every rank <= J + e
+            continue
+        seg = np.sort(buf[a:e])
+        for t in range(e - a):
+            best = min(best, z * seg[t] * n / (J + a + t + 1))
+    return best
+
+
 @nb.njit(parallel=True, cache=True)
 def rank_matches(P, V, pi0, norient, k):
     """Per query, its ``k`` best target motifs and their q-values.
@@ -438,8 +485,7 @@ def rank_matches(P, V, pi0, norient, k):
     min over l >= j of min(pi0 p_(l) T / l, 1)`` (equal p-values get one q-value).
 
     Only the ``norient * k`` smallest p-values (and their ties) are sorted; the q-values are taken
-    from them where the rest cannot lower them (``min(pi0 p T / T, 1)`` bounds every later term),
-    else from all p-values sorted.
+    from them and the smallest term of the rest (:func:`_tail_min`, which sorts few of them).
 
     Returns the entries (n_queries, k) and their q-values (n_queries, k).
     """
@@ -450,6 +496,9 @@ def rank_matches(P, V, pi0, norient, k):
     for i in nb.prange(nq):
         p = P[i]
         z = pi0[i]
+        b_cnt = np.empty(1077, dtype=np.int64)
+        b_pos = np.empty(1077, dtype=np.int64)
+        buf = np.empty(T)
         J0 = min(T, norient * k)
         pstar = np.partition(p, J0 - 1)[J0 - 1] if J0 < T else np.inf
         head = np.flatnonzero(p <= pstar)
@@ -458,10 +507,10 @@ def rank_matches(P, V, pi0, norient, k):
         ps = p[head]
         r = _suffix_min_r(ps, z, n, 0)
         if J < T:
-            bound = min(z * pstar * n / n, 1.0)
-            if r[min(J, k * norient) - 1] > bound or r[0] > bound:
-                # the later p-values may lower these q-values: all of them, sorted
-                r = _suffix_min_r(np.sort(p), z, n, 0)[:J]
+            # the later p-values lower these q-values where they give a smaller term
+            tail = _tail_min(p, pstar, J, z, n, b_cnt, b_pos, buf)
+            for j in range(J):
+                r[j] = min(r[j], tail)
         taken = np.zeros(T // norient, dtype=np.bool_)
         cnt = 0
         for a in range(J):
