@@ -14,7 +14,8 @@ import pytest
 from seqconv.genome import iter_fasta
 from seqconv.motifs import jaspar_collection
 from seqconv.scan import ScanOptions, scan, scan_to_file
-from seqconv.scan.output import _frame, _PieceWriter, fimo_q_table, lookup_q
+from seqconv.scan.frame import _frame
+from seqconv.scan.output import _PieceWriter, fimo_q_table, lookup_q
 from seqconv.scan.run import _Run
 from seqconv.scan.text import TextRows, format_g
 

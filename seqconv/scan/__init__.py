@@ -39,7 +39,7 @@ Package
 :mod:`~seqconv.scan.engine_torch` (the two engines; torch is imported only when its engine
 runs), :mod:`~seqconv.scan.dense` (:func:`score_matrix`), :mod:`~seqconv.scan.hits`
 (exact rescoring), :mod:`~seqconv.scan.run` (one scan),
-:mod:`~seqconv.scan.output` (frames, q-values, files), :mod:`~seqconv.scan.text`
+:mod:`~seqconv.scan.output` (q-values, files), :mod:`~seqconv.scan.frame` (the DataFrame), :mod:`~seqconv.scan.text`
 (the numba TSV/BED/GFF row writer), :mod:`~seqconv.scan.jit` (the one-time
 compile notice) and :mod:`~seqconv.scan.warmup` (``python -m seqconv.scan.warmup``,
 run by install.sh: compiles and caches every kernel ahead of the first scan).
@@ -82,9 +82,9 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from seqconv.errors import InputError
 from seqconv.fileio import atomic_path
@@ -92,9 +92,12 @@ from seqconv.scan.bank import clear_cache as _clear_banks
 from seqconv.scan.engine_numba import DEFAULT_BLOCK_NUMBA
 from seqconv.scan.jit import compile_notice
 from seqconv.scan.options import DEFAULT_BLOCK, NRDB_DNA, ScanOptions
-from seqconv.scan.output import _HEADERS, COLUMNS, _frame, _PieceWriter, fimo_q_table, lookup_q
+from seqconv.scan.output import _HEADERS, COLUMNS, _PieceWriter, fimo_q_table, lookup_q
 from seqconv.scan.pvalues import bh_qvalues, estimate_pi0, fimo_grid, fimo_qvalues, score_distribution, survival
 from seqconv.scan.run import _Run, clear_motif_files
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["COLUMNS", "DEFAULT_BLOCK", "DEFAULT_BLOCK_NUMBA", "NRDB_DNA", "ScanOptions", "bh_qvalues", "clear_caches",
            "estimate_pi0", "fimo_grid", "fimo_qvalues", "scan", "scan_to_file", "score_distribution",
@@ -155,6 +158,9 @@ def scan(sequences, motifs, threshold: float | None = None, *, options: ScanOpti
         Threshold outside (0, 1], an unreadable motif file, a zero probability
         after pseudocounts, a repeated sequence id, no sequence to scan, bad input.
     """
+    # the DataFrame's module imports pandas and pyarrow (~0.3 CPU s), which scans to files never need
+    from seqconv.scan.frame import _frame
+
     if threshold is not None:
         overrides["threshold"] = threshold
     with compile_notice():
