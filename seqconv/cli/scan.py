@@ -116,6 +116,7 @@ def scan(motifs, fasta, bed, genome, width, thresh, fmt, out, strands, pseudocou
     from seqconv import _scan_kernels as kernels
     from seqconv.progress import uncompiled_kernels
     from seqconv.scan import ScanOptions, scan_to_file
+    from seqconv.scan.jit import load_numba_registries
 
     if (fasta is None) == (bed is None):
         raise InputError("give exactly one input: --fasta FILE, or --bed FILE with --genome FILE")
@@ -140,6 +141,7 @@ def scan(motifs, fasta, bed, genome, width, thresh, fmt, out, strands, pseudocou
                              f"got {background!r}") from None
     options = ScanOptions(threshold=thresh, strands=strands, background=bg, pseudocount=pseudocount,
                           bin_size=bin_size, seed=seed, device=device, engine=engine, verbose=not quiet)
+    load_numba_registries()  # this process runs seqconv's kernels only: no scipy.linalg for numba's BLAS probe
     if not quiet and engine != "torch" and uncompiled_kernels(kernels, _EVERY_SCAN):
         log("compiling the scan kernels (first scan after install; cached for later runs)...")
     kwargs = dict(format=fmt, options=options)

@@ -1,0 +1,164 @@
+"""The motif bank's tables on disk: p-value tables, the CPU engine's index and pi0's tables, kept between processes.
+
+Building them for the 879 JASPAR vertebrate motifs (dynamic programming over FIMO's score grid, the 8-mer
+index) takes ~0.3 CPU s, more than a 1 kb scan; reading them back takes ~0.04 s.  Each set of tables is one
+uncompressed ``.npz`` file (~150 MB for those motifs), named by a digest of everything the tables depend
+on: the motifs' content and the options that shape them (:func:`seqconv.scan.bank._bank_key`), the source
+of the modules that compute them, and the numpy and numba versions.  So a changed motif, option or
+algorithm is a new file, never a stale answer.
+
+* Folder: ``$SEQCONV_SCAN_CACHE`` when set, else ``$XDG_CACHE_HOME/seqconv/scan`` (default
+  ``~/.cache/seqconv/scan``).  ``SEQCONV_SCAN_CACHE=off`` (or ``0``, ``none``, ``false``) disables it.
+* Only banks of at least :data:`MIN_MOTIFS` motifs are kept (smaller ones build in milliseconds).
+* Files are written to a temporary name in the folder and renamed into place (atomic: a reader sees a
+  whole file or none); read with ``np.load(allow_pickle=False)`` (never pickle).  A file that cannot be
+  read (truncated, bad CRC, other arrays than expected, another key) is ignored and rebuilt.
+* At most :data:`MAX_BYTES` are kept; the least recently used files go first.
+* A folder that cannot be written (read-only home, full disk) only costs the rebuild: a scan never fails
+  because of its cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numba
+import numpy as np
+
+#: Environment variable: the cache folder, or off / 0 / none / false to disable the cache.
+ENV = "SEQCONV_SCAN_CACHE"
+_OFF = ("", "0", "off", "none", "false", "no")
+#: Banks of fewer motifs are not kept on disk (built faster than a file is found and read).
+MIN_MOTIFS = 64
+#: Total size of the folder's cache files kept (least recently used removed first).
+MAX_BYTES = 2 * 2 ** 30
+#: The file layout; raise it when the arrays stored change meaning.
+FORMAT = 1
+_SUFFIX = ".npz"
+
+
+def folder() -> Path | None:
+    """The cache folder (see the module's docstring), or None when the cache is disabled."""
+    value = os.environ.get(ENV)
+    if value is not None:
+        return None if value.strip().lower() in _OFF else Path(value).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "seqconv" / "scan"
+
+
+#: The modules whose code computes the cached tables (relative to the seqconv package).
+_SOURCES = ("_scan_kernels.py", "motifs/core.py", "scan/bank.py", "scan/engine_numba.py", "scan/options.py",
+            "scan/pvalues.py")
+
+
+@functools.lru_cache(maxsize=1)
+def _code_digest() -> bytes:
+    """Digest of the source of every module that computes cached tables, and of the numpy and numba versions."""
+    package = Path(__file__).resolve().parents[1]
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{FORMAT} {np.__version__} {numba.__version__}".encode())
+    for rel in _SOURCES:
+        h.update((package / rel).read_bytes())
+    return h.digest()
+
+
+def _path(root: Path, key: str, name: str) -> Path:
+    digest = hashlib.blake2b(f"{key}/{name}".encode() + _code_digest(), digest_size=20).hexdigest()
+    return root / f"{name}-{digest}{_SUFFIX}"
+
+
+def load(key: str, name: str, check=None) -> dict[str, np.ndarray] | None:
+    """The arrays stored for ``(key, name)``, or None: no cache, no file, or a file that cannot be read,
+    was written for another key or fails ``check(arrays)`` (shapes and dtypes that fit the bank)."""
+    root = folder()
+    if root is None:
+        return None
+    path = _path(root, key, name)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}     # reads every member: zipfile checks its CRC
+    except FileNotFoundError:
+        return None
+    except Exception:  # noqa: BLE001  (truncated, bad CRC, not a zip, unreadable: rebuilt, never a crash)
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return None
+    stored_key = arrays.pop("__key__", None)
+    if stored_key is None or stored_key.dtype != np.uint8 or stored_key.tobytes() != key.encode():
+        return None
+    try:
+        ok = check is None or bool(check(arrays))
+    except (KeyError, AttributeError, ValueError, IndexError, TypeError):
+        ok = False
+    if not ok:
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)                                   # recently used: kept longest
+    return arrays
+
+
+def save(key: str, name: str, arrays: dict[str, np.ndarray]) -> Path | None:
+    """Store ``arrays`` for ``(key, name)`` atomically; returns the file, or None when nothing was written
+    (cache disabled, folder not writable, disk full)."""
+    root = folder()
+    if root is None:
+        return None
+    path = _path(root, key, name)
+    tmp = None
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=root)
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, __key__=np.frombuffer(key.encode(), dtype=np.uint8),
+                     **{k: np.ascontiguousarray(v) for k, v in arrays.items()})
+        os.replace(tmp, path)
+        tmp = None
+    except OSError:
+        return None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+    _trim(root, keep=path)
+    return path
+
+
+def fetch(key: str, name: str, make, check=None) -> dict[str, np.ndarray]:
+    """The arrays of ``(key, name)`` from the cache (see :func:`load`), else ``make()`` (a dict of arrays),
+    stored for next time."""
+    arrays = load(key, name, check)
+    if arrays is None:
+        arrays = make()
+        save(key, name, arrays)
+    return arrays
+
+
+def _trim(root: Path, keep: Path) -> None:
+    """Remove the least recently used cache files until the folder's total is at most :data:`MAX_BYTES`."""
+    files = []
+    for p in root.glob(f"*{_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            st = p.stat()
+            files.append((st.st_mtime, st.st_size, p))
+    total = sum(size for _, size, _ in files)
+    for _, size, p in sorted(files, key=lambda f: f[0]):
+        if total <= MAX_BYTES:
+            break
+        if p != keep:
+            with contextlib.suppress(OSError):
+                p.unlink()
+                total -= size
+
+
+def clear() -> None:
+    """Remove every cache file of the folder (nothing else in it)."""
+    root = folder()
+    if root is not None and root.is_dir():
+        for p in root.glob(f"*{_SUFFIX}"):
+            with contextlib.suppress(OSError):
+                p.unlink()
