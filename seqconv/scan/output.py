@@ -83,8 +83,8 @@ _PIECE_ROW = 28
 def _pack_piece(order, col, seq, start, score, pidx, matched, widths, counts,
                 b_start, b_score, b_col, b_seq, b_pidx, b_sites):  # pragma: no cover - numba
     """The hits in row ``order`` into the columns ``b_*`` of a piece (see :class:`_PieceWriter`), and
-    each hit's p-value table entry counted into ``counts``.  ``matched``: the hits' sites one after
-    another in their own (engine) order."""
+    each hit's p-value table entry counted into ``counts`` (unless it is empty).  ``matched``: the hits'
+    sites one after another in their own (engine) order."""
     n = len(order)
     src = np.empty(n, dtype=np.int64)             # where each hit's site starts in ``matched``
     o = 0
@@ -107,7 +107,8 @@ def _pack_piece(order, col, seq, start, score, pidx, matched, widths, counts,
         for k in range(w):
             b_sites[o + k] = matched[a + k]
         o += w
-        counts[b_pidx[i]] += 1    # in row order: a motif's entries lie near one another
+        if len(counts):
+            counts[b_pidx[i]] += 1    # in row order: a motif's entries lie near one another
 
 
 def _unpack_piece(buf: np.ndarray, n: int):
@@ -119,15 +120,23 @@ def _unpack_piece(buf: np.ndarray, n: int):
 class _PieceWriter:
     """Hits of a run kept in pieces in ``folder`` (one raw file each: the rows sorted by motif, then
     stream position, then strand, as int64 start, float64 score, int32 motif-strand, sequence and
-    p-value table entry columns, then the matched sites one after another), with running
-    per-entry hit counts for the q-values; :meth:`write` then streams them to TSV, BED or GFF text
+    p-value table entry columns, then the matched sites one after another), with the hits counted per
+    p-value table entry for the q-values; :meth:`write` then streams them to TSV, BED or GFF text
     (the numba row writer of :mod:`seqconv.scan.text`, p-values, q-values and BED scores
-    formatted once per entry used)."""
+    formatted once per entry used).
+
+    The counts are the pieces' entries kept as they are while the run has fewer hits than
+    :data:`DENSE_SHARE` of the table entries, then one count per table entry (the tables of the 879
+    JASPAR motifs have 11.6 million entries: memory a short scan need not touch)."""
+
+    #: runs with more hits than this share of the p-value table entries count them in a per-entry array
+    DENSE_SHARE = 1 / 8
 
     def __init__(self, bank: _Bank, stream: _Stream, folder: Path):
         self.bank, self.stream, self.folder = bank, stream, Path(folder)
         self.pieces: list[tuple[Path, int]] = []
-        self.counts = np.zeros(len(bank.sf_flat), dtype=np.int64)
+        self.counts = _NO_COUNTS                  # per table entry, once dense
+        self.entries: list[np.ndarray] = []       # each piece's entries while not dense
         self.n_hits = 0
         if len(bank.sf_flat) >= 2 ** 31:
             raise ValueError("p-value tables of 2**31 entries or more")
@@ -139,9 +148,17 @@ class _PieceWriter:
         key = (self.stream.starts[h["seq"]] + h["start"]) * 2 + bank.minus_of[col]
         order = kern.hit_order(bank.motif_of[col], key, len(bank.motifs))
         n = len(order)
+        if not self.counts.size and self.n_hits + n > self.DENSE_SHARE * len(bank.sf_flat):
+            self.counts = np.zeros(len(bank.sf_flat), dtype=np.int64)
+            for e in self.entries:
+                np.add.at(self.counts, e, 1)
+            self.entries = []
         buf = np.zeros(_PIECE_ROW * n + len(h["matched"]) + _PAD, dtype=np.uint8)   # padded for the row writer
+        columns = _unpack_piece(buf, n)
         _pack_piece(order, col, h["seq"], h["start"], h["score"], h["pidx"], h["matched"], bank.widths,
-                    self.counts, *_unpack_piece(buf, n))
+                    self.counts, *columns)
+        if not self.counts.size:
+            self.entries.append(columns[4].copy())
         path = self.folder / f"{len(self.pieces):06d}.hits"
         with open(path, "wb") as fh:     # a file object: a full disk is an OSError with its errno
             fh.write(memoryview(buf))
@@ -154,11 +171,20 @@ class _PieceWriter:
         Each piece is read back and written as text lines by the numba row writer of
         :mod:`seqconv.scan.text`."""
         bank = self.bank
-        used = np.flatnonzero(self.counts)
-        used, q = fimo_q_table_from_counts(used, self.counts[used], bank, n_tests, pi0)
-        self.counts = np.zeros(0, dtype=np.int64)
-        rank = np.zeros(len(bank.sf_flat), dtype=np.int32)       # table entry -> its text
-        rank[used] = np.arange(len(used), dtype=np.int32)
+        dense = bool(self.counts.size)
+        if dense:
+            used = np.flatnonzero(self.counts)
+            cnt = self.counts[used]
+        else:
+            e = np.concatenate(self.entries) if self.entries else np.zeros(0, dtype=np.int32)
+            used, cnt = np.unique(e.astype(np.int64), return_counts=True)
+        used, q = fimo_q_table_from_counts(used, cnt, bank, n_tests, pi0)
+        self.counts, self.entries = _NO_COUNTS, []
+        if dense:
+            rank = np.zeros(len(bank.sf_flat), dtype=np.int32)       # table entry -> its text
+            rank[used] = np.arange(len(used), dtype=np.int32)
+        else:
+            rank = np.arange(len(used), dtype=np.int32)              # the rows' entries are replaced by theirs
         strand = np.searchsorted(bank.sf_off, used, side="right") - 1
         rows = TextRows(bank.motif_ids, bank.motif_names, self.stream.ids, fmt)
         rows.strands(bank.motif_of, bank.minus_of)
@@ -166,6 +192,12 @@ class _PieceWriter:
         dst.write(_HEADERS[fmt].encode())
         for path, n in self.pieces:
             start, score, col, seq, pidx, sites = _unpack_piece(np.fromfile(path, dtype=np.uint8), n)
+            if not dense:
+                pidx = np.searchsorted(used, pidx).astype(np.int32)   # entry -> its rank among those used
             rows.write_hits(dst, col, seq, start, score, pidx, rank, bank.minus_of, bank.widths, sites)
             path.unlink()
         return self.n_hits
+
+
+#: the counts of a run that keeps its pieces' entries instead (see :class:`_PieceWriter`)
+_NO_COUNTS = np.zeros(0, dtype=np.int64)
