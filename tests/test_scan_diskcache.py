@@ -85,7 +85,12 @@ def test_a_bank_read_back_equals_a_fresh_one(cache, motifs):
     assert len(_files(cache)) == 1
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "other_arrays", "other_key"])
+def _rewrite(path, arrays):
+    with open(path, "wb") as fh:
+        diskcache._write(fh, arrays)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage", "other_arrays", "other_key", "unaligned"])
 def test_a_bad_cache_file_is_rebuilt_not_a_crash(cache, motifs, peaks, monkeypatch, damage):
     want = scan(peaks, motifs, threshold=1e-3)
     path = _files(cache)["bank"]
@@ -101,11 +106,15 @@ def test_a_bad_cache_file_is_rebuilt_not_a_crash(cache, motifs, peaks, monkeypat
         with np.load(path) as npz:
             arrays = {k: npz[k] for k in npz.files}
         arrays["sf_off"] = arrays["sf_off"][:-1]
-        np.savez(path, **arrays)
-    else:                                      # another key's file under this name
+        _rewrite(path, arrays)
+    elif damage == "other_key":                # another key's file under this name
         with np.load(path) as npz:
             arrays = {k: npz[k] for k in npz.files}
         arrays["__key__"] = np.frombuffer(b"0" * 40, dtype=np.uint8)
+        _rewrite(path, arrays)
+    else:                                      # the right arrays, but np.savez's layout: not mapped unaligned
+        with np.load(path) as npz:
+            arrays = {k: npz[k] for k in npz.files}
         np.savez(path, **arrays)
     if damage == "flip":
         with zipfile.ZipFile(path) as z, pytest.raises(zipfile.BadZipFile):
@@ -135,6 +144,10 @@ def test_disabled_by_the_environment(tmp_path, monkeypatch, motifs, peaks, value
     assert diskcache.folder() is None
     assert len(scan(peaks, motifs, threshold=1e-3)) > 500
     assert not list(tmp_path.rglob("*.npz"))
+    monkeypatch.setenv(diskcache.ENV, str(tmp_path / "on"))
+    with diskcache.disabled():                        # the warm-up's way, for scans of other options
+        assert diskcache.folder() is None
+    assert diskcache.folder() == tmp_path / "on"
 
 
 def test_default_folder_follows_xdg_and_small_banks_stay_off_disk(tmp_path, monkeypatch, motifs, peaks):
@@ -164,3 +177,21 @@ def test_least_recently_used_files_go_first(cache, monkeypatch):
     assert not a.exists() and b.exists()
     assert diskcache.load("a", "bank") is None
     assert np.array_equal(diskcache.load("b", "bank")["x"], np.ones(200))
+
+
+def test_files_are_npz_read_back_aligned_and_writable(cache, motifs):
+    """np.load reads a cache file as it is mapped back: the same arrays, each aligned (numba compiled its
+    kernels for aligned arrays) and writable (copy-on-write: the file never changes)."""
+    from seqconv.scan.bank import bank_for
+
+    bank_for(motifs, ScanOptions(), NRDB_DNA)
+    path = _files(cache)["bank"]
+    before = path.read_bytes()
+    got = diskcache._read(path)
+    with np.load(path, allow_pickle=False) as npz:
+        assert sorted(npz.files) == sorted(got)
+        for k in npz.files:
+            assert got[k].dtype == npz[k].dtype and np.array_equal(got[k], npz[k]), k
+    assert all(a.ctypes.data % diskcache.ALIGN == 0 and a.flags.aligned and a.flags.writeable for a in got.values())
+    got["sf"][:10] = -1.0
+    assert path.read_bytes() == before

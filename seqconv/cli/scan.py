@@ -101,6 +101,12 @@ def scan(motifs, fasta, bed, genome, width, thresh, fmt, out, strands, pseudocou
       --max-stored-scores).
 
     \b
+    The motif tables (p-value tables, the engine's index; ~150 MB for the
+    879 JASPAR motifs) are kept on disk for the next run with the same
+    motifs and options: in $SEQCONV_SCAN_CACHE, default
+    ~/.cache/seqconv/scan; SEQCONV_SCAN_CACHE=off disables it.
+
+    \b
     Example:
       seqconv scan --motifs jaspar --fasta data/example_oct4_mafk_test.fa --threshold 1e-5
       seqconv scan --motifs jaspar --bed data/yeast/Reb1_CX.bed.gz --width 200 \\

@@ -3,7 +3,9 @@
 Building a bank (879 JASPAR motifs: p-value tables by dynamic programming, the CPU engine's
 index) takes ~0.3 CPU s, about what scanning 1 Mb takes; :func:`bank_for` keeps the last
 :data:`CACHE_SIZE` banks of the process, keyed by the motifs' content and the options that
-shape the tables, so repeated scans with the same motifs build it once.
+shape the tables, so repeated scans with the same motifs build it once; banks of
+:data:`~seqconv.scan.diskcache.MIN_MOTIFS` motifs or more are also kept on disk
+(:mod:`seqconv.scan.diskcache`), so a new process reads them back instead.
 """
 
 from __future__ import annotations

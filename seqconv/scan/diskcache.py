@@ -45,12 +45,30 @@ MIN_MOTIFS = 64
 #: Total size of the folder's cache files kept (least recently used removed first).
 MAX_BYTES = 2 * 2 ** 30
 #: The file layout; raise it when the arrays stored change meaning.
-FORMAT = 1
+FORMAT = 2
+#: Each array's data starts at a multiple of this many bytes in its file (and so in memory, mapped).
+ALIGN = 64
+_ALIGN_FIELD = 0xD935        # the zip extra field id of Android's zipalign, for the padding
 _SUFFIX = ".npz"
+
+
+_DISABLED = [0]     # depth of disabled() blocks
+
+
+@contextlib.contextmanager
+def disabled():
+    """Within this block, this process neither reads nor writes the disk cache."""
+    _DISABLED[0] += 1
+    try:
+        yield
+    finally:
+        _DISABLED[0] -= 1
 
 
 def folder() -> Path | None:
     """The cache folder (see the module's docstring), or None when the cache is disabled."""
+    if _DISABLED[0]:
+        return None
     value = os.environ.get(ENV)
     if value is not None:
         return None if value.strip().lower() in _OFF else Path(value).expanduser()
@@ -109,9 +127,9 @@ def load(key: str, name: str, check=None) -> dict[str, np.ndarray] | None:
 
 
 def _read(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of an uncompressed ``.npz`` file as ``np.load`` reads them, but mapped from the file
-    (copy-on-write, so writable: numba takes them as the arrays it compiled for) instead of copied, each
-    member's CRC checked.  A short scan then touches only the pages it reads of the p-value tables
+    """The arrays of a file :func:`_write` wrote, as ``np.load`` reads them, but mapped from the file
+    (copy-on-write, so writable; aligned: numba takes them as the arrays it compiled for) instead of
+    copied, each member's CRC checked.  A short scan then touches only the pages it reads of the p-value tables
     (~100 MB for the 879 JASPAR motifs); checking the CRCs reads the file once at memory speed.
 
     Raises ValueError (or OSError, zipfile.BadZipFile) for anything but such a file."""
@@ -142,9 +160,29 @@ def _read(path: Path) -> dict[str, np.ndarray]:
         offset = start + head.tell()
         if dtype.hasobject or offset + math.prod(shape) * dtype.itemsize != end:
             raise ValueError(f"{info.filename}: not a plain array of its size")
+        if offset % ALIGN:
+            raise ValueError(f"{info.filename}: data not {ALIGN}-byte aligned in the file")
         arrays[info.filename[:-4]] = np.ndarray(shape, dtype, buffer=mm, offset=offset, order="F" if fortran else "C")
     view.release()
     return arrays
+
+
+def _write(fh, arrays: dict[str, np.ndarray]) -> None:
+    """``arrays`` as an uncompressed ``.npz`` (what ``np.savez`` writes, ``np.load`` reads it), each member's
+    data :data:`ALIGN`-byte aligned in the file (a padding extra field in its local header, as zipalign
+    does), so that :func:`_read` maps aligned arrays: numba compiled its kernels for aligned ones."""
+    with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as z:
+        for name, a in arrays.items():
+            a = np.ascontiguousarray(a)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_STORED
+            zip64 = a.nbytes > zipfile.ZIP64_LIMIT - 2 ** 20          # zipfile then adds a 20-byte extra field
+            # the .npy header pads the array data to a multiple of 64 within the member: align the member
+            fixed = fh.tell() + 30 + len(info.filename.encode()) + 4 + (20 if zip64 else 0)
+            pad = -fixed % ALIGN
+            info.extra = struct.pack("<HH", _ALIGN_FIELD, pad) + bytes(pad)
+            with z.open(info, "w", force_zip64=zip64) as out:
+                np.lib.format.write_array(out, a, allow_pickle=False)
 
 
 def save(key: str, name: str, arrays: dict[str, np.ndarray]) -> Path | None:
@@ -159,8 +197,7 @@ def save(key: str, name: str, arrays: dict[str, np.ndarray]) -> Path | None:
         root.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=root)
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, __key__=np.frombuffer(key.encode(), dtype=np.uint8),
-                     **{k: np.ascontiguousarray(v) for k, v in arrays.items()})
+            _write(fh, {"__key__": np.frombuffer(key.encode(), dtype=np.uint8), **arrays})
         os.replace(tmp, path)
         tmp = None
     except OSError:
