@@ -17,6 +17,10 @@ algorithm is a new file, never a stale answer.
 * At most :data:`MAX_BYTES` are kept; the least recently used files go first.
 * A folder that cannot be written (read-only home, full disk) only costs the rebuild: a scan never fails
   because of its cache.
+* Trust: like numba's own cache of compiled kernels (machine code loaded from ``__pycache__`` or
+  ``NUMBA_CACHE_DIR``), the folder must be writable by its user only (files are created ``0600``): the CRC
+  guards against damage, the shape and bound checks against files of another layout, not against a
+  crafted file.
 """
 
 from __future__ import annotations
