@@ -324,11 +324,13 @@ def _put_section(lines: list[str]) -> None:
 
 
 def startup(rounds: int) -> list[str]:
-    """Start-up cost of ``seqconv scan`` (fresh processes): cold numba cache, the install-time warm-up, later calls.
+    """Start-up cost of ``seqconv scan`` (fresh processes): cold caches, the install-time warm-up, later calls.
 
-    A fresh install is simulated with an empty ``NUMBA_CACHE_DIR`` (numba then neither reads nor writes
-    ``seqconv/__pycache__``).  Inputs: the first 1 kb of the edited sacCer3 (a scan that is nearly all
-    overhead) and the 1 Mb set; 879 vertebrate motifs, FIMO's defaults.
+    A fresh install is an empty ``NUMBA_CACHE_DIR`` (numba then neither reads nor writes
+    ``seqconv/__pycache__``) and an empty ``SEQCONV_SCAN_CACHE`` (the motif tables' disk cache).  Inputs: the
+    first 1 kb of the edited sacCer3 (a scan that is nearly all overhead) and the 1 Mb set; 879 vertebrate
+    motifs, FIMO's defaults.  Later calls are timed with the motif tables read from the disk cache and, for
+    comparison, with it off (tables built in the call).
     """
     one_mb = genome_sets((1,))[1]
     tiny = WORK / "sacCer3_1kb.fa"
@@ -340,29 +342,35 @@ def startup(rounds: int) -> list[str]:
     scan_cmd = lambda fa: [exe, "scan", "--motifs", str(meme), "--fasta", str(fa), "--out", str(out)]  # noqa: E731
     rows, start = [], machine_record({"numba": "default"})
 
-    def run(label, cmd, cache):
-        os.environ["NUMBA_CACHE_DIR"] = str(cache)
+    def run(label, cmd, cache, tables):
+        os.environ["NUMBA_CACHE_DIR"], os.environ["SEQCONV_SCAN_CACHE"] = str(cache), str(tables)
         w, c, rss, tail = _child(cmd)
         notice = "compiling scan kernels" in tail
         rows.append((label, w, c, notice))
         print(f"{label}: {w:.2f} s wall, {c:.2f} s CPU, notice {notice}", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="startup-") as tmp:
+        tmp = Path(tmp)
         for _r in range(rounds):
             run("`python -c 'import seqconv.cli'` (every command pays it)", [sys.executable, "-c", "import seqconv.cli"],
-                Path(tmp) / "import")
-        cold = Path(tmp) / "cold"
-        run("first `seqconv scan`, 1 kb, empty cache (no warm-up)", scan_cmd(tiny), cold)
-        run("second `seqconv scan`, 1 kb, same cache", scan_cmd(tiny), cold)
-        warm = Path(tmp) / "warm"
-        run("`python -m seqconv.scan.warmup -q` (install.sh), empty cache",
-            [sys.executable, "-m", "seqconv.scan.warmup", "-q"], warm)
+                tmp / "import", "off")
+        run("first `seqconv scan`, 1 kb, empty caches (no warm-up; kernels compiled, tables built)", scan_cmd(tiny),
+            tmp / "cold", tmp / "cold-tables")
+        run("second `seqconv scan`, 1 kb, same caches", scan_cmd(tiny), tmp / "cold", tmp / "cold-tables")
+        warm, tables = tmp / "warm", tmp / "warm-tables"
+        run("`python -m seqconv.scan.warmup -q` (install.sh), empty caches",
+            [sys.executable, "-m", "seqconv.scan.warmup", "-q"], warm, tables)
         for _r in range(rounds):
-            run("`seqconv scan` after the warm-up, 1 kb", scan_cmd(tiny), warm)
-            run("`seqconv scan` after the warm-up, 1 Mb", scan_cmd(one_mb), warm)
+            run("`seqconv scan` after the warm-up, 1 kb (tables read from the disk cache)", scan_cmd(tiny), warm, tables)
+            run("`seqconv scan` after the warm-up, 1 kb, `SEQCONV_SCAN_CACHE=off` (tables built)", scan_cmd(tiny),
+                warm, "off")
+            run("`seqconv scan` after the warm-up, 1 Mb (tables read from the disk cache)", scan_cmd(one_mb), warm,
+                tables)
         os.environ["NUMBA_CACHE_DIR"] = str(warm)
-        split = _split_cpu(tiny, meme, out, rounds)
+        split = {"read from the disk cache": _split_cpu(tiny, meme, out, rounds, tables),
+                 "built (`SEQCONV_SCAN_CACHE=off`)": _split_cpu(tiny, meme, out, rounds, "off")}
         os.environ.pop("NUMBA_CACHE_DIR")
+        os.environ.pop("SEQCONV_SCAN_CACHE")
     out.unlink(missing_ok=True)
     machine = machine_record({"numba": "default"}, since=start)
     best: dict[str, tuple] = {}
@@ -371,17 +379,23 @@ def startup(rounds: int) -> list[str]:
             best[label] = (w, c, notice, sum(1 for x in rows if x[0] == label))
     lines = ["", "## Start-up: first and later `seqconv scan` calls (fresh processes; best of the rounds)", "",
              f"Command: `python3 benchmarks/scan.py --startup --rounds {rounds}`.  A fresh install is an empty "
-             "`NUMBA_CACHE_DIR`; install.sh runs the warm-up (wall s stretch with the load, CPU s much less).", "",
+             "`NUMBA_CACHE_DIR` and an empty `SEQCONV_SCAN_CACHE` (the motif tables' disk cache, "
+             "seqconv.scan.diskcache); install.sh runs the warm-up, which fills both for the bundled JASPAR "
+             "motifs under the default options (wall s stretch with the load, CPU s much less).", "",
              machine_text(machine), "",
              "| call | runs | wall s | CPU s | compile notice on stderr |", "|---|---|---|---|---|"]
     for label, (w, c, notice, n) in best.items():
         lines.append(f"| {label} | {n} | {w:.2f} | {c:.2f} | {'yes' if notice else 'no'} |")
-    imp = best["`python -c 'import seqconv.cli'` (every command pays it)"]
-    after = best["`seqconv scan` after the warm-up, 1 kb"]
-    parts = ", ".join(f"{k} {v:.2f}" for k, v in split.items())
-    lines += ["", f"Overhead of a later 1 kb scan beyond the CLI's import: {after[1] - imp[1]:.2f} s CPU; wall s of "
-              "calls made at different loads are not compared.  Where a later call's CPU s go (one process after "
-              f"the warm-up, `time.process_time()` between steps, best of {rounds}): {parts}.", ""]
+    imp = best["`python -c 'import seqconv.cli'` (every command pays it)"][1]
+    after = best["`seqconv scan` after the warm-up, 1 kb (tables read from the disk cache)"][1]
+    built = best["`seqconv scan` after the warm-up, 1 kb, `SEQCONV_SCAN_CACHE=off` (tables built)"][1]
+    parts = "; ".join(f"tables {kind}: " + ", ".join(f"{k} {v:.2f}" for k, v in got.items() if k != "imported")
+                      + f" (imported: {got['imported']})" for kind, got in split.items())
+    lines += ["", f"Overhead of a later 1 kb scan beyond the CLI's import: {after - imp:.2f} s CPU with the motif "
+              f"tables read from the disk cache, {built - imp:.2f} s CPU with `SEQCONV_SCAN_CACHE=off` (tables "
+              "built in the call); wall s of calls made at different loads are not compared.  Where a later "
+              f"call's CPU s go (one process after the warm-up, `time.process_time()` between steps, best of "
+              f"{rounds}): {parts}.", ""]
     return lines
 
 
@@ -390,9 +404,9 @@ import json, sys, time
 c = [time.process_time()]
 import seqconv.cli
 c.append(time.process_time())
-import pandas, pyarrow
-c.append(time.process_time())
 import numpy as np
+from seqconv.scan.jit import load_numba_registries
+load_numba_registries()                      # as `seqconv scan` does
 from seqconv import _scan_kernels as k
 k.count_into(np.zeros(1, np.int64), np.zeros(1, np.int64))
 c.append(time.process_time())
@@ -413,22 +427,26 @@ c.append(time.process_time())
 from seqconv.scan import scan_to_file
 scan_to_file(sys.argv[1], ms, sys.argv[3])
 c.append(time.process_time())
-names = ["import seqconv.cli", "import pandas + pyarrow", "numba's first call (its registries; scipy.linalg)",
-         "reading the 879 motifs", "bank (matrices, p-value tables by DP)", "engine index + pi0 tables",
+names = ["import seqconv.cli", "numba's registries (no scipy.linalg) and first kernel", "reading the 879 motifs",
+         "bank (matrices, p-value tables)", "engine index + pi0 tables",
          "the 1 kb scan to TSV (kernels loaded, sample, q-values, writing)"]
-print(json.dumps(dict(zip(names, np.diff(c).tolist()))))
+got = dict(zip(names, np.diff(c).tolist()))
+got["imported"] = ", ".join(f"{m} {'yes' if m in sys.modules else 'no'}" for m in ("pandas", "pyarrow", "scipy.linalg"))
+print(json.dumps(got))
 """
 
 
-def _split_cpu(tiny: Path, meme: Path, out: Path, rounds: int) -> dict:
-    """CPU s of each step of a later scan, in one fresh process (best of ``rounds``)."""
+def _split_cpu(tiny: Path, meme: Path, out: Path, rounds: int, tables) -> dict:
+    """CPU s of each step of a later scan, in one fresh process (best of ``rounds``), with the disk cache
+    ``tables`` (a folder, or ``off``)."""
     import json
 
     best: dict = {}
+    env = dict(os.environ, SEQCONV_SCAN_CACHE=str(tables))
     for _ in range(rounds):
-        got = json.loads(subprocess.run([sys.executable, "-c", _SPLIT, str(tiny), str(meme), str(out)],
+        got = json.loads(subprocess.run([sys.executable, "-c", _SPLIT, str(tiny), str(meme), str(out)], env=env,
                                         capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
-        best = {k: min(v, best.get(k, v)) for k, v in got.items()}
+        best = {k: (v if isinstance(v, str) else min(v, best.get(k, v))) for k, v in got.items()}
     return best
 
 
@@ -544,18 +562,34 @@ def compare_section(rounds: int, tomtom: str | None) -> list[str]:
 
 
 def speed_rows(sets: dict[int, Path], rounds: int, fimo_time: dict) -> list[str]:
-    """The speed table: seqconv (its first call in the process apart), memelite and MOODS in interleaved
-    rounds on each set, best round of each; ``fimo_time`` adds real fimo's 1 Mb time when given."""
+    """The speed table: seqconv (its first calls in the process apart), memelite and MOODS in interleaved
+    rounds on each set, best round of each; ``fimo_time`` adds real fimo's 1 Mb time when given.
+
+    The motif tables' disk cache is a folder of this run, filled by one scan in a child process first, so
+    that the first call and the calls "tables read from the disk cache" read them, as a new process does
+    after any earlier scan of these motifs with these options (or the install's warm-up, for the bundled
+    JASPAR); "tables built" calls run with the disk cache off."""
+    from seqconv.scan import diskcache
+
     meme = meme_file("vertebrates")
     motifs = read_motifs(meme)
     setup = moods_setup(motifs)
     clear_caches()
-    _, first_w, first_c = timed(run_seqconv, sets[1], meme)        # kernels loaded, the motif bank built
-    cold = []
-    for _ in range(rounds):                                          # motifs parsed, bank built in the call
+    cache_dir = tempfile.TemporaryDirectory(prefix="scan-tables-")
+    os.environ["SEQCONV_SCAN_CACHE"] = cache_dir.name
+    subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); from seqconv.scan import "
+                    f"scan_to_file; scan_to_file({str(sets[1])!r}, {str(meme)!r}, {str(WORK / 'prime.tsv')!r})"],
+                   check=True, capture_output=True)
+    (WORK / "prime.tsv").unlink()
+    _, first_w, first_c = timed(run_seqconv, sets[1], meme)   # kernels loaded, tables read from the disk cache
+    built, loaded = [], []
+    for _ in range(rounds):                                     # motifs parsed, tables built / read in the call
         clear_caches()
-        cold.append(timed(run_seqconv, sets[1], meme)[1:])
-    cold_w, cold_c = min(cold)
+        with diskcache.disabled():
+            built.append(timed(run_seqconv, sets[1], meme)[1:])
+        clear_caches()
+        loaded.append(timed(run_seqconv, sets[1], meme)[1:])
+    (built_w, built_c), (loaded_w, loaded_c) = min(built), min(loaded)
     lines = ["## Speed (879 vertebrate motifs; best of interleaved rounds; wall s and CPU s)", "",
              "| size | seqconv wall | seqconv CPU | memelite wall | memelite CPU | MOODS wall | MOODS CPU | "
              "seqconv / memelite | seqconv / MOODS | real fimo wall |", "|" + "---|" * 10]
@@ -574,12 +608,16 @@ def speed_rows(sets: dict[int, Path], rounds: int, fimo_time: dict) -> list[str]
                      f"{m_[0] / s[0]:.2f}x | {mo[0] / s[0]:.2f}x | {ft} |")
         print(lines[-1], flush=True)
         if mb == 1:
-            cold_row = (f"seqconv's 1 Mb call with the motifs parsed and the motif bank built in the call "
-                        f"(`seqconv.scan.clear_caches()` first; p-value tables, engine index; best of {rounds}): "
-                        f"{cold_w:.2f} s wall, {cold_c:.2f} CPU s = "
-                        f"{m_[0] / cold_w:.2f}x memelite's best; a process's first call (numba kernels loaded "
-                        f"from the cache as well): {first_w:.2f} s wall, {first_c:.2f} CPU s.  The rows' later calls "
-                        "reuse the parsed motif file and the bank (kept by content: seqconv.scan.bank.bank_for).")
+            cold_row = (f"seqconv's 1 Mb call with the motifs parsed in the call (`seqconv.scan.clear_caches()` "
+                        f"first; best of {rounds}, interleaved): motif tables (p-value tables, engine index, pi0 "
+                        f"tables) read from the disk cache {loaded_w:.2f} s wall, {loaded_c:.2f} CPU s = "
+                        f"{m_[0] / loaded_w:.2f}x memelite's best; tables built in the call (disk cache off) "
+                        f"{built_w:.2f} s wall, {built_c:.2f} CPU s = {m_[0] / built_w:.2f}x.  A process's first "
+                        f"call (numba kernels loaded from their cache, tables read from the disk cache): "
+                        f"{first_w:.2f} s wall, {first_c:.2f} CPU s.  The rows' later calls reuse the parsed motif "
+                        "file and the bank (kept by content: seqconv.scan.bank.bank_for).")
+    os.environ.pop("SEQCONV_SCAN_CACHE")
+    cache_dir.cleanup()
     return lines + ["", cold_row, ""]
 
 

@@ -1,5 +1,7 @@
-"""Shared fixtures: paths to the bundled real excerpts and to ../shared/data."""
+"""Shared fixtures: paths to the bundled real excerpts and to ../shared/data; the scan's disk cache in a
+folder of the test session."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -20,3 +22,16 @@ def shared_data() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared/data not present")
     return SHARED
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _scan_cache_of_the_session(tmp_path_factory):
+    """seqconv.scan.diskcache writes to a folder of the test session (inherited by subprocesses), never to the
+    user's ~/.cache."""
+    old = os.environ.get("SEQCONV_SCAN_CACHE")
+    os.environ["SEQCONV_SCAN_CACHE"] = str(tmp_path_factory.mktemp("scan-cache"))
+    yield
+    if old is None:
+        os.environ.pop("SEQCONV_SCAN_CACHE", None)
+    else:
+        os.environ["SEQCONV_SCAN_CACHE"] = old

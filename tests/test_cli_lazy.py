@@ -44,3 +44,20 @@ def test_help_lists_every_command():
     assert out.returncode == 0, out.stderr
     listed = [line.split()[0] for line in out.stdout.split("Commands:")[1].splitlines() if line.strip()]
     assert listed == sorted(COMMAND_MODULES)
+
+
+def test_a_scan_to_a_file_imports_neither_pandas_nor_scipy_linalg(tmp_path):
+    """``seqconv scan`` writes its table without the DataFrame's pandas and pyarrow, and numba's registries load
+    without the scipy.linalg of its BLAS probe (seqconv.scan.jit.load_numba_registries): ~0.5 CPU s of start-up."""
+    fa = tmp_path / "a.fa"
+    fa.write_text(">s1\nACGTGACGTCATGCAAATGACGTCAGTGCAC\n")
+    out = tmp_path / "hits.tsv"
+    code = ("import sys\n"
+            "from seqconv.cli import main\n"
+            f"main(['scan', '--motifs', 'jaspar', '--fasta', {str(fa)!r}, '--out', {str(out)!r}, '-q', "
+            "'--threshold', '1e-3'], standalone_mode=False)\n"
+            "print([m for m in ('pandas', 'pyarrow', 'scipy.linalg', 'torch') if m in sys.modules])")
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "SEQCONV_SCAN_CACHE": "off"}  # no 150 MB cache file
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT, env=env)
+    assert got.stdout.strip() == "[]"
+    assert out.read_text().startswith("motif_id\t") and len(out.read_text().splitlines()) > 1

@@ -14,7 +14,8 @@ import pytest
 from seqconv.genome import iter_fasta
 from seqconv.motifs import jaspar_collection
 from seqconv.scan import ScanOptions, scan, scan_to_file
-from seqconv.scan.output import _frame, _PieceWriter, fimo_q_table, lookup_q
+from seqconv.scan.frame import _frame
+from seqconv.scan.output import _PieceWriter, fimo_q_table, lookup_q
 from seqconv.scan.run import _Run
 from seqconv.scan.text import TextRows, format_g
 
@@ -64,12 +65,13 @@ def test_files_equal_the_per_row_reference(tmp_path, monkeypatch, hits_and_fasta
     assert lines[header:] == reference_lines(df, fmt)
 
 
-@pytest.mark.parametrize("fmt", ["tsv", "bed", "gff"])
-def test_pieces_stream_as_the_frame_of_each_piece(tmp_path, fmt):
+@pytest.mark.parametrize("fmt, dense_from", [("tsv", None), ("bed", None), ("gff", None), ("tsv", 0), ("gff", 2)])
+def test_pieces_stream_as_the_frame_of_each_piece(tmp_path, monkeypatch, fmt, dense_from):
     """The streaming writer (raw pieces, per-entry p/q texts, word copies) equals the per-row reference of
     each piece's DataFrame with the run's q-values, over several pieces of real hits: both strands, motifs
     wider than 16 (sites copied in several words), ties (many hits share a p-value entry), sequence ids
-    with spaces, non-ASCII letters and more than 32 bytes."""
+    with spaces, non-ASCII letters and more than 32 bytes.  Hits counted per piece (a short run), per
+    table entry from the start (``dense_from`` 0), or from the third piece on (2)."""
     allm = jaspar_collection()
     motifs = allm[::37] + [m for m in allm if m.width > 20][:3]
     peaks = list(iter_fasta(EXAMPLE_FA))[:40]
@@ -81,11 +83,15 @@ def test_pieces_stream_as_the_frame_of_each_piece(tmp_path, fmt):
     assert all((p["p_value"] == run.bank.sf_flat[p["pidx"]]).all() for p in parts)  # p-values: their entries'
     pidx = np.concatenate([p["pidx"] for p in parts])
     table = fimo_q_table(pidx, run.bank, run.n_tests(), run.pi0())
-    writer = _PieceWriter(run.bank, run.stream, tmp_path)
     cuts = [0, 1, 3, len(parts) // 2, len(parts)]
+    if dense_from is not None:       # dense once the hits of the pieces so far exceed this share of the entries
+        below = sum(len(p["pidx"]) for p in parts[:cuts[dense_from]])
+        monkeypatch.setattr(_PieceWriter, "DENSE_SHARE", below / len(run.bank.sf_flat))
+    writer = _PieceWriter(run.bank, run.stream, tmp_path)
     expected = []
     for a, b in zip(cuts[:-1], cuts[1:]):
         writer.add(parts[a:b])
+        assert bool(writer.counts.size) == (dense_from is not None and a >= cuts[dense_from])
         piece_pidx = np.concatenate([p["pidx"] for p in parts[a:b]])
         expected += reference_lines(_frame(run.bank, run.stream, parts[a:b], lookup_q(piece_pidx, table)), fmt)
     with open(tmp_path / f"h.{fmt}", "wb") as dst:

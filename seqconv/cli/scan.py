@@ -101,6 +101,12 @@ def scan(motifs, fasta, bed, genome, width, thresh, fmt, out, strands, pseudocou
       --max-stored-scores).
 
     \b
+    The motif tables (p-value tables, the engine's index; ~150 MB for the
+    879 JASPAR motifs) are kept on disk for the next run with the same
+    motifs and options: in $SEQCONV_SCAN_CACHE, default
+    ~/.cache/seqconv/scan; SEQCONV_SCAN_CACHE=off disables it.
+
+    \b
     Example:
       seqconv scan --motifs jaspar --fasta data/example_oct4_mafk_test.fa --threshold 1e-5
       seqconv scan --motifs jaspar --bed data/yeast/Reb1_CX.bed.gz --width 200 \\
@@ -116,6 +122,7 @@ def scan(motifs, fasta, bed, genome, width, thresh, fmt, out, strands, pseudocou
     from seqconv import _scan_kernels as kernels
     from seqconv.progress import uncompiled_kernels
     from seqconv.scan import ScanOptions, scan_to_file
+    from seqconv.scan.jit import load_numba_registries
 
     if (fasta is None) == (bed is None):
         raise InputError("give exactly one input: --fasta FILE, or --bed FILE with --genome FILE")
@@ -140,6 +147,7 @@ def scan(motifs, fasta, bed, genome, width, thresh, fmt, out, strands, pseudocou
                              f"got {background!r}") from None
     options = ScanOptions(threshold=thresh, strands=strands, background=bg, pseudocount=pseudocount,
                           bin_size=bin_size, seed=seed, device=device, engine=engine, verbose=not quiet)
+    load_numba_registries()  # this process runs seqconv's kernels only: no scipy.linalg for numba's BLAS probe
     if not quiet and engine != "torch" and uncompiled_kernels(kernels, _EVERY_SCAN):
         log("compiling the scan kernels (first scan after install; cached for later runs)...")
     kwargs = dict(format=fmt, options=options)

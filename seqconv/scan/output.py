@@ -1,4 +1,5 @@
-"""Hits as a DataFrame, FIMO's q-values, and hits written to TSV, BED or GFF."""
+"""FIMO's q-values, and hits written to TSV, BED or GFF (the DataFrame of :func:`seqconv.scan.scan` is
+:mod:`seqconv.scan.frame`'s: this module, on the path of every ``seqconv scan``, imports no pandas)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,6 @@ from pathlib import Path
 
 import numba as nb
 import numpy as np
-import pandas as pd
-import pyarrow as pa
 
 from seqconv import _scan_kernels as kern
 from seqconv.scan.bank import _Bank
@@ -16,46 +15,6 @@ from seqconv.scan.text import _PAD, TextRows
 
 COLUMNS = ["motif_id", "motif_name", "sequence_id", "start", "end", "strand", "score",
            "p_value", "q_value", "matched_sequence"]
-
-
-def _frame(bank: _Bank, stream: _Stream, parts: list[dict], q_values=None, *, with_pidx: bool = False):
-    """One DataFrame (sorted by motif, sequence, start, strand) from rescored blocks.
-
-    ``q_values`` : (n_hits,) in the parts' order (``None``: NaN).  ``with_pidx``: also return the
-    hits' p-value table entries in the frame's order."""
-    if not parts:
-        df = pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
-            COLUMNS, [object, object, object, np.int64, np.int64, object, float, float, float, object])})
-        return (df, np.zeros(0, np.int64)) if with_pidx else df
-    h = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "matched"}
-    col = h["col"]
-    motif_idx = bank.motif_of[col]
-    minus = bank.minus_of[col]
-    # by motif, then stream position (= sequence, start), then strand
-    key = (stream.starts[h["seq"]] + h["start"]) * 2 + minus
-    qtab = np.zeros(0) if q_values is None else np.asarray(q_values, dtype=np.float64)
-    order = kern.hit_order(motif_idx, key, len(bank.motifs))
-    motif_idx, seq_idx, start, end, minus, score, p_value, q_value = kern.gather_hits(
-        order, col, h["seq"], h["start"], h["score"], h["p_value"], qtab, np.arange(len(col)), bank.widths,
-        bank.motif_of, bank.minus_of)
-    # the letters of each part's sites, in hit order; every site is as long as its motif
-    data = np.concatenate([p["matched"] for p in parts])
-    offsets = np.zeros(len(col) + 1, dtype=np.int64)
-    np.cumsum(bank.widths[col], out=offsets[1:])
-    matched = _string_column(data, offsets, order)
-    df = pd.DataFrame({
-        "motif_id": _take_strings(bank.motif_ids, motif_idx),
-        "motif_name": _take_strings(bank.motif_names, motif_idx),
-        "sequence_id": _take_strings(stream.ids, seq_idx),
-        "start": start,
-        "end": end,
-        "strand": _take_strings(["+", "-"], minus),
-        "score": score,
-        "p_value": p_value,
-        "q_value": q_value,
-        "matched_sequence": matched,
-    }, copy=False)                    # fresh arrays: no copy into 2-d blocks
-    return (df, h["pidx"][order]) if with_pidx else df
 
 
 def fimo_q_table(pidx: np.ndarray, bank: _Bank, n_tests: np.ndarray, pi0: np.ndarray):
@@ -111,32 +70,6 @@ def lookup_q(pidx: np.ndarray, table) -> np.ndarray:
     return q[np.searchsorted(used, pidx)]
 
 
-def _string_column(data: np.ndarray, offsets: np.ndarray, idx: np.ndarray):
-    """Strings ``idx`` of ``(data, offsets)`` as a column of pandas' default string dtype."""
-    d, o = kern.take_strings(data, offsets, np.asarray(idx, dtype=np.int64))
-    arr = pa.Array.from_buffers(pa.large_string(), len(idx), [None, pa.py_buffer(o), pa.py_buffer(d)])
-    return _as_str_column(arr)
-
-
-_STR_DTYPE = pd.Series(["A"]).dtype      # pandas' default string dtype (arrow-backed "str" from pandas 3)
-
-
-def _as_str_column(arr):
-    """A pyarrow string array as a column of pandas' default string dtype."""
-    if _STR_DTYPE == object:  # noqa: E721  (a numpy/pandas dtype equals object; `is` would not)
-        return arr.to_numpy(zero_copy_only=False).astype(object)
-    return pd.array(arr, dtype=_STR_DTYPE)
-
-
-def _take_strings(values, idx: np.ndarray):
-    """``values[idx]`` (a list of str) as a column of pandas' default string dtype."""
-    encoded = [str(v).encode() for v in values]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum([len(e) for e in encoded], out=offsets[1:])
-    data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
-    return _string_column(data, offsets, idx)
-
-
 _HEADERS = {"tsv": "\t".join(COLUMNS) + "\n", "bed": "", "gff": "##gff-version 3\n"}
 
 
@@ -150,8 +83,8 @@ _PIECE_ROW = 28
 def _pack_piece(order, col, seq, start, score, pidx, matched, widths, counts,
                 b_start, b_score, b_col, b_seq, b_pidx, b_sites):  # pragma: no cover - numba
     """The hits in row ``order`` into the columns ``b_*`` of a piece (see :class:`_PieceWriter`), and
-    each hit's p-value table entry counted into ``counts``.  ``matched``: the hits' sites one after
-    another in their own (engine) order."""
+    each hit's p-value table entry counted into ``counts`` (unless it is empty).  ``matched``: the hits'
+    sites one after another in their own (engine) order."""
     n = len(order)
     src = np.empty(n, dtype=np.int64)             # where each hit's site starts in ``matched``
     o = 0
@@ -174,7 +107,8 @@ def _pack_piece(order, col, seq, start, score, pidx, matched, widths, counts,
         for k in range(w):
             b_sites[o + k] = matched[a + k]
         o += w
-        counts[b_pidx[i]] += 1    # in row order: a motif's entries lie near one another
+        if len(counts):
+            counts[b_pidx[i]] += 1    # in row order: a motif's entries lie near one another
 
 
 def _unpack_piece(buf: np.ndarray, n: int):
@@ -186,15 +120,23 @@ def _unpack_piece(buf: np.ndarray, n: int):
 class _PieceWriter:
     """Hits of a run kept in pieces in ``folder`` (one raw file each: the rows sorted by motif, then
     stream position, then strand, as int64 start, float64 score, int32 motif-strand, sequence and
-    p-value table entry columns, then the matched sites one after another), with running
-    per-entry hit counts for the q-values; :meth:`write` then streams them to TSV, BED or GFF text
+    p-value table entry columns, then the matched sites one after another), with the hits counted per
+    p-value table entry for the q-values; :meth:`write` then streams them to TSV, BED or GFF text
     (the numba row writer of :mod:`seqconv.scan.text`, p-values, q-values and BED scores
-    formatted once per entry used)."""
+    formatted once per entry used).
+
+    The counts are the pieces' entries kept as they are while the run has fewer hits than
+    :data:`DENSE_SHARE` of the table entries, then one count per table entry (the tables of the 879
+    JASPAR motifs have 11.6 million entries: memory a short scan need not touch)."""
+
+    #: runs with more hits than this share of the p-value table entries count them in a per-entry array
+    DENSE_SHARE = 1 / 8
 
     def __init__(self, bank: _Bank, stream: _Stream, folder: Path):
         self.bank, self.stream, self.folder = bank, stream, Path(folder)
         self.pieces: list[tuple[Path, int]] = []
-        self.counts = np.zeros(len(bank.sf_flat), dtype=np.int64)
+        self.counts = _NO_COUNTS                  # per table entry, once dense
+        self.entries: list[np.ndarray] = []       # each piece's entries while not dense
         self.n_hits = 0
         if len(bank.sf_flat) >= 2 ** 31:
             raise ValueError("p-value tables of 2**31 entries or more")
@@ -206,9 +148,17 @@ class _PieceWriter:
         key = (self.stream.starts[h["seq"]] + h["start"]) * 2 + bank.minus_of[col]
         order = kern.hit_order(bank.motif_of[col], key, len(bank.motifs))
         n = len(order)
+        if not self.counts.size and self.n_hits + n > self.DENSE_SHARE * len(bank.sf_flat):
+            self.counts = np.zeros(len(bank.sf_flat), dtype=np.int64)
+            for e in self.entries:
+                np.add.at(self.counts, e, 1)
+            self.entries = []
         buf = np.zeros(_PIECE_ROW * n + len(h["matched"]) + _PAD, dtype=np.uint8)   # padded for the row writer
+        columns = _unpack_piece(buf, n)
         _pack_piece(order, col, h["seq"], h["start"], h["score"], h["pidx"], h["matched"], bank.widths,
-                    self.counts, *_unpack_piece(buf, n))
+                    self.counts, *columns)
+        if not self.counts.size:
+            self.entries.append(columns[4].copy())
         path = self.folder / f"{len(self.pieces):06d}.hits"
         with open(path, "wb") as fh:     # a file object: a full disk is an OSError with its errno
             fh.write(memoryview(buf))
@@ -221,11 +171,20 @@ class _PieceWriter:
         Each piece is read back and written as text lines by the numba row writer of
         :mod:`seqconv.scan.text`."""
         bank = self.bank
-        used = np.flatnonzero(self.counts)
-        used, q = fimo_q_table_from_counts(used, self.counts[used], bank, n_tests, pi0)
-        self.counts = np.zeros(0, dtype=np.int64)
-        rank = np.zeros(len(bank.sf_flat), dtype=np.int32)       # table entry -> its text
-        rank[used] = np.arange(len(used), dtype=np.int32)
+        dense = bool(self.counts.size)
+        if dense:
+            used = np.flatnonzero(self.counts)
+            cnt = self.counts[used]
+        else:
+            e = np.concatenate(self.entries) if self.entries else np.zeros(0, dtype=np.int32)
+            used, cnt = np.unique(e.astype(np.int64), return_counts=True)
+        used, q = fimo_q_table_from_counts(used, cnt, bank, n_tests, pi0)
+        self.counts, self.entries = _NO_COUNTS, []
+        if dense:
+            rank = np.zeros(len(bank.sf_flat), dtype=np.int32)       # table entry -> its text
+            rank[used] = np.arange(len(used), dtype=np.int32)
+        else:
+            rank = np.arange(len(used), dtype=np.int32)              # the rows' entries are replaced by theirs
         strand = np.searchsorted(bank.sf_off, used, side="right") - 1
         rows = TextRows(bank.motif_ids, bank.motif_names, self.stream.ids, fmt)
         rows.strands(bank.motif_of, bank.minus_of)
@@ -233,6 +192,12 @@ class _PieceWriter:
         dst.write(_HEADERS[fmt].encode())
         for path, n in self.pieces:
             start, score, col, seq, pidx, sites = _unpack_piece(np.fromfile(path, dtype=np.uint8), n)
+            if not dense:
+                pidx = np.searchsorted(used, pidx).astype(np.int32)   # entry -> its rank among those used
             rows.write_hits(dst, col, seq, start, score, pidx, rank, bank.minus_of, bank.widths, sites)
             path.unlink()
         return self.n_hits
+
+
+#: the counts of a run that keeps its pieces' entries instead (see :class:`_PieceWriter`)
+_NO_COUNTS = np.zeros(0, dtype=np.int64)

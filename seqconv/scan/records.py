@@ -10,9 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from seqconv import genome as gmod
 from seqconv.encode import IUPAC
 from seqconv.errors import InputError
 from seqconv.motifs.core import check_background
@@ -101,6 +99,12 @@ def _is_tensor(x) -> bool:
 def _records(sequences, genome=None, ids=None) -> Iterator[tuple[str, np.ndarray]]:
     """Yield ``(id, codes)`` for every input sequence (see :func:`scan` for accepted inputs)."""
     if genome is not None:
+        # BED regions and genome FASTA files take seqconv.genome (and with it pandas, ~0.3 CPU s of start-up),
+        # which FASTA scans never need
+        import pandas as pd
+
+        from seqconv import genome as gmod
+
         regions = gmod.read_bed(sequences) if isinstance(sequences, (str, Path)) else pd.DataFrame(sequences)
         g = gmod.Genome(genome)
         for row in regions.itertuples(index=False):
