@@ -30,6 +30,7 @@ logos under benchmarks/work/oct4_mafk_logos/ (not committed).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -182,6 +183,7 @@ def section_bundled(comparer, args, out):
         enrich = {f"filter{f}": float(auroc(y[:, 0], A[:, f])) if A[:, f].max() > 0 else 0.5
                   for f in range(A.shape[1])}
         res["oct4_mafk"] = {
+            "arch": model.arch, "n_params": sum(p.numel() for p in model.parameters()),
             "n_seqs": r["n_seqs"], "n_influence_seqs": r["n_influence_seqs"], "n_filters": r["n_filters"],
             "n_motifs": len(r["motifs"]),
             "oct4": best_hit(r["matches"], OCT4_NAMES, r["influence"]),
@@ -221,13 +223,13 @@ def section_bundled(comparer, args, out):
             continue
         model = load_pretrained(name)
         card = model.card
-        X, y = gue_data(task, card.input_width)  # motifs from test + dev (2002 sequences)
-        Xt, yt = gue_data(task, card.input_width, splits=("test",))  # influence on the test set
+        X, y = gue_data(task, model.input_length)  # motifs from test + dev (2002 sequences)
+        Xt, yt = gue_data(task, model.input_length, splits=("test",))  # influence on the test set
         r = filter_report(model, X, y, list(card.tasks), comparer, strand=card.strand, max_seqs=args.max_seqs,
                           influence_seqs=len(Xt), influence_data=(Xt, yt))
         top1 = r["matches"].query("rank == 1")
         sig = top1[top1["q_value"] < 0.05]
-        res["gue"][name] = {"n_seqs": r["n_seqs"], "n_influence_seqs": r["n_influence_seqs"],
+        res["gue"][name] = {"arch": model.arch, "n_seqs": r["n_seqs"], "n_influence_seqs": r["n_influence_seqs"],
                             "n_motifs": len(r["motifs"]), "n_filters_q05": len(sig),
                             "frequent_top1_q05": sig["target_name"].value_counts().head(5).to_dict(),
                             "top": _top_influential(r, 3), "seconds": r["seconds"]}
@@ -257,7 +259,7 @@ def section_deepbind(comparer, args):
         b = pd.read_csv(files[0], sep="\t")
         pos = pd.concat([b[b["Bound"] == 1]["seq"], pd.read_csv(ac[0], sep="\t")["seq"].head(1500)]) if ac \
             else b[b["Bound"] == 1]["seq"]
-        X = one_hot(pos.tolist() + b[b["Bound"] == 0]["seq"].tolist(), dtype="uint8", length=card.input_width)
+        X = one_hot(pos.tolist() + b[b["Bound"] == 0]["seq"].tolist(), dtype="uint8", length=model.input_length)
         r = filter_report(model, X, None, None, comparer, strand=card.strand, max_seqs=args.max_seqs,
                           influence=False)
         pat = re.compile(rf"(^|::){re.escape(tf)}(::|$)", re.I)
@@ -266,7 +268,7 @@ def section_deepbind(comparer, args):
         best = own.sort_values("q_value").iloc[0] if len(own) else None
         top1 = m[m["rank"] == 1]
         sig_top1 = top1[top1["q_value"] < 0.05]["target_name"].value_counts().head(4).to_dict()
-        out[name] = {"tf": tf, "n_seqs": r["n_seqs"], "n_motifs": len(r["motifs"]),
+        out[name] = {"tf": tf, "arch": model.arch, "n_seqs": r["n_seqs"], "n_motifs": len(r["motifs"]),
                      "own_best": None if best is None else {
                          "filter": best.query_id, "target": f"{best.target_name} {best.target_id}",
                          "rank": int(best["rank"]), "q": float(best.q_value)},
@@ -353,7 +355,7 @@ def section_koo(args):
             out["train_seconds_total"] += float((mdir / "DONE").read_text().split()[0])
         logits = predict(model, X, strand=card.strand)
         per_task = {card.tasks[t]: float(auroc(y[:, t], logits[:, t])) for t in range(y.shape[1])}
-        cfg = card.architecture
+        cfg = {"arch": model.arch, **dataclasses.asdict(model.config)}
         entry = {"arch": cfg["arch"], "first_pool": _first_pool(cfg), "pools": cfg.get("pool_sizes", cfg.get("pool_size")),
                  "test_auroc": float(np.mean(list(per_task.values()))), "test_auroc_per_task": per_task,
                  "epochs": len(pd.read_csv(mdir / "train_log.csv")), "done": (mdir / "DONE").exists(),
@@ -409,12 +411,22 @@ def section_memelite(queries, comparer, args, planted=None):
     Qs = [np.ascontiguousarray(q.probabilities.T) for q in queries]
     Ts = [np.ascontiguousarray(t.probabilities.T) for t in comparer.targets]
     tomtom(Qs[:2], Ts, n_jobs=args.threads)  # numba compile, not timed
-    t0 = time.time()
-    out_mm = tomtom(Qs, Ts, n_jobs=args.threads)
-    t_mm = time.time() - t0
+    comparer.compare(queries[:2], top=3)
+    # speed: memelite's tomtom (every p-value and score) vs seqconv's compare (every p-value, the top 3
+    # reported), interleaved, 3 rounds, the fastest round of each (wall and CPU s)
+    rounds = {"memelite": [], "seqconv_compare": []}
+    for _ in range(3):
+        for tool, fn in (("memelite", lambda: tomtom(Qs, Ts, n_jobs=args.threads)),
+                         ("seqconv_compare", lambda: comparer.compare(queries, top=3))):
+            t0, c0 = time.time(), time.process_time()
+            got = fn()
+            rounds[tool].append((time.time() - t0, time.process_time() - c0))
+            if tool == "memelite":
+                out_mm = got
+    t_mm = min(w for w, _ in rounds["memelite"])
     p_mm, s_mm = np.asarray(out_mm[0], dtype=np.float64), np.asarray(out_mm[1], dtype=np.float64)
     t0 = time.time()
-    res_sc = [comparer.search(q) for q in queries]
+    res_sc = [comparer.search(q) for q in queries]  # full per-target tables, for the agreement measures
     t_sc = time.time() - t0
     p_sc = np.stack([r.p_value for r in res_sc])
     # ranking as each tool reports it: p-value, ties broken by the alignment score
@@ -422,8 +434,11 @@ def section_memelite(queries, comparer, args, planted=None):
     ord_mm = np.stack([np.lexsort((-s_mm[i], p_mm[i])) for i in range(len(queries))])
     from seqconv.motifs.compare import MotifComparer
 
-    nogap = MotifComparer(comparer.targets, flat_bits=0)
-    p_ng = np.stack([nogap.search(q).p_value for q in queries])
+    # the other method of seqconv's comparer, on the same queries: "gapped" (flat target columns as gaps,
+    # Sidak-corrected best offset) when the comparer is Tomtom's scoring, and the other way round
+    other = "gapped" if comparer.method == "tomtom" else "tomtom"
+    alt = MotifComparer(comparer.targets, method=other)
+    p_ng = np.stack([alt.search(q).p_value for q in queries])
     top_mm = ord_mm[:, 0]
     top_sc = ord_sc[:, 0]
     top3_overlap = np.array([len(set(ord_sc[i, :3]) & set(ord_mm[i, :3])) / 3 for i in range(len(queries))])
@@ -454,6 +469,7 @@ def section_memelite(queries, comparer, args, planted=None):
         "pairs_q05_jaccard": float(both.sum() / max(1, (sig_sc | sig_mm).sum())),
         "median_spearman_log_p": float(np.nanmedian(rhos)),
         "seconds": {"seqconv": t_sc, "memelite": t_mm}, "threads_memelite": args.threads,
+        "speed_rounds": {k: [{"wall_s": w, "cpu_s": c} for w, c in v] for k, v in rounds.items()},
         "memelite_version": _version("memelite"),
     }
     # where they disagree: is memelite's best target one with many flat (spacer / flank) columns, which a
@@ -491,7 +507,7 @@ def section_memelite(queries, comparer, args, planted=None):
                             "best_q05_is_ctcf": int(sum(n == "CTCF" for n in nm))}
         res["koo_ground_truth"] = gt_res
     q_ng = np.stack([bh_qvalues(r) for r in p_ng])
-    res["without_flat_gaps"] = {
+    res["other_method"] = {"method": other,
         "top1_same": float((p_ng.argmin(1) == top_mm).mean()),
         "queries_with_a_match_q05": int((q_ng < 0.05).any(1).sum()),
         "pairs_q05_jaccard": float(((q_ng < 0.05) & sig_mm).sum() / max(1, ((q_ng < 0.05) | sig_mm).sum())),
@@ -520,8 +536,7 @@ def _acceptance(res):
         tops = [t for v in g.values() for t in v["top"]]
         n_sig = sum(t["q"] < 0.05 for t in tops)
         out.append(f"| GUE tasks: the most influential filters' top JASPAR matches name a TF | {n_sig} of {len(tops)} "
-                   "top-3-influence filters have a best match with q < 0.05 (reported below) | reported; mostly no "
-                   "significant name |")
+                   "top-3-influence filters have a best match with q < 0.05 (reported below) | reported (no bar) |")
     k = res.get("koo")
     if k and k.get("models"):
         per = {n: len(m["thr0.7"]["recovered"]) for n, m in k["models"].items()}
@@ -538,21 +553,59 @@ def _acceptance(res):
     return out
 
 
+def _speed_rows(rounds):
+    """Table rows: seqconv's compare vs memelite's tomtom, fastest of the interleaved rounds (wall and CPU s)."""
+    best = {k: (min(r["wall_s"] for r in v), min(r["cpu_s"] for r in v)) for k, v in rounds.items()}
+    (sw, sc), (mw, mc) = best["seqconv_compare"], best["memelite"]
+    return [f"| time: seqconv `compare(top=3)` / memelite `tomtom`, fastest of {len(rounds['memelite'])} "
+            f"interleaved rounds: wall s; CPU s | {sw:.2f} / {mw:.2f} ({mw / max(sw, 1e-9):.2f}x memelite's speed); "
+            f"{sc:.2f} / {mc:.2f} ({mc / max(sc, 1e-9):.2f}x) |"]
+
+
+def _comparer_text(c):
+    """The comparison method a run used, in words (``c``: the ``comparer`` entry of the results)."""
+    if not c:  # runs before the entry was recorded used the gapped variant
+        return ("seqconv's Tomtom-like `compare` (Euclidean column score, 100 bins, min overlap 5, flat target "
+                "columns < 0.25 bits as gaps, Sidak-corrected minimum over offsets x strands, BH q over the "
+                "collection).")
+    if c["method"] == "tomtom":
+        return (f"seqconv's `compare` with Tomtom 5.5.8's scoring (method `tomtom`: {c['metric']} column scores "
+                "median-shifted and scaled to 0..100, complete scores, min overlap "
+                f"{c['min_overlap']}, p of the best alignment over all offsets and both orientations, Tomtom's "
+                "q-values: BH over every target and orientation times pi0).")
+    return (f"seqconv's `compare`, method `{c['method']}` ({c['metric']} column score, {c['n_bins']} bins, min "
+            f"overlap {c['min_overlap']}, flat target columns as gaps, Sidak-corrected minimum over offsets x "
+            "strands, BH q over the collection).")
+
+
+def _reused_note(res, section):
+    """A line saying the section was kept from an earlier run (and when), or nothing."""
+    if section not in res.get("reused", []):
+        return []
+    return [f"_Section `{section}` kept from an earlier run (measured {_measured(res, section)}, "
+            f"`{res.get('previous_command')}`), not rerun with the rest of this file._", ""]
+
+
 def write_markdown(res, args, path):
     lines = ["# seqconv.motifs validation", "",
              f"Generated by `{res['command']}` in {res['seconds_total']:.0f} s on {res['machine']}"
-             + (f" (sections {', '.join(res['reused'])} kept from the previous run: `{res.get('previous_command')}`)"
+             + (f" (sections {', '.join(res['reused'])} kept from an earlier run, measured "
+                f"{', '.join(sorted({_measured(res, s) for s in res['reused']}))}: `{res.get('previous_command')}`; not rerun)"
                 if res.get("reused") else "")
-             + ". Comparison: seqconv's Tomtom-like `compare` (Euclidean column "
-             "score, 100 bins, min overlap 5, flat target columns < 0.25 bits as gaps, Sidak-corrected minimum "
-             "over offsets x strands, BH q over the collection).", ""]
+             + ". Comparison: " + _comparer_text(res.get("comparer")), ""]
     lines += [machine_text(res.get("machine_record"), own_threads=res.get("threads"))
               + ("  Timings are from this single run: read them against that load." if res.get("machine_record")
                  else "  Timings are from this single run."), ""]
+    if res.get("reused"):
+        took = res.get("previous_seconds_total")
+        lines += [f"The kept sections ({', '.join(res['reused'])}) were measured in a run of "
+                  + (f"{took:.0f} s" if took else "unrecorded length") + ": "
+                  + machine_text(res.get("previous_machine_record"), own_threads=res.get("threads")), ""]
     lines += _acceptance(res) + [""]
     b = res.get("bundled") or {}
     o = b.get("oct4_mafk")
-    lines += ["## 1. Bundled models (real ChIP-seq peaks)", ""]
+    lines += ["## 1. Bundled models (real ChIP-seq peaks)", "", *_reused_note(res, "bundled"),
+              *_reused_note(res, "deepbind")]
     if o:
         def where(e):
             return "-" if e is None else f"{'Oct4' if e > 0.5 else 'MafK'} ({e:.2f})"
@@ -560,7 +613,8 @@ def write_markdown(res, args, path):
         def effect(d):
             return "-" if d is None else ("for Oct4" if d > 0 else "against Oct4")
 
-        lines += [f"`oct4_mafk` (bundled basset model, one output: Oct4 peak = 1 vs MafK peak = 0). Motifs from "
+        arch = f"{o['arch']}, {o['n_params']:,} parameters" if o.get("arch") else "architecture not recorded"
+        lines += [f"`oct4_mafk` (bundled model: {arch}; one output: Oct4 peak = 1 vs MafK peak = 0). Motifs from "
                   f"{o['n_seqs']} sequences (2000 Oct4 + 2000 MafK janggu training peaks; {o['n_filters']} filters "
                   f"with >= 10 sites, {o['n_motifs']} informative after trimming; {o['n_filters_q05']} have a best "
                   "JASPAR 2024 match with q < 0.05). *Influence* = drop in auROC when the filter is zeroed, on the "
@@ -604,9 +658,12 @@ def write_markdown(res, args, path):
     else:
         lines += [f"No bundled `oct4_mafk` model found (bundled: {b.get('models')}).", ""]
     if b.get("gue"):
-        lines += ["GUE TF tasks (bundled `gue_tf_*` basset models; the TF is not named in the data): the 3 most "
-                  "influential filters (drop in test-set auROC when zeroed, on the 1001 GUE test sequences; motifs "
-                  "from the 2002 test + dev sequences) and their top-3 JASPAR 2024 matches (q).", "",
+        g0 = next(iter(b["gue"].values()))
+        archs = ", ".join(sorted({g.get("arch", "architecture not recorded") for g in b["gue"].values()}))
+        lines += [f"GUE TF tasks (bundled `gue_tf_*` models: {archs}; the TF is not named in the data): the 3 most "
+                  f"influential filters (drop in test-set auROC when zeroed, on the {g0['n_influence_seqs']} GUE test "
+                  f"sequences; motifs from the {g0['n_seqs']} test + dev sequences) and their top-3 JASPAR 2024 "
+                  "matches (q).", "",
                   "| model | filter (influence) | best match (q) | next matches (q) |", "|---|---|---|---|"]
         for name, g in b["gue"].items():
             for t in g["top"]:
@@ -624,7 +681,8 @@ def write_markdown(res, args, path):
     d = res.get("deepbind")
     if d:
         n_ok = sum(1 for v in d.values() if v["own_best"] and v["own_best"]["q"] < 0.05)
-        lines += [f"Bundled `deepbind_<TF>` models (DeepBind ENCODE data, TF named): **{n_ok}/{len(d)}** have a filter "
+        archs = ", ".join(sorted({v.get("arch", "architecture not recorded") for v in d.values()}))
+        lines += [f"Bundled `deepbind_<TF>` models ({archs}; DeepBind ENCODE data, TF named): **{n_ok}/{len(d)}** have a filter "
                   "whose top-3 JASPAR 2024 matches include the TF's own motif with q < 0.05 (sequences: the B test "
                   "set's 500 peaks + 500 shuffles and the first 1500 AC peaks; no influence computed).", "",
                   "| model | own motif: best filter, match (rank) | q | filters whose best match is the TF (q < 0.05) "
@@ -636,7 +694,7 @@ def write_markdown(res, args, path):
                          + ", ".join(f"{k2} x{c}" for k2, c in v["frequent_top1_q05"].items()) + " |")
         lines.append("")
     k = res.get("koo")
-    lines += ["## 2. Koo & Eddy 2019 synthetic set (12 embedded JASPAR motifs)", ""]
+    lines += ["## 2. Koo & Eddy 2019 synthetic set (12 embedded JASPAR motifs)", "", *_reused_note(res, "koo")]
     if k:
         lines += [f"{k['n_sequences']} sequences x 200 bp (paper: 30,000), 1-5 of the 12 motifs sampled from their "
                   "JASPAR 2016 matrices and planted per sequence on a random strand, one task per motif; generated "
@@ -691,7 +749,8 @@ def write_markdown(res, args, path):
     else:
         lines += ["(skipped: models or data missing)", ""]
     mm = res.get("memelite")
-    lines += ["## 3. Agreement with memelite's tomtom (same queries, JASPAR 2024 CORE vertebrates)", ""]
+    lines += ["## 3. Agreement with memelite's tomtom (same queries, JASPAR 2024 CORE vertebrates)", "",
+              *_reused_note(res, "memelite")]
     if mm:
         s = mm["seconds"]
         lines += [f"{mm['n_queries']} filter motifs (the oct4_mafk filters of section 1 and the Koo-set filters of "
@@ -712,11 +771,10 @@ def write_markdown(res, args, path):
                   f"{mm['queries_with_a_match_q05']['both']} |",
                   f"| Jaccard of significant (query, target) pairs | {mm['pairs_q05_jaccard']:.2f} |",
                   f"| median Spearman of -log10 p over targets | {mm['median_spearman_log_p']:.2f} |",
-                  f"| seqconv with flat_bits=0 (plain Tomtom null): same best target / queries with a q < 0.05 "
-                  f"match / pair Jaccard / Spearman | {mm['without_flat_gaps']['top1_same']:.0%} / "
-                  f"{mm['without_flat_gaps']['queries_with_a_match_q05']} / "
-                  f"{mm['without_flat_gaps']['pairs_q05_jaccard']:.2f} / "
-                  f"{mm['without_flat_gaps']['median_spearman_log_p']:.2f} |",
+                  *([f"| seqconv's `{o['method']}` method instead: same best target as memelite / queries with a "
+                     f"q < 0.05 match / pair Jaccard / Spearman | {o['top1_same']:.0%} / "
+                     f"{o['queries_with_a_match_q05']} / {o['pairs_q05_jaccard']:.2f} / "
+                     f"{o['median_spearman_log_p']:.2f} |"] if (o := mm.get("other_method")) else []),
                   f"| queries whose best targets differ | {mm['discordant']['n']} (median query information "
                   f"{mm['discordant']['median_query_information_bits']:.1f} bits vs "
                   f"{mm['discordant']['median_query_information_bits_concordant']:.1f} where they agree) |",
@@ -732,7 +790,9 @@ def write_markdown(res, args, path):
                      f"{g['seqconv']['best_q05_is_ctcf']} vs {g['memelite']['best_q05']} / "
                      f"{g['memelite']['best_q05_is_planted']} / {g['memelite']['best_q05_is_ctcf']} "
                      f"(of {g['seqconv']['n_queries']} filters) |"] if (g := mm.get("koo_ground_truth")) else []),
-                  f"| time: seqconv / memelite (s) | {s['seqconv']:.2f} / {s['memelite']:.2f} "
+                  *(_speed_rows(mm["speed_rounds"]) if mm.get("speed_rounds") else []),
+                  f"| time: seqconv `search` per query (full per-target tables, used for the measures above) / "
+                  f"memelite (s) | {s['seqconv']:.2f} / {s['memelite']:.2f} "
                   f"(ratio {s['seqconv'] / max(s['memelite'], 1e-9):.1f}x) |", ""]
     else:
         lines += ["(skipped: memelite not importable; run with benchmarks/.venv-motifs/bin/python)", ""]
@@ -769,11 +829,16 @@ def main(argv=None):
     comparer = MotifComparer("jaspar")
     res = {"command": "benchmarks/.venv-motifs/bin/python benchmarks/motifs.py" + (f" {' '.join(argv)}" if argv else
                                                                                   " " + " ".join(sys.argv[1:])),
-           "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads"}
+           "machine": f"{start['cpu']} ({platform.machine()}), {torch.get_num_threads()} torch thread(s)",
+           "measured": {}, "comparer": {"method": comparer.method, "metric": comparer.metric,
+                                         "min_overlap": comparer.min_overlap, "n_bins": comparer.n_bins}}
     previous = {}
     if args.reuse and (RESULTS / "motifs.json").exists():
         previous = json.loads((RESULTS / "motifs.json").read_text())
         res["previous_command"] = previous.get("command")
+        # the run the kept sections come from: its machine, load and duration stay with them
+        res["previous_machine_record"] = previous.get("previous_machine_record") or previous.get("machine_record")
+        res["previous_seconds_total"] = previous.get("previous_seconds_total") or previous.get("seconds_total")
     queries = []
     for section, fn in (("bundled", lambda: section_bundled(comparer, args, res)),
                         ("deepbind", lambda: section_deepbind(comparer, args)),
@@ -782,8 +847,10 @@ def main(argv=None):
             if section in previous:  # kept from the previous run (--reuse)
                 res[section] = previous[section]
                 res.setdefault("reused", []).append(section)
+                res["measured"][section] = _measured(previous, section)
             continue
         res[section] = fn()
+        res["measured"][section] = start["started"][:10]
     planted = []
     if res.get("koo") and "koo" not in args.skip:
         from koo2019_synthetic import MOTIF_NAMES
@@ -797,15 +864,22 @@ def main(argv=None):
         qs = queries + (oct4_q if oct4_q is not None else _oct4_queries(comparer, args))
         planted += [None] * (len(qs) - len(planted))
         res["memelite"] = section_memelite(qs, comparer, args, planted) if qs else None
+        res["measured"]["memelite"] = start["started"][:10]
     elif "memelite" in previous:
         res["memelite"] = previous["memelite"]
         res.setdefault("reused", []).append("memelite")
+        res["measured"]["memelite"] = _measured(previous, "memelite")
     res["seconds_total"] = time.time() - t_start
     res["machine_record"] = machine_record(start["threads"], since=start)
     res["threads"] = args.threads
     write_markdown(res, args, RESULTS / "motifs.md")
     (RESULTS / "motifs.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
     print(f"wrote {RESULTS / 'motifs.md'}")
+
+
+def _measured(res, section):
+    """The UTC date a section of a results dict was measured (``date not recorded`` for runs before this field)."""
+    return (res.get("measured") or {}).get(section) or "date not recorded"
 
 
 def _oct4_queries(comparer, args):

@@ -1,11 +1,12 @@
 """Peak memory of `seqconv predict` tiling a chromosome-sized (250 Mb) sequence.
 
-    python benchmarks/predict_memory.py [--mb 250] [--stride 1000] [--model deepbind_REST]
+    python benchmarks/predict_memory.py [--mb 250] [--stride 1000] [--model deepbind_REST] [--threads 2]
 
 Builds benchmarks/work/big.fa: one 250 Mb record made of the real sacCer3 genome repeated
 (../shared/data/yeast_sacCer3_chip), then runs `seqconv predict --tile` on it and, through the
 genome path, `--genome big.fa --region big` (pyfaidx index), each in a child process, and reports
-the child's peak resident memory (getrusage) and wall time.  Writes benchmarks/results/predict_memory.md.
+the child's peak resident memory (getrusage), wall time and CPU seconds.  Target: peak RSS < 2 GiB.
+Writes benchmarks/results/predict_memory.md.
 """
 
 from __future__ import annotations
@@ -22,6 +23,21 @@ sys.path.insert(0, str(HERE))
 
 from _machine import machine_record, machine_text  # noqa: E402  (benchmarks/ is the script's folder)
 
+#: the peak-RSS target (GiB) at 250 Mb
+TARGET_GIB = 2.0
+
+
+def model_text(name: str) -> str:
+    """``name`` as measured: architecture, parameters and file size of the bundled model (or model folder)."""
+    from seqconv.pretrained import list_models, load_pretrained
+
+    index = list_models().set_index("name")
+    if name not in index.index:
+        return f"`{name}`"
+    model = load_pretrained(name)
+    return (f"bundled `{name}` ({model.arch}, {model.input_length} bp input, "
+            f"{sum(p.numel() for p in model.parameters()):,} parameters, {index.loc[name, 'size_kb']:.0f} KB file)")
+
 
 def build(path: Path, mb: int, genome: Path) -> None:
     if path.exists() and path.stat().st_size > mb * 1_000_000:
@@ -37,18 +53,18 @@ def build(path: Path, mb: int, genome: Path) -> None:
             out.write(big[i:i + 60] + "\n")
 
 
-def run(cmd: list[str]) -> tuple[float, float]:
-    """Run ``cmd`` under a fresh wrapper process and return (wall s, peak RSS GiB of ``cmd`` alone)."""
+def run(cmd: list[str]) -> tuple[float, float, float]:
+    """Run ``cmd`` under a fresh wrapper process: (wall s, CPU s (user + system), peak RSS GiB) of ``cmd`` alone."""
     wrapper = ("import resource, subprocess, sys; p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-               "sys.stderr.write(p.stderr[-2000:]); "
-               "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+               "sys.stderr.write(p.stderr[-2000:]); r = resource.getrusage(resource.RUSAGE_CHILDREN); "
+               "print(p.returncode, r.ru_maxrss, r.ru_utime + r.ru_stime)")
     t = time.time()
     p = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True)
     wall = time.time() - t
-    rc, peak_kb = (int(v) for v in p.stdout.split())
-    if rc != 0:
+    rc, peak_kb, cpu = p.stdout.split()
+    if int(rc) != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{p.stderr}")
-    return wall, peak_kb / 1024 ** 2
+    return wall, float(cpu), int(peak_kb) / 1024 ** 2
 
 
 def main(argv=None) -> int:
@@ -70,18 +86,24 @@ def main(argv=None) -> int:
         out = HERE / "work" / "big_pred.tsv"
         cmd = base + ["--model", args.model, *extra, "--stride", str(args.stride), "--threads", str(args.threads),
                       "--batch-size", "512", "--out", str(out), "-q"]
-        wall, peak_gib = run(cmd)
-        n = sum(1 for _ in open(out)) - 1
-        rows.append((label, wall, peak_gib, n))
-        print(label, f"{wall:.0f} s", f"peak RSS {peak_gib:.2f} GiB", f"{n} rows", flush=True)
+        wall, cpu, peak_gib = run(cmd)
+        with open(out) as fh:
+            n = sum(1 for _ in fh) - 1
+        rows.append((label, wall, cpu, peak_gib, n))
+        print(label, f"{wall:.0f} s wall, {cpu:.0f} CPU s", f"peak RSS {peak_gib:.2f} GiB", f"{n} rows", flush=True)
     machine = machine_record(threads, since=start)
-    lines = ["# `seqconv predict` memory on a 250 Mb sequence", "",
-             f"Command: `python benchmarks/predict_memory.py --mb {args.mb} --stride {args.stride} --model {args.model}`  ",
+    lines = [f"# `seqconv predict` memory on a {args.mb} Mb sequence", "",
+             f"Command: `python benchmarks/predict_memory.py --mb {args.mb} --stride {args.stride} --model {args.model} "
+             f"--threads {args.threads}`  ",
+             f"Model: {model_text(args.model)}.  ",
              f"Input: one {args.mb} Mb record (real sacCer3 genome repeated), windows every {args.stride} bp, both "
-             f"strands, batch 512, {args.threads} threads.  Peak RSS = max resident memory of the child "
+             f"strands, batch 512, {args.threads} thread(s).  Peak RSS = max resident memory of the child "
              "process (getrusage of a fresh wrapper per run).", "", machine_text(machine, own_threads=args.threads), "",
-             "| input mode | wall s | peak RSS GiB | output rows |", "|---|---|---|---|"]
-    lines += [f"| {a} | {b:.0f} | {c:.2f} | {d:,} |" for a, b, c, d in rows]
+             "| input mode | wall s | CPU s | peak RSS GiB | output rows |", "|---|---|---|---|---|"]
+    lines += [f"| {a} | {b:.0f} | {c:.0f} | {d:.2f} | {e:,} |" for a, b, c, d, e in rows]
+    worst = max(r[3] for r in rows)
+    lines += ["", f"Target peak RSS < {TARGET_GIB:g} GiB: {'met' if worst < TARGET_GIB else 'NOT met'} (largest "
+              f"{worst:.2f} GiB)."]
     text = "\n".join(lines) + "\n"
     (HERE / "results" / "predict_memory.md").write_text(text)
     print(text)
