@@ -215,8 +215,8 @@ def _tradeoff(df: pd.DataFrame) -> list:
     lines += ["", f"Default: `{DEFAULT_ARCH}` (`seqconv train --arch`), the highest test auROC on every GUE and DeepBind "
                   "ENCODE task (not the highest MCC at probability 0.5 on mouse_2 and mouse_3, where the plain "
                   "baseline's is higher); it costs about 3x basset's and 10x deepbind's CPU time per epoch.  DeepBind "
-                  "ENCODE column: mean over the 10 TFs of each TF's seed mean (resnet: seed 0 only, the bundled "
-                  "models; plain and deepbind: 3 seeds).  On the yeast genome tasks (below) resnet was not better "
+                  "ENCODE column: mean over the 10 TFs of each TF's seed mean (in brackets: TFs, fewest-most seeds per "
+                  "TF; resnet's seed-0 runs are the bundled models).  On the yeast genome tasks (below) resnet was not better "
                   "than basset, so the bundled yeast model stays basset."]
     return lines
 
@@ -300,7 +300,7 @@ def report(runs: list, out: Path, threads: int = 2, data: Path | None = None) ->
              f"--threads {threads}` (all 9 tasks; CPU, {threads} torch thread(s)); DeepBind ENCODE: `python benchmarks/accuracy.py "
              f"--tasks {' '.join(DEEPBIND_TASKS)} --archs resnet plain deepbind --seeds 0 --threads {threads} "
              "--bundle-out <scratch>` (the seed-0 resnet runs are the bundled deepbind_* models) and the same with "
-             "`--archs plain deepbind --seeds 1 2`.", "",
+             "`--archs resnet plain deepbind --seeds 1 2` (no `--bundle-out`).", "",
              runs_summary([_machine_of(r) for r in runs]), "",
              "Training: GUE train split, early stopping on GUE dev auPRC (max 15 epochs, patience 4), AdamW, "
              "class-balanced BCE, reverse-complement + shift(<=3 bp) augmentation; predictions averaged over both "
