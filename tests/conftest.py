@@ -24,6 +24,15 @@ def shared_data() -> Path:
     return SHARED
 
 
+@pytest.fixture(scope="module")
+def motifs():
+    """30 real JASPAR motifs spanning widths 5 to 30 (every 29th of the collection + CTCF): the scan tests' set."""
+    from seqconv.motifs import jaspar_collection
+
+    allm = jaspar_collection()
+    return allm[::29] + [m for m in allm if m.id == "MA0139.2"]
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _scan_cache_of_the_session(tmp_path_factory):
     """seqconv.scan.diskcache writes to a folder of the test session (inherited by subprocesses), never to the

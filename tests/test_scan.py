@@ -37,14 +37,6 @@ torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
-def motifs():
-    """30 real JASPAR motifs spanning widths 5 to 30 (every 29th of the collection + CTCF)."""
-    allm = jaspar_collection()
-    pick = allm[::29] + [m for m in allm if m.id == "MA0139.2"]
-    return pick
-
-
-@pytest.fixture(scope="module")
 def peaks():
     return list(iter_fasta(EXAMPLE_FA))
 

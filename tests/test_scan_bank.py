@@ -12,7 +12,7 @@ import pytest
 
 from seqconv import _scan_kernels as kern
 from seqconv.genome import iter_fasta
-from seqconv.motifs import Motif, jaspar_collection
+from seqconv.motifs import Motif
 from seqconv.scan import ScanOptions, scan, score_distribution, survival
 from seqconv.scan.bank import _Bank, bank_for, clear_cache
 from seqconv.scan.options import NRDB_DNA, fimo_background
@@ -21,13 +21,6 @@ from seqconv.scan.run import _Run, _WindowSample
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_FA = ROOT / "data" / "example_oct4_mafk_test.fa"          # 200 real 200-bp peaks (Oct4 / MafK)
-
-
-@pytest.fixture(scope="module")
-def motifs():
-    """30 real JASPAR motifs spanning widths 5 to 30 (every 29th of the collection + CTCF)."""
-    allm = jaspar_collection()
-    return allm[::29] + [m for m in allm if m.id == "MA0139.2"]
 
 
 @pytest.fixture(scope="module")

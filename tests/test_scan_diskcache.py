@@ -10,20 +10,12 @@ import pytest
 
 from seqconv import _scan_kernels as kern
 from seqconv.genome import iter_fasta
-from seqconv.motifs import jaspar_collection
 from seqconv.scan import ScanOptions, clear_caches, diskcache, scan, scan_to_file
 from seqconv.scan.bank import _Bank
 from seqconv.scan.options import NRDB_DNA
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_FA = ROOT / "data" / "example_oct4_mafk_test.fa"          # 200 real 200-bp peaks (Oct4 / MafK)
-
-
-@pytest.fixture(scope="module")
-def motifs():
-    """30 real JASPAR motifs spanning widths 5 to 30 (every 29th of the collection + CTCF)."""
-    allm = jaspar_collection()
-    return allm[::29] + [m for m in allm if m.id == "MA0139.2"]
 
 
 @pytest.fixture(scope="module")

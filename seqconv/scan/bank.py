@@ -281,10 +281,9 @@ def bank_for(motifs: list[Motif], options: ScanOptions, background) -> _Bank:
             _CACHE.move_to_end(key)
     if bank is None:
         on_disk = len(motifs) >= diskcache.MIN_MOTIFS and diskcache.folder() is not None
-        tables = diskcache.load(key, "bank", lambda t: _valid_tables(t, motifs)) if on_disk else None
+        tables = (diskcache.fetch(key, "bank", lambda: _tables(motifs, options, background),
+                                  lambda t: _valid_tables(t, motifs)) if on_disk else None)
         bank = _Bank(motifs, options, background, tables, key=key if on_disk else None)
-        if on_disk and tables is None:
-            diskcache.save(key, "bank", bank.tables)
         with _CACHE_LOCK:
             _CACHE[key] = bank
             while len(_CACHE) > CACHE_SIZE:

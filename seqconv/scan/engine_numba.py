@@ -41,13 +41,8 @@ class _Lookahead:
         self.widths = bank.widths.astype(np.int64)
         self.fthr = self._thresholds(bank)
         ix = bank.stored("lookahead", lambda: self._index(bank), self._fits)
-        self.lst_start, self.ent, self.dense, self.ow, self.ow2 = (ix[k] for k in ("lst_start", "ent", "dense",
-                                                                                  "ow", "ow2"))
-        (self.blk_off, self.blk_col, self.blk_tab, self.blk_suf, self.full_off, self.full_col, self.full_val,
-         self.full_suf) = (ix[k] for k in ("blk_off", "blk_col", "blk_tab", "blk_suf", "full_off", "full_col",
-                                           "full_val", "full_suf"))
-        self.dense_need, self.dtab, self.dtab2, self.narrow = (ix[k] for k in ("dense_need", "dtab", "dtab2",
-                                                                               "narrow"))
+        for name in self.INDEX:                 # self.lst_start, self.ent, self.dense, self.ow, ... (see _index)
+            setattr(self, name, ix[name])
         self.max_list = max(1, int(np.diff(self.lst_start).max()))
         live = np.flatnonzero(np.isfinite(bank.thr))
         self.max_ow = int(self.ow[live].max()) + 1 if live.size else 1

@@ -177,7 +177,7 @@ class _PieceWriter:
             cnt = self.counts[used]
         else:
             e = np.concatenate(self.entries) if self.entries else np.zeros(0, dtype=np.int32)
-            used, cnt = np.unique(e.astype(np.int64), return_counts=True)
+            used, cnt = _entry_counts(e.astype(np.int64), len(bank.sf_flat))
         used, q = fimo_q_table_from_counts(used, cnt, bank, n_tests, pi0)
         self.counts, self.entries = _NO_COUNTS, []
         if dense:
