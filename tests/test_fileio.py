@@ -11,8 +11,10 @@ import threading
 import numpy as np
 import pytest
 
+from seqconv import fileio
 from seqconv.errors import EnvError, InputError
 from seqconv.fileio import (
+    StreamWriter,
     atomic_dir,
     atomic_open,
     atomic_path,
@@ -249,3 +251,46 @@ def test_open_text_missing_and_folder(tmp_path):
         open_text(tmp_path / "nope.bed", what="BED file")
     with pytest.raises(InputError, match="is a folder"):
         open_text(tmp_path)
+
+
+def test_stream_writer_writes_every_byte_and_drops_each_window_once_written(tmp_path, monkeypatch):
+    """Bytes equal a plain write across window edges (writes smaller and larger than a window); on
+    Linux each window's writeback is started once, and the window before it waited for and dropped."""
+    calls = []
+    real = fileio._SYNC_FILE_RANGE
+    if real is not None:
+        def record(fd, offset, n, flags):
+            calls.append(("sync", offset, n, flags))
+            return real(fd, offset, n, flags)
+        monkeypatch.setattr(fileio, "_SYNC_FILE_RANGE", record)
+    monkeypatch.setattr(os, "posix_fadvise", lambda fd, o, n, advice: calls.append(("drop", o, n, advice)))
+    monkeypatch.setattr(StreamWriter, "WINDOW", 1000)
+    rng = np.random.default_rng(0)
+    chunks = [rng.integers(0, 256, n, dtype=np.uint8).tobytes() for n in (10, 990, 1, 2500, 499, 3000, 7)]
+    with open(tmp_path / "out.bin", "wb") as fh:
+        fh.write(b"head")                     # a stream opened mid-window: windows start at 0
+        w = StreamWriter(fh)
+        assert w.tell() == 4 and w.done == 0
+        for c in chunks:
+            assert w.write(memoryview(c)) == len(c)
+        assert w.tell() == 4 + sum(map(len, chunks)) == 7011
+    assert (tmp_path / "out.bin").read_bytes() == b"head" + b"".join(chunks)
+    if real is None:
+        assert not w.active and calls == []
+        return
+    assert w.active and w.done == 7000
+    starts = [(o, n) for kind, o, n, f in calls if kind == "sync" and f == 2]
+    waits = [(o, n) for kind, o, n, f in calls if kind == "sync" and f == 7]
+    drops = [(o, n) for kind, o, n, _ in calls if kind == "drop"]
+    assert starts == [(k * 1000, 1000) for k in range(7)]
+    assert waits == drops == [(k * 1000, 1000) for k in range(6)]       # the last window stays cached
+
+
+def test_stream_writer_into_a_pipe_is_a_plain_write():
+    r, wfd = os.pipe()
+    with open(wfd, "wb") as fh:
+        w = StreamWriter(fh)
+        assert not w.active
+        w.write(b"x" * 100)
+    with open(r, "rb") as src:
+        assert src.read() == b"x" * 100

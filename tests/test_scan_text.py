@@ -5,12 +5,14 @@ The reference formats each row of ``scan()``'s DataFrame with Python's own forma
 """
 
 import io
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from seqconv.fileio import StreamWriter
 from seqconv.genome import iter_fasta
 from seqconv.motifs import jaspar_collection
 from seqconv.scan import ScanOptions, scan, scan_to_file
@@ -87,6 +89,9 @@ def test_pieces_stream_as_the_frame_of_each_piece(tmp_path, monkeypatch, fmt, de
     if dense_from is not None:       # dense once the hits of the pieces so far exceed this share of the entries
         below = sum(len(p["pidx"]) for p in parts[:cuts[dense_from]])
         monkeypatch.setattr(_PieceWriter, "DENSE_SHARE", below / len(run.bank.sf_flat))
+    # windows of 4 kB: the pieces' file and the output are written and read back through many
+    # drop-behind windows (seqconv.fileio.StreamWriter)
+    monkeypatch.setattr(StreamWriter, "WINDOW", 4096)
     writer = _PieceWriter(run.bank, run.stream, tmp_path)
     expected = []
     for a, b in zip(cuts[:-1], cuts[1:]):
@@ -95,10 +100,14 @@ def test_pieces_stream_as_the_frame_of_each_piece(tmp_path, monkeypatch, fmt, de
         piece_pidx = np.concatenate([p["pidx"] for p in parts[a:b]])
         expected += reference_lines(_frame(run.bank, run.stream, parts[a:b], lookup_q(piece_pidx, table)), fmt)
     with open(tmp_path / f"h.{fmt}", "wb") as dst:
-        assert writer.write(dst, fmt, run.n_tests(), run.pi0()) == len(pidx)
+        out = StreamWriter(dst)
+        assert writer.write(out, fmt, run.n_tests(), run.pi0()) == len(pidx)
+    writer.close()
     lines = (tmp_path / f"h.{fmt}").read_text().splitlines()
     assert lines[{"tsv": 1, "bed": 0, "gff": 1}[fmt]:] == expected
-    assert not list(tmp_path.glob("*.hits"))                        # the pieces are removed as written
+    assert (tmp_path / "hits.pieces").stat().st_size == sum(size for _, size, _ in writer.pieces)
+    if sys.platform.startswith("linux"):         # the windows were advanced on both files
+        assert writer.spill.done >= 4096 * 2 and out.done >= 4096 * 2
     df = _frame(run.bank, run.stream, parts)
     assert len(df) > 3000 and df.strand.nunique() == 2 and df.matched_sequence.str.len().max() > 20
     assert df.p_value.duplicated().sum() > len(df) // 4                # ties

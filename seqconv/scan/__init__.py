@@ -91,7 +91,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from seqconv.errors import InputError
-from seqconv.fileio import atomic_path
+from seqconv.fileio import StreamWriter, atomic_path
 from seqconv.scan.bank import clear_cache as _clear_banks
 from seqconv.scan.engine_numba import DEFAULT_BLOCK_NUMBA
 from seqconv.scan.jit import compile_notice
@@ -179,8 +179,9 @@ def scan_to_file(sequences, motifs, out, *, format: str = "tsv", options: ScanOp
                  ids=None, **overrides) -> int:
     """Scan and write the hits to ``out`` (tsv, bed or gff), streaming, atomically.
 
-    Hits are kept in raw binary column pieces of ~200,000 rows in a temporary folder next to ``out``
-    (memory stays bounded for genome-scale runs); q-values, which need every p-value of a
+    Hits are kept in raw binary column pieces of ~200,000 rows in a temporary file next to ``out``
+    (memory stays bounded for genome-scale runs; that file and ``out`` are written keeping the page
+    cache they fill bounded, :class:`seqconv.fileio.StreamWriter`); q-values, which need every p-value of a
     motif, are added when the pieces are written out as text.  On any error nothing is
     left at ``out``.  Rows come in input order, by motif within a piece; numbers are written
     as ``%.6g``.  Options as in :func:`scan`.
@@ -198,18 +199,21 @@ def scan_to_file(sequences, motifs, out, *, format: str = "tsv", options: ScanOp
         out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmp, atomic_path(out) as final:
             pieces = _PieceWriter(run.bank, run.stream, Path(tmp))
-            parts: list[dict] = []
-            n_parts = 0
-            for hits in run.hits():
-                parts.append(hits)
-                n_parts += len(hits["col"])
-                if n_parts >= 200_000:
+            try:
+                parts: list[dict] = []
+                n_parts = 0
+                for hits in run.hits():
+                    parts.append(hits)
+                    n_parts += len(hits["col"])
+                    if n_parts >= 200_000:
+                        pieces.add(parts)
+                        parts, n_parts = [], 0
+                if parts:
                     pieces.add(parts)
-                    parts, n_parts = [], 0
-            if parts:
-                pieces.add(parts)
-            with open(final, "wb") as dst:
-                return pieces.write(dst, format, run.n_tests(), run.pi0())
+                with open(final, "wb") as dst:
+                    return pieces.write(StreamWriter(dst), format, run.n_tests(), run.pi0())
+            finally:
+                pieces.close()
 
 
 def __getattr__(name):

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numba as nb
 import numpy as np
 
 from seqconv import _scan_kernels as kern
+from seqconv.fileio import StreamWriter
 from seqconv.scan.bank import _Bank
 from seqconv.scan.records import _Stream
 from seqconv.scan.text import _PAD, TextRows
@@ -118,7 +120,7 @@ def _unpack_piece(buf: np.ndarray, n: int):
 
 
 class _PieceWriter:
-    """Hits of a run kept in pieces in ``folder`` (one raw file each: the rows sorted by motif, then
+    """Hits of a run kept in pieces in one file in ``folder`` (each piece raw: the rows sorted by motif, then
     stream position, then strand, as int64 start, float64 score, int32 motif-strand, sequence and
     p-value table entry columns, then the matched sites one after another), with the hits counted per
     p-value table entry for the q-values; :meth:`write` then streams them to TSV, BED or GFF text
@@ -134,7 +136,9 @@ class _PieceWriter:
 
     def __init__(self, bank: _Bank, stream: _Stream, folder: Path):
         self.bank, self.stream, self.folder = bank, stream, Path(folder)
-        self.pieces: list[tuple[Path, int]] = []
+        self.pieces: list[tuple[int, int, int]] = []     # byte offset, bytes, rows of each piece
+        self.spill = None                                 # the pieces' file, opened on the first piece
+        self._buf = np.zeros(0, dtype=np.uint8)
         self.counts = _NO_COUNTS                  # per table entry, once dense
         self.entries: list[np.ndarray] = []       # each piece's entries while not dense
         self.n_hits = 0
@@ -153,17 +157,21 @@ class _PieceWriter:
             for e in self.entries:
                 np.add.at(self.counts, e, 1)
             self.entries = []
-        buf = np.zeros(_PIECE_ROW * n + len(h["matched"]) + _PAD, dtype=np.uint8)   # padded for the row writer
+        size = _PIECE_ROW * n + len(h["matched"]) + _PAD                      # padded for the row writer
+        if len(self._buf) < size:                 # one buffer for every piece (no fresh pages each time)
+            self._buf = np.empty(size * 5 // 4, dtype=np.uint8)
+        buf = self._buf[:size]
+        buf[size - _PAD:] = 0
         columns = _unpack_piece(buf, n)
         _pack_piece(order, col, h["seq"], h["start"], h["score"], h["pidx"], h["matched"], bank.widths,
                     self.counts, *columns)
         if not self.counts.size:
             self.entries.append(columns[4].copy())
-        path = self.folder / f"{len(self.pieces):06d}.hits"
-        with open(path, "wb") as fh:     # a file object: a full disk is an OSError with its errno
-            fh.write(memoryview(buf))
-        self.pieces.append((path, len(order)))
-        self.n_hits += len(order)
+        if self.spill is None:    # a file object: a full disk is an OSError with its errno
+            self.spill = StreamWriter(open(self.folder / "hits.pieces", "wb"))
+        self.pieces.append((self.spill.tell(), len(buf), n))
+        self.spill.write(memoryview(buf))
+        self.n_hits += n
 
     def write(self, dst, fmt: str, n_tests: np.ndarray, pi0: np.ndarray) -> int:
         """Write every piece to the binary file ``dst`` with FIMO's q-values; returns the hits written.
@@ -190,13 +198,31 @@ class _PieceWriter:
         rows.strands(bank.motif_of, bank.minus_of)
         rows.entries(bank.sf_flat[used], q, bank.motif_of[strand], bank.minus_of[strand])
         dst.write(_HEADERS[fmt].encode())
-        for path, n in self.pieces:
-            start, score, col, seq, pidx, sites = _unpack_piece(np.fromfile(path, dtype=np.uint8), n)
-            if not dense:
-                pidx = np.searchsorted(used, pidx).astype(np.int32)   # entry -> its rank among those used
-            rows.write_hits(dst, col, seq, start, score, pidx, rank, bank.minus_of, bank.widths, sites)
-            path.unlink()
+        if self.spill is None:
+            return self.n_hits
+        self.spill.fh.close()
+        buf = np.empty(max(size for _, size, _ in self.pieces), dtype=np.uint8)   # one buffer for every piece
+        with open(self.spill.fh.name, "rb", buffering=0) as src:
+            for offset, size, n in self.pieces:
+                src.seek(offset)
+                view = memoryview(buf)[:size]
+                while view.nbytes:
+                    got = src.readinto(view)
+                    if not got:
+                        raise OSError(f"{src.name}: the hits file ended early")
+                    view = view[got:]
+                if self.spill.active:    # read once: its page cache is dropped
+                    os.posix_fadvise(src.fileno(), offset, size, os.POSIX_FADV_DONTNEED)
+                start, score, col, seq, pidx, sites = _unpack_piece(buf[:size], n)
+                if not dense:
+                    pidx = np.searchsorted(used, pidx).astype(np.int32)   # entry -> its rank among those used
+                rows.write_hits(dst, col, seq, start, score, pidx, rank, bank.minus_of, bank.widths, sites)
         return self.n_hits
+
+    def close(self) -> None:
+        """Close the pieces' file (its folder is the caller's to remove)."""
+        if self.spill is not None:
+            self.spill.fh.close()
 
 
 #: the counts of a run that keeps its pieces' entries instead (see :class:`_PieceWriter`)

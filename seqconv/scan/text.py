@@ -225,21 +225,11 @@ def _cat(a_data, a_off, a_idx, b_data, b_off, b_idx):  # pragma: no cover - comp
     return data, off
 
 
-@nb.njit(parallel=True, cache=True, nogil=True)
-def _write_hits(kind, n_chunks, col, seq, start, score, pidx, rank, minus_of, widths, sites,
-                s_data, s_off, e_data, e_off, q_data, q_off, source):  # pragma: no cover - compiled by numba
-    """Rows of hits written as text, in ``n_chunks`` parallel chunks of one buffer; returns
-    ``(buffer, chunk starts, chunk ends)``.
-
-    Row ``i`` is motif-strand ``col[i]`` (``minus_of``, ``widths`` and text ``S`` per strand) on
-    sequence ``seq[i]`` (text ``Q``) from ``start[i]``, float ``score[i]``, p-value table entry
-    ``rank[pidx[i]]`` (text ``E``); its site is the next ``widths[col[i]]`` letters of ``sites``
-    (the rows' sites one after another).  Lines (``|`` a tab): TSV ``S seq|start|end|strand|score E
-    site``, BED ``seq|start|end|S E``, GFF ``seq source start+1|end|round(score, 3) S seq E site``
-    (no space between the parts; see :class:`TextRows` for ``S`` and ``E``).  Every layout is
-    padded (:data:`_PAD`)."""
+@nb.njit(cache=True, nogil=True)
+def _text_bounds(n_chunks, col, seq, pidx, rank, widths, s_off, e_off, q_off):  # pragma: no cover - numba
+    """Where each of ``n_chunks`` chunks of rows (see :func:`_write_hits`) starts in the text buffer (an
+    upper bound of every row's text) and in the sites, ``(n_chunks + 1,)`` each."""
     n = len(col)
-    # a serial pass: each chunk's first site and an upper bound of its text
     bounds = np.zeros(n_chunks + 1, dtype=np.int64)
     site0 = np.zeros(n_chunks + 1, dtype=np.int64)
     for c in range(n_chunks):
@@ -255,7 +245,24 @@ def _write_hits(kind, n_chunks, col, seq, start, score, pidx, rank, minus_of, wi
             size += (s_off[j + 1] - s_off[j]) + (e_off[e + 1] - e_off[e]) + 2 * (q_off[s + 1] - q_off[s])
         bounds[c + 1] = bounds[c] + size + width + (120 + 2 * _PAD) * (b - a)
         site0[c + 1] = site0[c] + width
-    out = np.empty(bounds[n_chunks] + _PAD, dtype=np.uint8)
+    return bounds, site0
+
+
+@nb.njit(parallel=True, cache=True, nogil=True)
+def _write_hits(out, bounds, site0, kind, n_chunks, col, seq, start, score, pidx, rank, minus_of, widths, sites,
+                s_data, s_off, e_data, e_off, q_data, q_off, source):  # pragma: no cover - compiled by numba
+    """Rows of hits written as text, in ``n_chunks`` parallel chunks into ``out`` (at least
+    ``bounds[n_chunks] + _PAD`` bytes; ``bounds, site0`` from :func:`_text_bounds`); returns each
+    chunk's end.
+
+    Row ``i`` is motif-strand ``col[i]`` (``minus_of``, ``widths`` and text ``S`` per strand) on
+    sequence ``seq[i]`` (text ``Q``) from ``start[i]``, float ``score[i]``, p-value table entry
+    ``rank[pidx[i]]`` (text ``E``); its site is the next ``widths[col[i]]`` letters of ``sites``
+    (the rows' sites one after another).  Lines (``|`` a tab): TSV ``S seq|start|end|strand|score E
+    site``, BED ``seq|start|end|S E``, GFF ``seq source start+1|end|round(score, 3) S seq E site``
+    (no space between the parts; see :class:`TextRows` for ``S`` and ``E``).  Every layout is
+    padded (:data:`_PAD`)."""
+    n = len(col)
     ends = np.empty(n_chunks, dtype=np.int64)
     for c in nb.prange(n_chunks):
         a = c * n // n_chunks
@@ -305,7 +312,7 @@ def _write_hits(kind, n_chunks, col, seq, start, score, pidx, rank, minus_of, wi
             o += 1
             so += w
         ends[c] = o
-    return out, bounds, ends
+    return ends
 
 
 def _layout(strings) -> tuple[np.ndarray, np.ndarray]:
@@ -372,6 +379,7 @@ class TextRows:
         self.seqs = _padded(_layout(sequence_ids))
         self.source = _padded(_layout([_SOURCE]))[0]
         self.s_text = self.e_text = None
+        self._out = np.zeros(0, dtype=np.uint8)
 
     def strands(self, motif_of: np.ndarray, minus_of: np.ndarray) -> None:
         """Texts ``S`` of the motif-strands (motif index ``motif_of[j]``, minus strand ``minus_of[j]``)."""
@@ -413,8 +421,13 @@ class TextRows:
         if n == 0:
             return
         n_chunks = max(1, -(-n // self.CHUNK_ROWS))
-        out, bounds, ends = _write_hits(self.kind, n_chunks, col, seq, start, score, pidx, rank, minus_of, widths,
-                                        sites, *self.s_text, *self.e_text, *self.seqs, self.source)
+        bounds, site0 = _text_bounds(n_chunks, col, seq, pidx, rank, widths, self.s_text[1], self.e_text[1],
+                                     self.seqs[1])
+        if len(self._out) < bounds[n_chunks] + _PAD:       # one buffer for every piece (no fresh pages each time)
+            self._out = np.empty(int(bounds[n_chunks] + _PAD) * 5 // 4, dtype=np.uint8)
+        out = self._out
+        ends = _write_hits(out, bounds, site0, self.kind, n_chunks, col, seq, start, score, pidx, rank, minus_of,
+                           widths, sites, *self.s_text, *self.e_text, *self.seqs, self.source)
         view = memoryview(out)
         for c in range(n_chunks):
             dst.write(view[bounds[c]:ends[c]])
