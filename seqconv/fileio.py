@@ -268,8 +268,26 @@ class StreamWriter:
                 break
             if self.done >= W:
                 _SYNC_FILE_RANGE(self.fd, self.done - W, W, _SFR_WAIT_BEFORE | _SFR_WRITE | _SFR_WAIT_AFTER)
-                os.posix_fadvise(self.fd, self.done - W, W, os.POSIX_FADV_DONTNEED)
+                self.drop(self.done - W, W)
             self.done += W
+
+    def drop(self, offset: int, size: int) -> None:
+        """Drop ``size`` bytes from ``offset`` from the page cache (where active)."""
+        if self.active:
+            self.active = drop_page_cache(self.fd, offset, size)
+
+
+def drop_page_cache(fd: int, offset: int, size: int) -> bool:
+    """Advise the kernel to drop bytes ``offset .. offset + size`` of the open file ``fd`` from the page
+    cache (``posix_fadvise(DONTNEED)``: data on disk stays, clean cached pages are freed); False where
+    the advice is not available or refused."""
+    if not hasattr(os, "posix_fadvise"):
+        return False
+    try:
+        os.posix_fadvise(fd, offset, size, os.POSIX_FADV_DONTNEED)
+    except OSError:
+        return False
+    return True
 
 
 

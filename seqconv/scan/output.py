@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numba as nb
 import numpy as np
 
 from seqconv import _scan_kernels as kern
-from seqconv.fileio import StreamWriter
+from seqconv.fileio import StreamWriter, drop_page_cache
 from seqconv.scan.bank import _Bank
 from seqconv.scan.records import _Stream
 from seqconv.scan.text import _PAD, TextRows
@@ -211,8 +210,8 @@ class _PieceWriter:
                     if not got:
                         raise OSError(f"{src.name}: the hits file ended early")
                     view = view[got:]
-                if self.spill.active:    # read once: its page cache is dropped
-                    os.posix_fadvise(src.fileno(), offset, size, os.POSIX_FADV_DONTNEED)
+                if self.spill.active:               # read once: its page cache is dropped
+                    drop_page_cache(src.fileno(), offset, size)
                 start, score, col, seq, pidx, sites = _unpack_piece(buf[:size], n)
                 if not dense:
                     pidx = np.searchsorted(used, pidx).astype(np.int32)   # entry -> its rank among those used
