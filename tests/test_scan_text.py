@@ -151,3 +151,55 @@ def test_text_numbers_are_printf_g():
         d, o = format_g(x, digits)
         got = [bytes(d[o[i]:o[i + 1]]).decode() for i in range(len(x))]
         assert got == [f"%.{digits}g" % v for v in x]  # noqa: UP031  (printf's %g is the reference)
+
+
+def test_collect_adds_pieces_in_a_helper_thread_and_raises_its_errors(tmp_path, monkeypatch):
+    """`_PieceWriter.collect` groups the engine's blocks into pieces of >= `rows` rows, adds them in a
+    helper thread (omp / tbb threading layers), and raises in the caller an error of either side."""
+    import threading
+
+    motifs = jaspar_collection()[::50]
+    run = _Run(str(EXAMPLE_FA), motifs, ScanOptions(threshold=0.02, block=1000))
+    blocks = list(run.hits())
+    sizes = [len(b["col"]) for b in blocks]
+    assert len(blocks) >= 6
+    added, threads = [], set()
+    real_add = _PieceWriter.add
+
+    def add(self, parts):
+        added.append(sum(len(p["col"]) for p in parts))
+        threads.add(threading.current_thread().name)
+        return real_add(self, parts)
+
+    monkeypatch.setattr(_PieceWriter, "add", add)
+    writer = _PieceWriter(run.bank, run.stream, tmp_path)
+    rows = sum(sizes) // 3
+    writer.collect(iter(blocks), rows=rows)
+    writer.close()
+    assert sum(added) == sum(sizes) == writer.n_hits and all(a >= rows for a in added[:-1]) and len(added) >= 3
+    from seqconv.scan.output import _threads_may_launch_kernels
+    assert threads == ({"seqconv-pieces"} if _threads_may_launch_kernels() else {threading.current_thread().name})
+
+    def failing_add(self, parts):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_PieceWriter, "add", failing_add)
+    consumed = []
+
+    def feed():
+        for b in blocks:
+            consumed.append(1)
+            yield b
+
+    with pytest.raises(OSError, match="No space"):
+        _PieceWriter(run.bank, run.stream, tmp_path).collect(feed(), rows=1)
+    assert len(consumed) < len(blocks)          # the scan stopped soon after the failure
+
+    def broken():
+        yield blocks[0]
+        raise ValueError("record 2: bad letter")
+
+    monkeypatch.setattr(_PieceWriter, "add", real_add)
+    with pytest.raises(ValueError, match="bad letter"):
+        _PieceWriter(run.bank, run.stream, tmp_path).collect(broken(), rows=1)
+    assert not [t for t in threading.enumerate() if t.name == "seqconv-pieces"]    # the helper was joined

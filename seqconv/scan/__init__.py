@@ -200,16 +200,7 @@ def scan_to_file(sequences, motifs, out, *, format: str = "tsv", options: ScanOp
         with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmp, atomic_path(out) as final:
             pieces = _PieceWriter(run.bank, run.stream, Path(tmp))
             try:
-                parts: list[dict] = []
-                n_parts = 0
-                for hits in run.hits():
-                    parts.append(hits)
-                    n_parts += len(hits["col"])
-                    if n_parts >= 200_000:
-                        pieces.add(parts)
-                        parts, n_parts = [], 0
-                if parts:
-                    pieces.add(parts)
+                pieces.collect(run.hits())
                 with open(final, "wb") as dst:
                     return pieces.write(StreamWriter(dst), format, run.n_tests(), run.pi0())
             finally:

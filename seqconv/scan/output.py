@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from pathlib import Path
 
 import numba as nb
@@ -76,6 +78,9 @@ _HEADERS = {"tsv": "\t".join(COLUMNS) + "\n", "bed": "", "gff": "##gff-version 3
 
 # ------------------------------------------------------------------ streaming to text
 
+#: rows of a piece of hits (at least; whole blocks of the engine are added)
+PIECE_ROWS = 200_000
+
 #: bytes of a row in a piece: start (int64), score (float64), motif-strand, sequence, p-value entry (int32)
 _PIECE_ROW = 28
 
@@ -112,6 +117,15 @@ def _pack_piece(order, col, seq, start, score, pidx, matched, widths, counts,
             counts[b_pidx[i]] += 1    # in row order: a motif's entries lie near one another
 
 
+def _threads_may_launch_kernels() -> bool:
+    """Whether two threads may each launch numba's parallel kernels at once (its omp and tbb threading
+    layers; the workqueue layer aborts the process)."""
+    try:
+        return nb.threading_layer() in ("omp", "tbb")
+    except ValueError:              # no parallel kernel has run yet
+        return False
+
+
 def _unpack_piece(buf: np.ndarray, n: int):
     """The columns of a piece's buffer: start, score, col, seq, pidx, sites (views)."""
     return (buf[:8 * n].view(np.int64), buf[8 * n:16 * n].view(np.float64), buf[16 * n:20 * n].view(np.int32),
@@ -137,7 +151,8 @@ class _PieceWriter:
         self.bank, self.stream, self.folder = bank, stream, Path(folder)
         self.pieces: list[tuple[int, int, int]] = []     # byte offset, bytes, rows of each piece
         self.spill = None                                 # the pieces' file, opened on the first piece
-        self._buf = np.zeros(0, dtype=np.uint8)
+        self._buf = np.zeros(0, dtype=np.uint8)           # the packed piece, reused
+        self._cat: dict[str, np.ndarray] = {}             # the pieces' joined columns, reused
         self.counts = _NO_COUNTS                  # per table entry, once dense
         self.entries: list[np.ndarray] = []       # each piece's entries while not dense
         self.n_hits = 0
@@ -146,7 +161,7 @@ class _PieceWriter:
 
     def add(self, parts: list[dict]):
         bank = self.bank
-        h = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        h = {k: self._joined(k, [p[k] for p in parts]) for k in ("col", "seq", "start", "score", "pidx", "matched")}
         col = h["col"]
         key = (self.stream.starts[h["seq"]] + h["start"]) * 2 + bank.minus_of[col]
         order = kern.hit_order(bank.motif_of[col], key, len(bank.motifs))
@@ -171,6 +186,64 @@ class _PieceWriter:
         self.pieces.append((self.spill.tell(), len(buf), n))
         self.spill.write(memoryview(buf))
         self.n_hits += n
+
+    def collect(self, hits, rows: int = PIECE_ROWS) -> None:
+        """Add the hits of ``hits`` (an iterable of the engine's blocks of hits) in pieces of at least
+        ``rows`` rows.  Each piece is ordered, packed and written by a helper thread while the engine
+        scans the next blocks (the kernels release the GIL), where numba's threading layer allows
+        parallel kernels launched from two threads (omp, tbb); in this thread otherwise."""
+        todo: queue.Queue = queue.Queue(maxsize=1)
+        failed: list[BaseException] = []
+        helper: list[threading.Thread] = []
+
+        def work():
+            while (parts := todo.get()) is not None:
+                if not failed:
+                    try:
+                        self.add(parts)
+                    except BaseException as exc:  # raised in the caller's thread
+                        failed.append(exc)
+
+        def hand_over(parts):
+            if failed:
+                raise failed[0]
+            if not helper:          # the engine has launched its kernels: the threading layer is known
+                if not _threads_may_launch_kernels():
+                    return self.add(parts)
+                helper.append(threading.Thread(target=work, name="seqconv-pieces", daemon=True))
+                helper[0].start()
+            todo.put(parts)
+
+        try:
+            self._collect(hits, rows, hand_over)
+        finally:
+            if helper:
+                todo.put(None)
+                helper[0].join()
+        if failed:
+            raise failed[0]
+
+    @staticmethod
+    def _collect(hits, rows: int, add) -> None:
+        parts: list[dict] = []
+        n = 0
+        for h in hits:
+            parts.append(h)
+            n += len(h["col"])
+            if n >= rows:
+                add(parts)
+                parts, n = [], 0
+        if parts:
+            add(parts)
+
+    def _joined(self, key: str, arrays: list) -> np.ndarray:
+        """``np.concatenate(arrays)`` into a buffer kept for ``key`` (reused by the next piece: no fresh pages)."""
+        n = sum(len(a) for a in arrays)
+        dtype = np.result_type(*arrays)
+        buf = self._cat.get(key)
+        if buf is None or len(buf) < n or buf.dtype != dtype:
+            buf = self._cat[key] = np.empty(n * 5 // 4, dtype=dtype)
+        return np.concatenate(arrays, out=buf[:n])
 
     def write(self, dst, fmt: str, n_tests: np.ndarray, pi0: np.ndarray) -> int:
         """Write every piece to the binary file ``dst`` with FIMO's q-values; returns the hits written.
