@@ -86,13 +86,16 @@ def test_pieces_stream_as_the_frame_of_each_piece(tmp_path, monkeypatch, fmt, de
     pidx = np.concatenate([p["pidx"] for p in parts])
     table = fimo_q_table(pidx, run.bank, run.n_tests(), run.pi0())
     cuts = [0, 1, 3, len(parts) // 2, len(parts)]
-    if dense_from is not None:       # dense once the hits of the pieces so far exceed this share of the entries
-        below = sum(len(p["pidx"]) for p in parts[:cuts[dense_from]])
-        monkeypatch.setattr(_PieceWriter, "DENSE_SHARE", below / len(run.bank.sf_flat))
     # windows of 4 kB: the pieces' file and the output are written and read back through many
     # drop-behind windows (seqconv.fileio.StreamWriter)
     monkeypatch.setattr(StreamWriter, "WINDOW", 4096)
     writer = _PieceWriter(run.bank, run.stream, tmp_path)
+    # the entries a hit can reach: each motif-strand's from its threshold up
+    reach = sum(int((run.bank.sf_flat[a:b] <= 0.02).sum()) for a, b in zip(run.bank.sf_off[:-1], run.bank.sf_off[1:]))
+    assert 0 < writer.n_reachable < len(run.bank.sf_flat) and abs(writer.n_reachable - reach) <= len(run.bank.thr)
+    if dense_from is not None:       # dense once the hits of the pieces so far exceed this share of the entries
+        below = sum(len(p["pidx"]) for p in parts[:cuts[dense_from]])
+        monkeypatch.setattr(_PieceWriter, "DENSE_SHARE", below / writer.n_reachable)
     expected = []
     for a, b in zip(cuts[:-1], cuts[1:]):
         writer.add(parts[a:b])

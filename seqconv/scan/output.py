@@ -86,11 +86,12 @@ _PIECE_ROW = 28
 
 
 @nb.njit(cache=True, nogil=True)
-def _pack_piece(order, col, seq, start, score, pidx, matched, widths, counts,
+def _pack_piece(order, col, seq, start, score, pidx, matched, widths, counts, shift,
                 b_start, b_score, b_col, b_seq, b_pidx, b_sites):  # pragma: no cover - numba
     """The hits in row ``order`` into the columns ``b_*`` of a piece (see :class:`_PieceWriter`), and
-    each hit's p-value table entry counted into ``counts`` (unless it is empty).  ``matched``: the hits'
-    sites one after another in their own (engine) order."""
+    each hit's p-value table entry ``e`` (of motif-strand ``j``) counted at ``counts[e - shift[j]]``
+    (unless ``counts`` is empty).  ``matched``: the hits' sites one after another in their own
+    (engine) order."""
     n = len(order)
     src = np.empty(n, dtype=np.int64)             # where each hit's site starts in ``matched``
     o = 0
@@ -113,8 +114,11 @@ def _pack_piece(order, col, seq, start, score, pidx, matched, widths, counts,
         for k in range(w):
             b_sites[o + k] = matched[a + k]
         o += w
-        if len(counts):
-            counts[b_pidx[i]] += 1    # in row order: a motif's entries lie near one another
+        if len(counts):               # in row order: a motif's entries lie near one another
+            c = b_pidx[i] - shift[b_col[i]]
+            if c < 0 or c >= len(counts):
+                raise ValueError("a hit's p-value entry lies below its motif's threshold")
+            counts[c] += 1
 
 
 def _threads_may_launch_kernels() -> bool:
@@ -141,8 +145,11 @@ class _PieceWriter:
     formatted once per entry used).
 
     The counts are the pieces' entries kept as they are while the run has fewer hits than
-    :data:`DENSE_SHARE` of the table entries, then one count per table entry (the tables of the 879
-    JASPAR motifs have 11.6 million entries: memory a short scan need not touch)."""
+    :data:`DENSE_SHARE` of the entries a hit can reach, then one count per such entry: a motif-strand's
+    entries from its threshold up (FIMO's method; every entry with ``method="memelite"``).  The tables of
+    the 879 JASPAR motifs have 11.6 million entries, 1.1 million at or above p < 1e-4: memory a scan need
+    not touch (on virtual machines every fresh page costs a fault to the host: ~0.7 CPU s for the 93 MB
+    of a whole-table int64 count)."""
 
     #: runs with more hits than this share of the p-value table entries count them in a per-entry array
     DENSE_SHARE = 1 / 8
@@ -153,7 +160,20 @@ class _PieceWriter:
         self.spill = None                                 # the pieces' file, opened on the first piece
         self._buf = np.zeros(0, dtype=np.uint8)           # the packed piece, reused
         self._cat: dict[str, np.ndarray] = {}             # the pieces' joined columns, reused
-        self.counts = _NO_COUNTS                  # per table entry, once dense
+        self.counts = _NO_COUNTS                  # per reachable table entry, once dense
+        # the entries a hit can reach: motif-strand j's from lo[j] on (its threshold's), counted at e - shift[j]
+        sf_len = np.diff(bank.sf_off)
+        if bank.method == "memelite":
+            lo = np.zeros(len(sf_len), dtype=np.int64)
+        else:
+            with np.errstate(invalid="ignore"):
+                lo = np.where(np.isfinite(bank.thr), np.clip(np.ceil(bank.thr) - bank.smin, 0, sf_len), sf_len)
+            lo = np.minimum(lo.astype(np.int64), sf_len)
+        reach = sf_len - lo
+        self._c_off = np.concatenate([[0], np.cumsum(reach)]).astype(np.int64)   # each strand's first count
+        self._shift = (bank.sf_off[:-1] + lo - self._c_off[:-1]).astype(np.int64)
+        #: table entries a hit can reach (the dense counts' length)
+        self.n_reachable = int(self._c_off[-1])
         self.entries: list[np.ndarray] = []       # each piece's entries while not dense
         self.n_hits = 0
         if len(bank.sf_flat) >= 2 ** 31:
@@ -166,10 +186,10 @@ class _PieceWriter:
         key = (self.stream.starts[h["seq"]] + h["start"]) * 2 + bank.minus_of[col]
         order = kern.hit_order(bank.motif_of[col], key, len(bank.motifs))
         n = len(order)
-        if not self.counts.size and self.n_hits + n > self.DENSE_SHARE * len(bank.sf_flat):
-            self.counts = np.zeros(len(bank.sf_flat), dtype=np.int64)
+        if not self.counts.size and self.n_hits + n > self.DENSE_SHARE * self.n_reachable:
+            self.counts = np.zeros(max(self.n_reachable, 1), dtype=np.int64)
             for e in self.entries:
-                np.add.at(self.counts, e, 1)
+                np.add.at(self.counts, self._compact(e), 1)
             self.entries = []
         size = _PIECE_ROW * n + len(h["matched"]) + _PAD                      # padded for the row writer
         if len(self._buf) < size:                 # one buffer for every piece (no fresh pages each time)
@@ -178,7 +198,7 @@ class _PieceWriter:
         buf[size - _PAD:] = 0
         columns = _unpack_piece(buf, n)
         _pack_piece(order, col, h["seq"], h["start"], h["score"], h["pidx"], h["matched"], bank.widths,
-                    self.counts, *columns)
+                    self.counts, self._shift, *columns)
         if not self.counts.size:
             self.entries.append(columns[4].copy())
         if self.spill is None:    # a file object: a full disk is an OSError with its errno
@@ -236,6 +256,12 @@ class _PieceWriter:
         if parts:
             add(parts)
 
+    def _compact(self, e: np.ndarray) -> np.ndarray:
+        """The counts' index of table entries ``e`` (int64)."""
+        e = np.asarray(e, dtype=np.int64)
+        strand = np.searchsorted(self.bank.sf_off, e, side="right") - 1
+        return e - self._shift[strand]
+
     def _joined(self, key: str, arrays: list) -> np.ndarray:
         """``np.concatenate(arrays)`` into a buffer kept for ``key`` (reused by the next piece: no fresh pages)."""
         n = sum(len(a) for a in arrays)
@@ -253,18 +279,18 @@ class _PieceWriter:
         bank = self.bank
         dense = bool(self.counts.size)
         if dense:
-            used = np.flatnonzero(self.counts)
-            cnt = self.counts[used]
+            used_c = np.flatnonzero(self.counts)
+            cnt = self.counts[used_c]
+            used = used_c + self._shift[np.searchsorted(self._c_off, used_c, side="right") - 1]   # table entries
         else:
             e = np.concatenate(self.entries) if self.entries else np.zeros(0, dtype=np.int32)
             used, cnt = _entry_counts(e.astype(np.int64), len(bank.sf_flat))
         used, q = fimo_q_table_from_counts(used, cnt, bank, n_tests, pi0)
-        self.counts, self.entries = _NO_COUNTS, []
         if dense:
-            rank = np.zeros(len(bank.sf_flat), dtype=np.int32)       # table entry -> its text
-            rank[used] = np.arange(len(used), dtype=np.int32)
-        else:
-            rank = np.arange(len(used), dtype=np.int32)              # the rows' entries are replaced by theirs
+            rank_c = np.zeros(len(self.counts), dtype=np.int32)      # counted entry -> its text
+            rank_c[used_c] = np.arange(len(used), dtype=np.int32)
+        self.counts, self.entries = _NO_COUNTS, []
+        rank = np.arange(len(used), dtype=np.int32)                  # the rows' entries are replaced by their texts'
         strand = np.searchsorted(bank.sf_off, used, side="right") - 1
         rows = TextRows(bank.motif_ids, bank.motif_names, self.stream.ids, fmt)
         rows.strands(bank.motif_of, bank.minus_of)
@@ -286,7 +312,9 @@ class _PieceWriter:
                 if self.spill.active:               # read once: its page cache is dropped
                     drop_page_cache(src.fileno(), offset, size)
                 start, score, col, seq, pidx, sites = _unpack_piece(buf[:size], n)
-                if not dense:
+                if dense:
+                    pidx = rank_c[pidx - self._shift[col]]
+                else:
                     pidx = np.searchsorted(used, pidx).astype(np.int32)   # entry -> its rank among those used
                 rows.write_hits(dst, col, seq, start, score, pidx, rank, bank.minus_of, bank.widths, sites)
         return self.n_hits
