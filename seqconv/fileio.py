@@ -277,6 +277,14 @@ class StreamWriter:
             self.active = drop_page_cache(self.fd, offset, size)
 
 
+def prefetch(fd: int, offset: int, size: int) -> None:
+    """Advise the kernel to read bytes ``offset .. offset + size`` of the open file ``fd`` ahead
+    (``posix_fadvise(WILLNEED)``, asynchronous); nothing where the advice is not available."""
+    if hasattr(os, "posix_fadvise"):
+        with contextlib.suppress(OSError):
+            os.posix_fadvise(fd, offset, size, os.POSIX_FADV_WILLNEED)
+
+
 def drop_page_cache(fd: int, offset: int, size: int) -> bool:
     """Advise the kernel to drop bytes ``offset .. offset + size`` of the open file ``fd`` from the page
     cache (``posix_fadvise(DONTNEED)``: data on disk stays, clean cached pages are freed); False where

@@ -11,7 +11,7 @@ import numba as nb
 import numpy as np
 
 from seqconv import _scan_kernels as kern
-from seqconv.fileio import StreamWriter, drop_page_cache
+from seqconv.fileio import StreamWriter, drop_page_cache, prefetch
 from seqconv.scan.bank import _Bank
 from seqconv.scan.records import _Stream
 from seqconv.scan.text import _PAD, TextRows
@@ -301,7 +301,9 @@ class _PieceWriter:
         self.spill.fh.close()
         buf = np.empty(max(size for _, size, _ in self.pieces), dtype=np.uint8)   # one buffer for every piece
         with open(self.spill.fh.name, "rb", buffering=0) as src:
-            for offset, size, n in self.pieces:
+            for k, (offset, size, n) in enumerate(self.pieces):
+                if self.spill.active and k + 1 < len(self.pieces):   # the next piece read ahead from disk
+                    prefetch(src.fileno(), *self.pieces[k + 1][:2])
                 src.seek(offset)
                 view = memoryview(buf)[:size]
                 while view.nbytes:
