@@ -218,7 +218,22 @@ def _sync_file_range():
     return fn
 
 
+def _fallocate():
+    """Linux's ``fallocate`` from the C library, or None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True).fallocate
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    fn.restype = ctypes.c_int
+    return fn
+
+
 _SYNC_FILE_RANGE = _sync_file_range()
+_FALLOCATE = _fallocate()
+_FALLOC_FL_KEEP_SIZE, _FALLOC_FL_PUNCH_HOLE = 1, 2
 _SFR_WAIT_BEFORE, _SFR_WRITE, _SFR_WAIT_AFTER = 1, 2, 4
 
 
@@ -283,6 +298,15 @@ def prefetch(fd: int, offset: int, size: int) -> None:
     if hasattr(os, "posix_fadvise"):
         with contextlib.suppress(OSError):
             os.posix_fadvise(fd, offset, size, os.POSIX_FADV_WILLNEED)
+
+
+def release_range(fd: int, offset: int, size: int) -> bool:
+    """Free the disk space (and cached pages) of bytes ``offset .. offset + size`` of the open file
+    ``fd``, which then read as zeros (``fallocate(PUNCH_HOLE)``: a temporary file read once gives its
+    space back as it is read); False where the file system or platform does not support it."""
+    if _FALLOCATE is None or size <= 0:
+        return False
+    return _FALLOCATE(fd, _FALLOC_FL_PUNCH_HOLE | _FALLOC_FL_KEEP_SIZE, offset, size) == 0
 
 
 def drop_page_cache(fd: int, offset: int, size: int) -> bool:

@@ -23,6 +23,7 @@ from seqconv.fileio import (
     note_input,
     open_text,
     output_guard,
+    release_range,
     remove_live_temps,
     spool,
 )
@@ -294,3 +295,20 @@ def test_stream_writer_into_a_pipe_is_a_plain_write():
         w.write(b"x" * 100)
     with open(r, "rb") as src:
         assert src.read() == b"x" * 100
+
+
+def test_release_range_frees_the_space_of_a_stretch_read_once(tmp_path):
+    path = tmp_path / "spill.bin"
+    data = np.random.default_rng(1).integers(0, 256, 1 << 20, dtype=np.uint8).tobytes()
+    path.write_bytes(data)
+    os.sync()
+    before = os.stat(path).st_blocks
+    fd = os.open(path, os.O_RDWR)
+    try:
+        if not release_range(fd, 0, 1 << 19):
+            pytest.skip("the file system cannot punch holes")
+    finally:
+        os.close(fd)
+    back = path.read_bytes()
+    assert len(back) == len(data) and back[:1 << 19] == bytes(1 << 19) and back[1 << 19:] == data[1 << 19:]
+    assert os.stat(path).st_blocks <= before - (1 << 19) // 512 + 16

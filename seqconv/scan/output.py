@@ -11,7 +11,7 @@ import numba as nb
 import numpy as np
 
 from seqconv import _scan_kernels as kern
-from seqconv.fileio import StreamWriter, drop_page_cache, prefetch
+from seqconv.fileio import StreamWriter, drop_page_cache, prefetch, release_range
 from seqconv.scan.bank import _Bank
 from seqconv.scan.records import _Stream
 from seqconv.scan.text import _PAD, TextRows
@@ -300,7 +300,7 @@ class _PieceWriter:
             return self.n_hits
         self.spill.fh.close()
         buf = np.empty(max(size for _, size, _ in self.pieces), dtype=np.uint8)   # one buffer for every piece
-        with open(self.spill.fh.name, "rb", buffering=0) as src:
+        with open(self.spill.fh.name, "r+b", buffering=0) as src:      # r+: its read stretches are freed
             for k, (offset, size, n) in enumerate(self.pieces):
                 if self.spill.active and k + 1 < len(self.pieces):   # the next piece read ahead from disk
                     prefetch(src.fileno(), *self.pieces[k + 1][:2])
@@ -311,7 +311,8 @@ class _PieceWriter:
                     if not got:
                         raise OSError(f"{src.name}: the hits file ended early")
                     view = view[got:]
-                if self.spill.active:               # read once: its page cache is dropped
+                # read once: its disk space is given back (where the file system can), else its cache dropped
+                if not release_range(src.fileno(), offset, size) and self.spill.active:
                     drop_page_cache(src.fileno(), offset, size)
                 start, score, col, seq, pidx, sites = _unpack_piece(buf[:size], n)
                 if dense:
