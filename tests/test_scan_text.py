@@ -125,7 +125,8 @@ def test_pieces_stream_as_the_frame_of_each_piece(tmp_path, monkeypatch, fmt, de
 
 
 def test_edge_numbers_and_names():
-    """Rounding edges of the GFF score, %.6g / %.3g extremes, non-ASCII names, one-row and empty pieces."""
+    """Rounding edges of the GFF score, %.6g / %.3g extremes, integers of 1 to 13 digits, non-ASCII names,
+    one-row and empty pieces."""
     scores = np.array([-0.0001, 0.0005, 0.0015, 1.0015, -12.3456, 999.9996, 7.0, -3.25, 123456.789, 2.5e-7])
     n = len(scores)
     p = np.array([1e-300, 0.0, 1.0, 0.5, 1e-4, 9.99999e-5, 3.3e-12, 1e-5, 0.123456789, 7e-8])
@@ -133,7 +134,7 @@ def test_edge_numbers_and_names():
     ids, names = ["MA1.1", "MÄ2" + "9" * 30], ["Foxa1", "ñame"]
     seqs = ["chr1", "seq ü-2 with spaces, longer than 32 bytes"]
     motif, seq = np.arange(n) % 2, (np.arange(n) // 2) % 2
-    start = np.arange(n) * 1000 + 7
+    start = np.array([0, 7, 96, 99, 100, 1007, 54321, 999_996, 10 ** 9 - 2, 2 ** 40])   # 1-13 digits, 9 -> 10 edges
     end = start + 3
     minus = (np.arange(n) % 3 == 0).astype(np.int8)
     m_data = np.frombuffer(b"ACGTTGCATG"[:n] * 3, dtype=np.uint8)

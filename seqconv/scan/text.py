@@ -38,6 +38,10 @@ def _put(out, o, data, a, b):  # pragma: no cover - compiled by numba
     return o
 
 
+#: the two digits of 0 .. 99, two bytes each ("00", "01", ...): integers written two digits per step
+_DIG2 = np.array([ord(c) for k in range(100) for c in f"{k:02d}"], dtype=np.uint8)
+
+
 @nb.njit(cache=True, nogil=True, inline="always")
 def _put_int(out, o, v):  # pragma: no cover - compiled by numba
     if v < 0:
@@ -49,9 +53,18 @@ def _put_int(out, o, v):  # pragma: no cover - compiled by numba
     while t >= 10:
         t //= 10
         n += 1
-    for d in range(n - 1, -1, -1):
-        out[o + d] = 48 + v % 10
-        v //= 10
+    p = o + n
+    while v >= 100:
+        r = (v % 100) * 2
+        v //= 100
+        out[p - 1] = _DIG2[r + 1]
+        out[p - 2] = _DIG2[r]
+        p -= 2
+    if v >= 10:
+        out[p - 1] = _DIG2[2 * v + 1]
+        out[p - 2] = _DIG2[2 * v]
+    else:
+        out[p - 1] = 48 + v
     return o + n
 
 
@@ -84,9 +97,15 @@ def _put_g(out, o, v, digits, buf):  # pragma: no cover - compiled by numba
     elif mi < top // 10:
         e -= 1
         mi = int(np.floor(v / _POW10[e - digits + 1 + _POW10_ZERO] + 0.5))
-    for d in range(digits - 1, -1, -1):
-        buf[d] = 48 + mi % 10
-        mi //= 10
+    d = digits
+    while d >= 2:
+        r = (mi % 100) * 2
+        mi //= 100
+        buf[d - 1] = _DIG2[r + 1]
+        buf[d - 2] = _DIG2[r]
+        d -= 2
+    if d == 1:
+        buf[0] = 48 + mi % 10
     nd = digits
     while nd > 1 and buf[nd - 1] == 48:
         nd -= 1
