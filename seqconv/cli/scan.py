@@ -52,7 +52,9 @@ _S = "seqconv.scan.options:ScanOptions."  # the defaults of the options below ar
         help="Report hits with p-value <= this (FIMO --thresh).")
 @click.option("--format", "fmt", type=click.Choice(["tsv", "bed", "gff"]), default="tsv", show_default=True,
               help="tsv: FIMO-like table; bed: BED6; gff: GFF3.")
-@out_option(default=None, type=OutputFile(stdout_ok=True), help="Output file (default or -: stdout).")
+@out_option(default=None, type=OutputFile(stdout_ok=True),
+            help="Output file (default or -: stdout).  Hits wait in a temporary file next to it (~40 bytes a "
+                 "hit, its space freed as it is written out) until every q-value is known.")
 @option("--strand", "strands", aliases=("--strands",), type=click.Choice(["both", "+", "-"]), config=_S + "strands",
         show_default=True,
         help="FIMO scans both; '+' is FIMO --norc.")
