@@ -156,9 +156,9 @@ def run_one(task: str, arch: str, seed: int, data: Path, *, epochs: int = 15, pa
 def _test_labels(data: Path, task: str) -> np.ndarray:
     """The test set's labels, in the order load_task's test split has them (read from the test file alone)."""
     if task.startswith("deepbind_"):
-        from train_pretrained import _deepbind_file
+        from train_pretrained import deepbind_file
 
-        return pd.read_csv(_deepbind_file(data, task[len("deepbind_"):], "B"), sep="\t")["Bound"].to_numpy()
+        return pd.read_csv(deepbind_file(data, task[len("deepbind_"):], "B"), sep="\t")["Bound"].to_numpy()
     return pd.read_csv(Path(data) / "gue_tf" / task / "test.csv.gz")["label"].to_numpy()
 
 

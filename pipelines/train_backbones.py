@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from train_pretrained import deepbind_file  # pipelines/, this script's folder
 
 from seqconv.dataset import LABEL_PREFIX, Dataset, write_dataset
 from seqconv.encode import dinucleotide_shuffle
@@ -65,13 +66,6 @@ def _seeded_split(n: int, frac: float, seed: int) -> np.ndarray:
     split = np.array(["train"] * n, dtype=object)
     split[np.random.default_rng(seed).permutation(n)[: int(round(frac * n))]] = "valid"
     return split
-
-
-def deepbind_file(root, tf: str, part: str) -> Path:
-    hits = sorted((Path(root) / "deepbind_encode").glob(f"{tf}_*_{part}.seq.gz"))
-    if not hits:
-        raise FileNotFoundError(f"no DeepBind ENCODE file for {tf} ({part}) in {root}")
-    return hits[0]
 
 
 def deepbind_parts(root, tf: str, all_tasks, *, max_pos: int | None, seed: int, with_test: bool = True):

@@ -79,16 +79,17 @@ def load_gue_binding(root, task: str, *, seed: int = 0) -> Dataset:
     return Dataset(pd.concat([t, shuf], ignore_index=True), meta)
 
 
-def _deepbind_file(root, tf: str, part: str) -> Path:
+def deepbind_file(root, tf: str, part: str) -> Path:
+    """The DeepBind ENCODE file of ``tf`` (``part``: "AC" train peaks, "B" test) under ``root``."""
     hits = sorted((Path(root) / "deepbind_encode").glob(f"{tf}_*_{part}.seq.gz"))
     if not hits:
-        raise FileNotFoundError(f"no DeepBind ENCODE file for {tf} ({part})")
+        raise FileNotFoundError(f"no DeepBind ENCODE file for {tf} ({part}) in {root}")
     return hits[0]
 
 
 def load_deepbind(root, tf: str, *, seed: int = 0, valid_frac: float = 0.1, max_train: int | None = None) -> Dataset:
     """DeepBind ENCODE TF: AC positives + one dinucleotide shuffle each (seeded); B = test (500 + 500)."""
-    ac = pd.read_csv(_deepbind_file(root, tf, "AC"), sep="\t")
+    ac = pd.read_csv(deepbind_file(root, tf, "AC"), sep="\t")
     if max_train:
         ac = ac.iloc[:max_train]
     pos = ac["seq"].str.upper().tolist()
@@ -99,13 +100,13 @@ def load_deepbind(root, tf: str, *, seed: int = 0, valid_frac: float = 0.1, max_
     kind = ["positive"] * len(pos) + ["shuffle"] * len(neg)
     split = _seeded_valid(len(seqs), valid_frac, seed)
     train = _table(names, seqs, labels, split, kind, tf)
-    b = pd.read_csv(_deepbind_file(root, tf, "B"), sep="\t")
+    b = pd.read_csv(deepbind_file(root, tf, "B"), sep="\t")
     test = _table(b["EventID"], b["seq"].str.upper(), b["Bound"], "test",
                   np.where(b["Bound"] == 1, "positive", "shuffle"), tf)
     meta = {"name": f"deepbind_{tf}", "width": 101, "seed": seed,
             "split": {"scheme": "DeepBind A/C train (seeded valid fraction) vs B test (peak rank)",
                       "valid_fraction": valid_frac},
-            "sources": [str(_deepbind_file(root, tf, "AC").name), str(_deepbind_file(root, tf, "B").name)]}
+            "sources": [str(deepbind_file(root, tf, "AC").name), str(deepbind_file(root, tf, "B").name)]}
     return Dataset(pd.concat([train, test], ignore_index=True), meta)
 
 
