@@ -27,82 +27,112 @@ import numba as nb
 import numpy as np
 
 TOMTOM_BINS = 100   # Tomtom's BINS: the column scores of a query are scaled to 0..100
-_MEDIAN_BINS = 2048
+_MEDIAN_BINS = 1024
+_PAD = 128          # zeros before a convolution's input (more than a column histogram's width)
 
 
-_SIGN = np.int64(0x7FFFFFFFFFFFFFFF)
-
-
-@nb.njit(cache=True, nogil=True)
-def _min_max(row):
-    """Minimum and maximum of a float64 row, from integer keys of its bits (ordered as the floats;
-    integer reductions vectorise, float ones do not)."""
-    bits = row.view(np.int64)
-    kmin = _SIGN
-    kmax = -_SIGN - 1
-    for k in range(bits.shape[0]):
-        x = bits[k]
-        key = x ^ ((x >> 63) & _SIGN)
-        kmin = min(kmin, key)
-        kmax = max(kmax, key)
-    out = np.empty(2, dtype=np.int64)
-    out[0] = kmin ^ ((kmin >> 63) & _SIGN)
-    out[1] = kmax ^ ((kmax >> 63) & _SIGN)
-    f = out.view(np.float64)
-    return f[0], f[1]
+@nb.njit(cache=True, nogil=True, inline="always")
+def _score(q0, q1, q2, q3, y0, y1, y2, y3, euclidean):
+    """One column score: minus the Euclidean distance, or (``euclidean`` False) the dot product
+    clipped to [-1, 1]."""
+    if euclidean:
+        d0, d1, d2, d3 = q0 - y0, q1 - y1, q2 - y2, q3 - y3
+        return -np.sqrt(d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3)
+    x = q0 * y0 + q1 * y1 + q2 * y2 + q3 * y3
+    x = x if x > -1.0 else -1.0
+    return x if x < 1.0 else 1.0
 
 
 @nb.njit(cache=True, nogil=True)
-def _row_scores(q0, q1, q2, q3, Y4, euclidean, out):
-    """Scores of one query column against every target column, into ``out`` (K,): minus the Euclidean
-    distance, or (``euclidean`` False) the dot product clipped to [-1, 1]."""
+def _row_stats(q0, q1, q2, q3, Y4, euclidean, out, bins, cnt4, sel, lanes):
+    """Scores of one query column against every target column (``Y4`` (4, K)) into ``out`` (K,),
+    and their minimum, maximum and Tomtom's median: the mean of the sorted values at ranks
+    ``floor(K/2) - 1`` and ``ceil(K/2) - 1``, exactly.
+
+    One pass computes the scores, their running minimum and maximum (64 lanes) and their bins,
+    ``_MEDIAN_BINS`` equal bins of the metric's fixed range (scores of Euclidean distances lie in
+    [-sqrt(2), 0], clipped dot products in [-1, 1]; the bin is a monotone function of the score);
+    the bins are counted (4 interleaved histograms: neighbouring columns often share a bin), and
+    only the values of the bins holding the two ranks are sorted (blocks of 64 columns without one
+    are skipped).  ``bins`` (K,) int16, ``cnt4`` (4, _MEDIAN_BINS) int32, ``sel`` (K,) and
+    ``lanes`` (2, 64): scratch."""
     K = Y4.shape[1]
     y0, y1, y2, y3 = Y4[0], Y4[1], Y4[2], Y4[3]
-    if euclidean:
-        for k in range(K):
-            d0, d1, d2, d3 = q0 - y0[k], q1 - y1[k], q2 - y2[k], q3 - y3[k]
-            out[k] = -np.sqrt(d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3)
-    else:
-        for k in range(K):
-            out[k] = min(1.0, max(-1.0, q0 * y0[k] + q1 * y1[k] + q2 * y2[k] + q3 * y3[k]))
-
-
-@nb.njit(cache=True, nogil=True)
-def _row_median(row, mn, mx, cnt, bins, sel):
-    """Tomtom's median of ``row`` (K,): the mean of the sorted values at ranks ``floor(K/2) - 1`` and
-    ``ceil(K/2) - 1``, exactly.  The values are counted into ``len(cnt)`` bins between the row's
-    minimum and maximum, and only the values in the bins that hold those ranks are sorted
-    (``bins`` (K,) int32 and ``sel`` (K,) float64: scratch)."""
-    K = row.shape[0]
+    lo = -1.5 if euclidean else -1.0
+    inv = (_MEDIAN_BINS - 1) / (1.5 if euclidean else 2.0)
+    mnl, mxl = lanes[0], lanes[1]
+    mnl[:] = np.inf
+    mxl[:] = -np.inf
+    K64 = K - K % 64
+    for k0 in range(0, K64, 64):
+        for t in range(64):
+            k = k0 + t
+            x = _score(q0, q1, q2, q3, y0[k], y1[k], y2[k], y3[k], euclidean)
+            out[k] = x
+            bins[k] = np.int16(min(max(np.int32((x - lo) * inv), 0), _MEDIAN_BINS - 1))
+            mnl[t] = x if x < mnl[t] else mnl[t]
+            mxl[t] = x if x > mxl[t] else mxl[t]
+    for k in range(K64, K):
+        x = _score(q0, q1, q2, q3, y0[k], y1[k], y2[k], y3[k], euclidean)
+        out[k] = x
+        bins[k] = np.int16(min(max(np.int32((x - lo) * inv), 0), _MEDIAN_BINS - 1))
+        t = k - K64
+        mnl[t] = x if x < mnl[t] else mnl[t]
+        mxl[t] = x if x > mxl[t] else mxl[t]
+    mn, mx = mnl[0], mxl[0]
+    for t in range(1, 64):
+        mn = mnl[t] if mnl[t] < mn else mn
+        mx = mxl[t] if mxl[t] > mx else mx
+    if not mx > mn:
+        return mn, mx, mn
+    cnt4[:] = 0
+    c0, c1, c2, c3 = cnt4[0], cnt4[1], cnt4[2], cnt4[3]
+    K4 = K - K % 4
+    for k in range(0, K4, 4):
+        c0[bins[k]] += 1
+        c1[bins[k + 1]] += 1
+        c2[bins[k + 2]] += 1
+        c3[bins[k + 3]] += 1
+    for k in range(K4, K):
+        c0[bins[k]] += 1
     k1 = max(0, K // 2 - 1)
     k2 = max(k1, (K + 1) // 2 - 1)
-    if not mx > mn:
-        return mn
-    nbin = cnt.shape[0]
-    inv = (nbin - 1) / (mx - mn)
-    for k in range(K):
-        bins[k] = np.int32((row[k] - mn) * inv)
-    cnt[:] = 0
-    for k in range(K):
-        cnt[bins[k]] += 1
     acc = 0
     b1 = 0
-    while acc + cnt[b1] <= k1:
-        acc += cnt[b1]
+    while True:
+        c = c0[b1] + c1[b1] + c2[b1] + c3[b1]
+        if acc + c > k1:
+            break
+        acc += c
         b1 += 1
     acc1 = acc
     b2 = b1
-    while acc + cnt[b2] <= k2:
-        acc += cnt[b2]
+    while True:
+        c = c0[b2] + c1[b2] + c2[b2] + c3[b2]
+        if acc + c > k2:
+            break
+        acc += c
         b2 += 1
+    # the values in bins b1..b2 (as unsigned: bin - b1 <= b2 - b1)
+    uw = np.uint32(b2 - b1)
     j = 0
-    for k in range(K):
-        b = bins[k]
-        if b1 <= b and b <= b2:
-            sel[j] = row[k]
+    for k0 in range(0, K64, 64):
+        blk = bins[k0:k0 + 64]
+        low = np.uint32(0xFFFFFFFF)
+        for t in range(64):
+            low = min(low, np.uint32(np.int32(blk[t]) - b1))
+        if low > uw:
+            continue
+        for t in range(64):
+            if np.uint32(np.int32(blk[t]) - b1) <= uw:
+                sel[j] = out[k0 + t]
+                j += 1
+    for k in range(K64, K):
+        if np.uint32(np.int32(bins[k]) - b1) <= uw:
+            sel[j] = out[k]
             j += 1
     s = np.sort(sel[:j])
-    return (s[k1 - acc1] + s[k2 - acc1]) / 2.0
+    return mn, mx, (s[k1 - acc1] + s[k2 - acc1]) / 2.0
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -116,35 +146,70 @@ def _query_span(cfg, m, L):
 
 
 @nb.njit(cache=True, nogil=True)
-def _axpy(x, h, y):
-    """``y += x * h`` elementwise (a multiply and an add, as written: no fused multiply-add)."""
-    for t in range(x.shape[0]):
-        y[t] += x[t] * h
+def _convolve(pad, w, g, out):
+    """One step of a span's null: ``out[q] = sum_s g[s] * pad[len(g) - 1 + q - s]`` for ``q`` in
+    ``0 .. w + len(g) - 2`` (``pad``: the previous span's ``w`` values with ``len(g) - 1`` zeros on
+    either side), the terms of each sum added in ascending ``s``, four per pass over ``out``: the
+    order of the plain scatter ``out[s + j] += g[s] * x[j]`` over ``s`` (a term with a zero factor
+    adds +0.0 to a non-negative sum and changes nothing)."""
+    hw = g.shape[0]
+    n = w + hw - 1
+    s = 0
+    while s + 4 <= hw:
+        g0, g1, g2, g3 = g[s], g[s + 1], g[s + 2], g[s + 3]
+        b = hw - 1 - s
+        x0, x1, x2, x3 = pad[b:b + n], pad[b - 1:b - 1 + n], pad[b - 2:b - 2 + n], pad[b - 3:b - 3 + n]
+        if s == 0:
+            for q in range(n):
+                x = g0 * x0[q]
+                x += g1 * x1[q]
+                x += g2 * x2[q]
+                x += g3 * x3[q]
+                out[q] = x
+        else:
+            for q in range(n):
+                x = out[q]
+                x += g0 * x0[q]
+                x += g1 * x1[q]
+                x += g2 * x2[q]
+                x += g3 * x3[q]
+                out[q] = x
+        s += 4
+    while s < hw:
+        g0 = g[s]
+        b = hw - 1 - s
+        x0 = pad[b:b + n]
+        if s == 0:
+            for q in range(n):
+                out[q] = g0 * x0[q]
+        else:
+            for q in range(n):
+                out[q] += g0 * x0[q]
+        s += 1
 
 
 @nb.njit(cache=True, nogil=True)
-def _span_survivals(hist, lo, hi, maxv, span_off, sf, cur, new):
+def _span_survivals(hist, lo, hi, maxv, span_off, sf, cur, pad):
     """Null survival functions of every span ``[a, b]`` of query columns into ``sf`` (at
     ``span_off[a, b]``, ``(b - a + 1) * maxv + 1`` values): the convolution of the columns' score
-    histograms ``hist`` (m, maxv + 1), each non-zero on ``lo[i]..hi[i]`` only.  Each sum adds its
-    terms in the order of the full convolution (the terms left out are exact zeros)."""
+    histograms ``hist`` (m, maxv + 1), each non-zero on ``lo[i]..hi[i]`` only, span ``[a, b]`` from
+    ``[a, b - 1]`` (:func:`_convolve`, over the non-zero windows).  ``cur`` and ``pad``: scratch of
+    ``m * (maxv + 1) + 1`` and that plus ``2 * _PAD`` values."""
     m = hist.shape[0]
     for a in range(m):
         clo, chi = lo[a], hi[a]
-        for v in range(maxv + 1):
+        for v in range(clo, chi + 1):
             cur[v] = hist[a, v]
         for b in range(a, m):
             if b > a:
                 hlo, hhi = lo[b], hi[b]
-                nlo, nhi = clo + hlo, chi + hhi
-                new[nlo:nhi + 1] = 0.0
-                c = cur[clo:chi + 1]
+                hw = hhi - hlo + 1
                 w = chi - clo + 1
-                for v in range(hlo, hhi + 1):
-                    h = hist[b, v]
-                    if h != 0.0:
-                        _axpy(c, h, new[v + clo:v + clo + w])
-                cur[nlo:nhi + 1] = new[nlo:nhi + 1]
+                pad[_PAD - hw + 1:_PAD] = 0.0
+                pad[_PAD:_PAD + w] = cur[clo:chi + 1]
+                pad[_PAD + w:_PAD + w + hw - 1] = 0.0
+                nlo, nhi = clo + hlo, chi + hhi
+                _convolve(pad[_PAD - hw + 1:_PAD + w + hw - 1], w, hist[b, hlo:hhi + 1], cur[nlo:nhi + 1])
                 clo, chi = nlo, nhi
             n = (b - a + 1) * maxv + 1
             o = span_off[a, b]
@@ -157,19 +222,22 @@ def _span_survivals(hist, lo, hi, maxv, span_off, sf, cur, new):
 
 
 @nb.njit(cache=True, nogil=True)
-def _integer_rows(S, med, off, scale, not_start, t_last, V, D0, D1, E, counts, lo, hi):
+def _integer_rows(S, med, off, scale, not_start, t_last, V, D0, D1, Et, cnt4, lo, hi, counts):
     """Integer scores of the query rows, their counts, and the diagonal sums where alignments end.
 
     Row ``i``'s integer scores ``nint((S[i] - med[i] - off) * scale)`` go to ``V`` (scratch) and
-    are counted in ``counts[i]`` (non-zero on ``lo[i]..hi[i]``); ``D`` (K,) holds the running sums
-    along the diagonals ending at row ``i`` (restarting at each target's first column,
-    ``not_start`` 0), and ``E[i, t]`` the one ending at target ``t``'s last column.  Returns the
-    array holding the sums ending at the last row, and the largest integer score."""
+    are counted in ``counts[i]`` (non-zero on ``lo[i]..hi[i]``; 4 interleaved histograms ``cnt4``
+    (4, TOMTOM_BINS + 2) int32, summed); ``D`` (K,) holds the running sums along the diagonals
+    ending at row ``i`` (restarting at each target's first column, ``not_start`` 0), and
+    ``Et[t, i]`` the one ending at target ``t``'s last column.  Returns the array holding the sums
+    ending at the last row, and the largest integer score."""
     m, K = med.shape[0], S.shape[1]
     Dp, Dc = D0, D1
     Dp[:] = 0
     maxv = 0
     T = t_last.shape[0]
+    K4 = K - K % 4
+    c0, c1, c2, c3 = cnt4[0], cnt4[1], cnt4[2], cnt4[3]
     for i in range(m):
         base = med[i] + off
         row = S[i]
@@ -181,110 +249,108 @@ def _integer_rows(S, med, off, scale, not_start, t_last, V, D0, D1, E, counts, l
             v = np.int32((r1[k] - base) * scale + 0.5)
             V1[k] = v
             Dc1[k] = v + Dp0[k] * ns1[k]
+        cnt4[:] = 0
+        for k in range(0, K4, 4):
+            c0[V[k]] += 1
+            c1[V[k + 1]] += 1
+            c2[V[k + 2]] += 1
+            c3[V[k + 3]] += 1
+        for k in range(K4, K):
+            c0[V[k]] += 1
         c = counts[i]
-        c[:] = 0
-        for k in range(K):
-            c[V[k]] += 1
         lo_i, hi_i = TOMTOM_BINS + 1, 0
         for v in range(TOMTOM_BINS + 2):
-            if c[v] != 0:
+            x = c0[v] + c1[v] + c2[v] + c3[v]
+            c[v] = x
+            if x != 0:
                 hi_i = v
                 if lo_i > TOMTOM_BINS:
                     lo_i = v
         lo[i], hi[i] = lo_i, hi_i
         maxv = max(maxv, hi_i)
-        Ei = E[i]
         for t in range(T):
-            Ei[t] = Dc[t_last[t]]
+            Et[t, i] = Dc[t_last[t]]
         Dp, Dc = Dc, Dp
     return Dp, maxv
 
 
 @nb.njit(cache=True, nogil=True)
-def _better(tot, add, ov, cfg, bst, bov, bcfg):
-    """Alignment ``cfg`` (overlap ``ov``) of a group of targets, summed scores ``tot + add``: kept where
-    it beats the best so far (a higher score, or the same with a larger overlap)."""
-    for j in range(bst.shape[0]):
-        c = np.int64(tot[j]) + add
-        b = bst[j]
-        up = (c > b) | ((c == b) & (ov > bov[j]))
-        bst[j] = c if up else b
-        bov[j] = ov if up else bov[j]
-        bcfg[j] = cfg if up else bcfg[j]
-
-
-@nb.njit(cache=True, nogil=True)
-def _times_null(sf, add, lim, bst, prod):
-    """``prod *= (1 - sf[y])^2`` for the alignment's scores ``y = bst - add`` (``sf``: its span's null
-    survival, ``lim + 1`` values): 0 where ``y <= 0``, unchanged where ``y > lim``."""
-    for j in range(bst.shape[0]):
-        y = bst[j] - add
-        q = 1.0 - sf[min(max(y, 0), lim)]
-        f = q * q
-        f = 0.0 if y <= 0 else f
-        f = 1.0 if y > lim else f
-        prod[j] = prod[j] * f
-
-
-@nb.njit(cache=True, nogil=True)
-def _targets(Dm, E, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overlap, dest,
-             bst, bov, bcfg, prod, p_out, off_out, ov_out):
+def _targets(Dm, Et, m, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overlap, dest, work, iwork,
+             p_out, off_out, ov_out):
     """Per target its best complete score (ties: the larger overlap, then the first alignment) and
     the p-value of the maximum over all its alignments and both orientations; the targets in groups
-    of one width (``g_t0[g]:g_t0[g + 1]``, columns ``t_start[t]`` apart by the width), the results
-    written at ``dest[t]``."""
-    m = E.shape[0]
+    of one width (``g_t0[g]:g_t0[g + 1]``), the results written at ``dest[t]``.
+
+    An alignment ends at the query's last row (its sum in ``Dm`` at the target column under it) or
+    at the target's last column (``Et[t, i]``, ``i`` the query row there).  Each alignment's
+    (score, overlap, order) is one int64 key, and the best alignment the largest key.  The p-value
+    depends on the target only through its width and best score, so it is computed once per
+    distinct best score of a group.  ``work`` (2, T) float64 and ``iwork`` (9, >= T, m * 101 + 3)
+    int64: scratch."""
+    kt, c_add, c_lim, c_off = iwork[0], iwork[1], iwork[2], iwork[3]
+    stamp, slot, vals, tslot = iwork[4], iwork[5], iwork[6], iwork[7]
+    prod, pv = work[0], work[1]
     for g in range(g_width.shape[0]):
         L = g_width[g]
         t0, t1 = g_t0[g], g_t0[g + 1]
-        n = t1 - t0
-        c0g = t_start[t0]
         mo = min(min_overlap, m, L)
-        for j in range(n):
-            bst[j] = -(1 << 60)
-            bov[j] = -1
-            bcfg[j] = 0
-        for cfg in range(mo, m + L - mo + 1):
-            # an alignment runs from one motif's edge to the other's: it ends at the query's last
-            # column or at the target's last column
-            if cfg <= m:
-                ov = min(cfg, L)
-                i_end = m - cfg + ov - 1
-            else:
-                ov = min(m, L - (cfg - m))
-                i_end = ov - 1
-            add = (m - ov) * U                  # complete score: unaligned columns at the median
-            if i_end == m - 1:
-                _better(Dm[c0g + cfg - 1:c0g + cfg - 1 + (n - 1) * L + 1:L], add, ov, cfg, bst[:n], bov[:n], bcfg[:n])
-            else:
-                _better(E[i_end, t0:t1], add, ov, cfg, bst[:n], bov[:n], bcfg[:n])
-        # p-value of the maximum over the alignments tried, both orientations: 1 - prod (1 - q_a)^2
-        for j in range(n):
-            prod[j] = 1.0
-        for cfg in range(mo, m + L - mo + 1):
+        c_first, c_last = mo, m + L - mo
+        for cfg in range(c_first, c_last + 1):
             a, b = _query_span(cfg, m, L)
             ov = b - a + 1
-            add = (m - ov) * U
-            lim = ov * maxv
-            _times_null(sf[span_off[a, b]:span_off[a, b] + lim + 1], add, lim, bst[:n], prod[:n])
-        for j in range(n):
-            t = t0 + j
-            best, best_ov, best_cfg = bst[j], bov[j], bcfg[j]
-            if prod[j] > 0.999:
+            add = (m - ov) * U                  # complete score: unaligned columns at the median
+            kt[cfg] = (np.int64(add) << 32) + (np.int64(ov) << 16) + (0xFFFF - cfg)
+            c_add[cfg] = add
+            c_lim[cfg] = ov * maxv
+            c_off[cfg] = span_off[a, b]
+        d_hi = min(L, c_last)          # alignments c_first..d_hi end at the query's last row
+        e_lo = max(L + 1, c_first)     # e_lo..c_last at the target's last column, row m + L - 1 - cfg
+        iwork[8, 0] += 1
+        sid = iwork[8, 0]
+        D = 0
+        for t in range(t0, t1):
+            c0 = t_start[t] - 1
+            best = np.int64(-1)
+            for cfg in range(c_first, d_hi + 1):
+                best = max(best, (np.int64(Dm[c0 + cfg]) << 32) + kt[cfg])
+            e = Et[t]
+            for cfg in range(e_lo, c_last + 1):
+                best = max(best, (np.int64(e[m + L - 1 - cfg]) << 32) + kt[cfg])
+            s = best >> 32
+            if stamp[s] != sid:
+                stamp[s] = sid
+                slot[s] = D
+                vals[D] = s
+                D += 1
+            tslot[t - t0] = slot[s]
+            u = dest[t]
+            off_out[u] = 0xFFFF - (best & 0xFFFF) - m
+            ov_out[u] = (best >> 16) & 0xFFFF
+        # p-value of the maximum over the alignments tried, both orientations: 1 - prod (1 - q_a)^2
+        for d in range(D):
+            prod[d] = 1.0
+        for cfg in range(c_first, c_last + 1):
+            add, lim, o = c_add[cfg], c_lim[cfg], c_off[cfg]
+            for d in range(D):
+                y = vals[d] - add
+                q = 1.0 - sf[o + min(max(y, 0), lim)]
+                f = q * q
+                f = 0.0 if y <= 0 else f
+                f = 1.0 if y > lim else f
+                prod[d] = prod[d] * f
+        for d in range(D):
+            if prod[d] > 0.999:
                 # summed as logs where 1 - prod would lose digits
                 logq = 0.0
-                for cfg in range(mo, m + L - mo + 1):
-                    a, b = _query_span(cfg, m, L)
-                    ov = b - a + 1
-                    y = best - (m - ov) * U
-                    if y <= ov * maxv:
-                        logq += 2.0 * np.log1p(-sf[span_off[a, b] + y])
+                for cfg in range(c_first, c_last + 1):
+                    y = vals[d] - c_add[cfg]
+                    if y <= c_lim[cfg]:
+                        logq += 2.0 * np.log1p(-sf[c_off[cfg] + y])
             else:
-                logq = np.log(prod[j]) if prod[j] > 0 else -np.inf
-            u = dest[t]
-            p_out[u] = -np.expm1(logq)
-            off_out[u] = best_cfg - m
-            ov_out[u] = best_ov
+                logq = np.log(prod[d]) if prod[d] > 0 else -np.inf
+            pv[d] = -np.expm1(logq)
+        for t in range(t0, t1):
+            p_out[dest[t]] = pv[tslot[t - t0]]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -337,24 +403,25 @@ def tomtom_queries(Q_all, q_off, order, n_chunks, Y4, euclidean, t_start, g_widt
     for a in range(mmax):
         for b in range(a, mmax):
             n_sf += (b - a + 1) * (TOMTOM_BINS + 1) + 1
+    n_iw = max(T, mmax * (TOMTOM_BINS + 1) + 3, mmax + g_width[-1] + 2)
     for ch in nb.prange(n_chunks):
         S = np.empty((mmax, K))
         Vr = np.empty(K, dtype=np.int32)
         D0 = np.empty(K, dtype=np.int32)
         D1 = np.empty(K, dtype=np.int32)
-        E = np.empty((mmax, T), dtype=np.int32)
+        Et = np.empty((T, mmax), dtype=np.int32)
         counts = np.empty((mmax, TOMTOM_BINS + 2), dtype=np.int64)
-        cnt = np.empty(_MEDIAN_BINS, dtype=np.int64)
-        bins = np.empty(K, dtype=np.int32)
+        cnt4 = np.empty((4, TOMTOM_BINS + 2), dtype=np.int32)
+        mcnt4 = np.empty((4, _MEDIAN_BINS), dtype=np.int32)
+        bins = np.empty(K, dtype=np.int16)
         sel = np.empty(K)
+        lanes = np.empty((2, 64))
         span_off = np.zeros((mmax, mmax), dtype=np.int64)
         sf = np.empty(n_sf)
         cur = np.zeros(mmax * (TOMTOM_BINS + 1) + 1)
-        new = np.zeros(mmax * (TOMTOM_BINS + 1) + 1)
-        bst = np.empty(T, dtype=np.int64)
-        bov = np.empty(T, dtype=np.int64)
-        bcfg = np.empty(T, dtype=np.int64)
-        prod = np.empty(T)
+        pad = np.zeros(mmax * (TOMTOM_BINS + 1) + 1 + 2 * _PAD)
+        work = np.empty((2, T))
+        iwork = np.zeros((9, n_iw), dtype=np.int64)
         med = np.empty(mmax)
         lo = np.empty(mmax, dtype=np.int64)
         hi = np.empty(mmax, dtype=np.int64)
@@ -365,19 +432,18 @@ def tomtom_queries(Q_all, q_off, order, n_chunks, Y4, euclidean, t_start, g_widt
             small = np.inf
             large = -np.inf
             for r in range(m):
-                row = S[r]
-                _row_scores(Q[r, 0], Q[r, 1], Q[r, 2], Q[r, 3], Y4, euclidean, row)
-                mn, mx = _min_max(row)
-                med[r] = _row_median(row, mn, mx, cnt, bins, sel)
-                small = min(small, mn - med[r])
-                large = max(large, mx - med[r])
+                mn, mx, md = _row_stats(Q[r, 0], Q[r, 1], Q[r, 2], Q[r, 3], Y4, euclidean, S[r], bins, mcnt4,
+                                        sel, lanes)
+                med[r] = md
+                small = min(small, mn - md)
+                large = max(large, mx - md)
             if large == small:
                 small = large - 1.0
             off = np.floor(small)
             scale = np.floor(TOMTOM_BINS / (large - off))
             U = int(round(-off * scale))         # an unaligned query column's integer score (x = 0)
-            Dm, maxv = _integer_rows(S[:m], med[:m], off, scale, not_start, t_last, Vr, D0, D1, E[:m],
-                                     counts, lo, hi)
+            Dm, maxv = _integer_rows(S[:m], med[:m], off, scale, not_start, t_last, Vr, D0, D1, Et, cnt4,
+                                     lo, hi, counts)
             hist = np.empty((m, maxv + 1))
             for r in range(m):
                 for v in range(maxv + 1):
@@ -387,9 +453,9 @@ def tomtom_queries(Q_all, q_off, order, n_chunks, Y4, euclidean, t_start, g_widt
                 for b in range(a, m):
                     span_off[a, b] = total
                     total += (b - a + 1) * maxv + 1
-            _span_survivals(hist, lo[:m], hi[:m], maxv, span_off, sf, cur, new)
-            _targets(Dm, E[:m], U, maxv, span_off, sf, t_start, g_width, g_t0, min_overlap, dest,
-                     bst, bov, bcfg, prod, P[i], O[i], V[i])
+            _span_survivals(hist, lo[:m], hi[:m], maxv, span_off, sf, cur, pad)
+            _targets(Dm, Et, m, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overlap, dest, work, iwork,
+                     P[i], O[i], V[i])
             _pi0_bins(P[i], grid, H[i])
     return P, O, V, H
 
