@@ -222,15 +222,16 @@ def _span_survivals(hist, lo, hi, maxv, span_off, sf, cur, pad):
 
 
 @nb.njit(cache=True, nogil=True)
-def _integer_rows(S, med, off, scale, not_start, t_last, V, D0, D1, Et, cnt4, lo, hi, counts):
+def _integer_rows(S, med, off, scale, t_start, t_last, V, D0, D1, Et, cnt4, lo, hi, counts):
     """Integer scores of the query rows, their counts, and the diagonal sums where alignments end.
 
-    Row ``i``'s integer scores ``nint((S[i] - med[i] - off) * scale)`` go to ``V`` (scratch) and
-    are counted in ``counts[i]`` (non-zero on ``lo[i]..hi[i]``; 4 interleaved histograms ``cnt4``
-    (4, TOMTOM_BINS + 2) int32, summed); ``D`` (K,) holds the running sums along the diagonals
-    ending at row ``i`` (restarting at each target's first column, ``not_start`` 0), and
-    ``Et[t, i]`` the one ending at target ``t``'s last column.  Returns the array holding the sums
-    ending at the last row, and the largest integer score."""
+    Row ``i``'s integer scores ``nint((S[i] - med[i] - off) * scale)`` (0..101) go to ``V`` (K,)
+    uint8 (scratch) and are counted in ``counts[i]`` (non-zero on ``lo[i]..hi[i]``; 4 interleaved
+    histograms ``cnt4`` (4, TOMTOM_BINS + 2) int32, summed); ``D0``, ``D1`` (K,) (int16 where
+    ``m * (TOMTOM_BINS + 1)`` fits) hold the running sums along the diagonals ending at row ``i``
+    (restarting at each target's first column ``t_start[t]``), and ``Et[t, i]`` the one ending at
+    target ``t``'s last column ``t_last[t]``.  Returns the array holding the sums ending at the
+    last row, and the largest integer score."""
     m, K = med.shape[0], S.shape[1]
     Dp, Dc = D0, D1
     Dp[:] = 0
@@ -241,14 +242,14 @@ def _integer_rows(S, med, off, scale, not_start, t_last, V, D0, D1, Et, cnt4, lo
     for i in range(m):
         base = med[i] + off
         row = S[i]
-        v0 = np.int32((row[0] - base) * scale + 0.5)
-        V[0] = v0
-        Dc[0] = v0
-        r1, V1, Dc1, Dp0, ns1 = row[1:K], V[1:K], Dc[1:K], Dp[0:K - 1], not_start[1:K]
+        r1, V1, Dc1, Dp0 = row[1:K], V[1:K], Dc[1:K], Dp[0:K - 1]
+        V[0] = np.int32((row[0] - base) * scale + 0.5)
         for k in range(K - 1):
             v = np.int32((r1[k] - base) * scale + 0.5)
             V1[k] = v
-            Dc1[k] = v + Dp0[k] * ns1[k]
+            Dc1[k] = v + Dp0[k]
+        for t in range(T):                  # a target's first column starts its diagonals
+            Dc[t_start[t]] = V[t_start[t]]
         cnt4[:] = 0
         for k in range(0, K4, 4):
             c0[V[k]] += 1
@@ -368,6 +369,66 @@ def _pi0_bins(p, grid, H):
         H[b] += 1
 
 
+@nb.njit(cache=True, nogil=True)
+def _search_chunk(ch, n_chunks, Q_all, q_off, order, Y4, euclidean, t_start, t_last, g_width, g_t0, dest,
+                  min_overlap, grid, mmax, n_sf, D0, D1, P, O, V, H):
+    """The queries ``order[ch::n_chunks]`` of :func:`tomtom_queries`, with one set of work arrays
+    (``D0``, ``D1`` (K,): the diagonal sums, int16 where they fit)."""
+    T = t_start.shape[0]
+    K = Y4.shape[1]
+    nq = q_off.shape[0] - 1
+    S = np.empty((mmax, K))
+    Vr = np.empty(K, dtype=np.uint8)
+    Et = np.empty((T, mmax), dtype=np.int32)
+    counts = np.empty((mmax, TOMTOM_BINS + 2), dtype=np.int64)
+    cnt4 = np.empty((4, TOMTOM_BINS + 2), dtype=np.int32)
+    mcnt4 = np.empty((4, _MEDIAN_BINS), dtype=np.int32)
+    bins = np.empty(K, dtype=np.int16)
+    sel = np.empty(K)
+    lanes = np.empty((2, 64))
+    span_off = np.zeros((mmax, mmax), dtype=np.int64)
+    sf = np.empty(n_sf)
+    cur = np.zeros(mmax * (TOMTOM_BINS + 1) + 1)
+    pad = np.zeros(mmax * (TOMTOM_BINS + 1) + 1 + 2 * _PAD)
+    work = np.empty((2, T))
+    iwork = np.zeros((9, max(T, mmax * (TOMTOM_BINS + 1) + 3, mmax + g_width[-1] + 2)), dtype=np.int64)
+    med = np.empty(mmax)
+    lo = np.empty(mmax, dtype=np.int64)
+    hi = np.empty(mmax, dtype=np.int64)
+    for u in range(ch, nq, n_chunks):
+        i = order[u]
+        Q = Q_all[q_off[i]:q_off[i + 1]]
+        m = Q.shape[0]
+        small = np.inf
+        large = -np.inf
+        for r in range(m):
+            mn, mx, md = _row_stats(Q[r, 0], Q[r, 1], Q[r, 2], Q[r, 3], Y4, euclidean, S[r], bins, mcnt4, sel,
+                                    lanes)
+            med[r] = md
+            small = min(small, mn - md)
+            large = max(large, mx - md)
+        if large == small:
+            small = large - 1.0
+        off = np.floor(small)
+        scale = np.floor(TOMTOM_BINS / (large - off))
+        U = int(round(-off * scale))         # an unaligned query column's integer score (x = 0)
+        Dm, maxv = _integer_rows(S[:m], med[:m], off, scale, t_start, t_last, Vr, D0, D1, Et, cnt4, lo, hi,
+                                 counts)
+        hist = np.empty((m, maxv + 1))
+        for r in range(m):
+            for v in range(maxv + 1):
+                hist[r, v] = counts[r, v] / K
+        total = 0
+        for a in range(m):
+            for b in range(a, m):
+                span_off[a, b] = total
+                total += (b - a + 1) * maxv + 1
+        _span_survivals(hist, lo[:m], hi[:m], maxv, span_off, sf, cur, pad)
+        _targets(Dm, Et, m, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overlap, dest, work, iwork,
+                 P[i], O[i], V[i])
+        _pi0_bins(P[i], grid, H[i])
+
+
 @nb.njit(parallel=True, cache=True)
 def tomtom_queries(Q_all, q_off, order, n_chunks, Y4, euclidean, t_start, g_width, g_t0, dest, min_overlap,
                    grid):
@@ -377,7 +438,7 @@ def tomtom_queries(Q_all, q_off, order, n_chunks, Y4, euclidean, t_start, g_widt
     ``g_width[g]``, each target's results written at ``dest[t]``.
 
     The queries, in the order ``order``, are dealt round-robin into ``n_chunks`` chunks run in
-    parallel; each chunk allocates its work arrays once.
+    parallel; each chunk allocates its work arrays once (:func:`_search_chunk`).
 
     Returns ``p, offset, overlap`` (n_queries, T) and, per query, the counts of its p-values between
     the values of ``grid`` (n_queries, len(grid) + 1; :func:`_pi0_bins`).
@@ -396,67 +457,20 @@ def tomtom_queries(Q_all, q_off, order, n_chunks, Y4, euclidean, t_start, g_widt
     for g in range(g_width.shape[0]):
         for t in range(g_t0[g], g_t0[g + 1]):
             t_last[t] = t_start[t] + g_width[g] - 1
-    not_start = np.ones(K, dtype=np.int32)
-    for t in range(T):
-        not_start[t_start[t]] = 0
     n_sf = 0
     for a in range(mmax):
         for b in range(a, mmax):
             n_sf += (b - a + 1) * (TOMTOM_BINS + 1) + 1
-    n_iw = max(T, mmax * (TOMTOM_BINS + 1) + 3, mmax + g_width[-1] + 2)
+    narrow = mmax * (TOMTOM_BINS + 1) <= 32767      # every diagonal sum fits int16
     for ch in nb.prange(n_chunks):
-        S = np.empty((mmax, K))
-        Vr = np.empty(K, dtype=np.int32)
-        D0 = np.empty(K, dtype=np.int32)
-        D1 = np.empty(K, dtype=np.int32)
-        Et = np.empty((T, mmax), dtype=np.int32)
-        counts = np.empty((mmax, TOMTOM_BINS + 2), dtype=np.int64)
-        cnt4 = np.empty((4, TOMTOM_BINS + 2), dtype=np.int32)
-        mcnt4 = np.empty((4, _MEDIAN_BINS), dtype=np.int32)
-        bins = np.empty(K, dtype=np.int16)
-        sel = np.empty(K)
-        lanes = np.empty((2, 64))
-        span_off = np.zeros((mmax, mmax), dtype=np.int64)
-        sf = np.empty(n_sf)
-        cur = np.zeros(mmax * (TOMTOM_BINS + 1) + 1)
-        pad = np.zeros(mmax * (TOMTOM_BINS + 1) + 1 + 2 * _PAD)
-        work = np.empty((2, T))
-        iwork = np.zeros((9, n_iw), dtype=np.int64)
-        med = np.empty(mmax)
-        lo = np.empty(mmax, dtype=np.int64)
-        hi = np.empty(mmax, dtype=np.int64)
-        for u in range(ch, nq, n_chunks):
-            i = order[u]
-            Q = Q_all[q_off[i]:q_off[i + 1]]
-            m = Q.shape[0]
-            small = np.inf
-            large = -np.inf
-            for r in range(m):
-                mn, mx, md = _row_stats(Q[r, 0], Q[r, 1], Q[r, 2], Q[r, 3], Y4, euclidean, S[r], bins, mcnt4,
-                                        sel, lanes)
-                med[r] = md
-                small = min(small, mn - md)
-                large = max(large, mx - md)
-            if large == small:
-                small = large - 1.0
-            off = np.floor(small)
-            scale = np.floor(TOMTOM_BINS / (large - off))
-            U = int(round(-off * scale))         # an unaligned query column's integer score (x = 0)
-            Dm, maxv = _integer_rows(S[:m], med[:m], off, scale, not_start, t_last, Vr, D0, D1, Et, cnt4,
-                                     lo, hi, counts)
-            hist = np.empty((m, maxv + 1))
-            for r in range(m):
-                for v in range(maxv + 1):
-                    hist[r, v] = counts[r, v] / K
-            total = 0
-            for a in range(m):
-                for b in range(a, m):
-                    span_off[a, b] = total
-                    total += (b - a + 1) * maxv + 1
-            _span_survivals(hist, lo[:m], hi[:m], maxv, span_off, sf, cur, pad)
-            _targets(Dm, Et, m, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overlap, dest, work, iwork,
-                     P[i], O[i], V[i])
-            _pi0_bins(P[i], grid, H[i])
+        if narrow:
+            _search_chunk(ch, n_chunks, Q_all, q_off, order, Y4, euclidean, t_start, t_last, g_width, g_t0, dest,
+                          min_overlap, grid, mmax, n_sf, np.empty(K, dtype=np.int16), np.empty(K, dtype=np.int16),
+                          P, O, V, H)
+        else:
+            _search_chunk(ch, n_chunks, Q_all, q_off, order, Y4, euclidean, t_start, t_last, g_width, g_t0, dest,
+                          min_overlap, grid, mmax, n_sf, np.empty(K, dtype=np.int32), np.empty(K, dtype=np.int32),
+                          P, O, V, H)
     return P, O, V, H
 
 
