@@ -43,78 +43,38 @@ def _score(q0, q1, q2, q3, y0, y1, y2, y3, euclidean):
     return x if x < 1.0 else 1.0
 
 
-@nb.njit(cache=True, nogil=True)
-def _row_stats(q0, q1, q2, q3, Y4, euclidean, out, bins, cnt4, sel, lanes):
-    """Scores of one query column against every target column (``Y4`` (4, K)) into ``out`` (K,),
-    and their minimum, maximum and Tomtom's median: the mean of the sorted values at ranks
-    ``floor(K/2) - 1`` and ``ceil(K/2) - 1``, exactly.
+@nb.njit(cache=True, nogil=True, inline="always")
+def _bin(x, euclidean):
+    """The median bin of a score: ``_MEDIAN_BINS`` equal bins of the metric's range (scores of
+    Euclidean distances lie in [-sqrt(2), 0], clipped dot products in [-1, 1]), monotone in ``x``."""
+    if euclidean:
+        b = np.int32((x + 1.5) * ((_MEDIAN_BINS - 1) / 1.5))
+    else:
+        b = np.int32((x + 1.0) * ((_MEDIAN_BINS - 1) / 2.0))
+    return np.int16(min(max(b, 0), _MEDIAN_BINS - 1))
 
-    One pass computes the scores, their running minimum and maximum (64 lanes) and their bins,
-    ``_MEDIAN_BINS`` equal bins of the metric's fixed range (scores of Euclidean distances lie in
-    [-sqrt(2), 0], clipped dot products in [-1, 1]; the bin is a monotone function of the score);
-    the bins are counted (4 interleaved histograms: neighbouring columns often share a bin), and
-    only the values of the bins holding the two ranks are sorted (blocks of 64 columns without one
-    are skipped).  ``bins`` (K,) int16, ``cnt4`` (4, _MEDIAN_BINS) int32, ``sel`` (K,) and
-    ``lanes`` (2, 64): scratch."""
-    K = Y4.shape[1]
-    y0, y1, y2, y3 = Y4[0], Y4[1], Y4[2], Y4[3]
-    lo = -1.5 if euclidean else -1.0
-    inv = (_MEDIAN_BINS - 1) / (1.5 if euclidean else 2.0)
-    mnl, mxl = lanes[0], lanes[1]
-    mnl[:] = np.inf
-    mxl[:] = -np.inf
-    K64 = K - K % 64
-    for k0 in range(0, K64, 64):
-        for t in range(64):
-            k = k0 + t
-            x = _score(q0, q1, q2, q3, y0[k], y1[k], y2[k], y3[k], euclidean)
-            out[k] = x
-            bins[k] = np.int16(min(max(np.int32((x - lo) * inv), 0), _MEDIAN_BINS - 1))
-            mnl[t] = x if x < mnl[t] else mnl[t]
-            mxl[t] = x if x > mxl[t] else mxl[t]
-    for k in range(K64, K):
-        x = _score(q0, q1, q2, q3, y0[k], y1[k], y2[k], y3[k], euclidean)
-        out[k] = x
-        bins[k] = np.int16(min(max(np.int32((x - lo) * inv), 0), _MEDIAN_BINS - 1))
-        t = k - K64
-        mnl[t] = x if x < mnl[t] else mnl[t]
-        mxl[t] = x if x > mxl[t] else mxl[t]
-    mn, mx = mnl[0], mxl[0]
-    for t in range(1, 64):
-        mn = mnl[t] if mnl[t] < mn else mn
-        mx = mxl[t] if mxl[t] > mx else mx
-    if not mx > mn:
-        return mn, mx, mn
-    cnt4[:] = 0
-    c0, c1, c2, c3 = cnt4[0], cnt4[1], cnt4[2], cnt4[3]
-    K4 = K - K % 4
-    for k in range(0, K4, 4):
-        c0[bins[k]] += 1
-        c1[bins[k + 1]] += 1
-        c2[bins[k + 2]] += 1
-        c3[bins[k + 3]] += 1
-    for k in range(K4, K):
-        c0[bins[k]] += 1
+
+@nb.njit(cache=True, nogil=True)
+def _median(row, bins, cnt, sel):
+    """Tomtom's median of ``row`` (K,): the mean of the sorted values at ranks ``floor(K/2) - 1`` and
+    ``ceil(K/2) - 1``, exactly, from the values' bins ``bins`` (K,) (monotone in the value) and
+    their counts ``cnt``: only the values of the bins holding those ranks are sorted (blocks of 64
+    columns without one are skipped; ``sel`` (K,): scratch)."""
+    K = row.shape[0]
     k1 = max(0, K // 2 - 1)
     k2 = max(k1, (K + 1) // 2 - 1)
     acc = 0
     b1 = 0
-    while True:
-        c = c0[b1] + c1[b1] + c2[b1] + c3[b1]
-        if acc + c > k1:
-            break
-        acc += c
+    while acc + cnt[b1] <= k1:
+        acc += cnt[b1]
         b1 += 1
     acc1 = acc
     b2 = b1
-    while True:
-        c = c0[b2] + c1[b2] + c2[b2] + c3[b2]
-        if acc + c > k2:
-            break
-        acc += c
+    while acc + cnt[b2] <= k2:
+        acc += cnt[b2]
         b2 += 1
-    # the values in bins b1..b2 (as unsigned: bin - b1 <= b2 - b1)
-    uw = np.uint32(b2 - b1)
+    uw = np.uint32(b2 - b1)                 # bins b1..b2: bin - b1 <= b2 - b1 as unsigned
+    K64 = K - K % 64
     j = 0
     for k0 in range(0, K64, 64):
         blk = bins[k0:k0 + 64]
@@ -125,14 +85,131 @@ def _row_stats(q0, q1, q2, q3, Y4, euclidean, out, bins, cnt4, sel, lanes):
             continue
         for t in range(64):
             if np.uint32(np.int32(blk[t]) - b1) <= uw:
-                sel[j] = out[k0 + t]
+                sel[j] = row[k0 + t]
                 j += 1
     for k in range(K64, K):
         if np.uint32(np.int32(bins[k]) - b1) <= uw:
-            sel[j] = out[k]
+            sel[j] = row[k]
             j += 1
     s = np.sort(sel[:j])
-    return mn, mx, (s[k1 - acc1] + s[k2 - acc1]) / 2.0
+    return (s[k1 - acc1] + s[k2 - acc1]) / 2.0
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _lane_min_max(lanes, r):
+    mn, mx = lanes[2 * r, 0], lanes[2 * r + 1, 0]
+    for t in range(1, 64):
+        mn = lanes[2 * r, t] if lanes[2 * r, t] < mn else mn
+        mx = lanes[2 * r + 1, t] if lanes[2 * r + 1, t] > mx else mx
+    return mn, mx
+
+
+@nb.njit(cache=True, nogil=True)
+def _row_stats(q, Y4, euclidean, out, bins, cnt, sel, lanes):
+    """Scores of one query column ``q`` (4,) against every target column (``Y4`` (4, K)) into
+    ``out`` (K,), and their minimum, maximum and Tomtom's median (:func:`_median`).
+
+    One pass computes the scores, their running minimum and maximum (64 lanes) and their bins
+    (:func:`_bin`); the bins are counted in 4 interleaved histograms (neighbouring columns often
+    share a bin), summed into ``cnt[0]``.  ``bins`` (K,) int16, ``cnt`` (4, _MEDIAN_BINS) int32,
+    ``sel`` (K,) and ``lanes`` (>= 2, 64): scratch."""
+    K = Y4.shape[1]
+    q0, q1, q2, q3 = q[0], q[1], q[2], q[3]
+    y0, y1, y2, y3 = Y4[0], Y4[1], Y4[2], Y4[3]
+    mnl, mxl = lanes[0], lanes[1]
+    mnl[:] = np.inf
+    mxl[:] = -np.inf
+    K64 = K - K % 64
+    for k0 in range(0, K64, 64):
+        for t in range(64):
+            k = k0 + t
+            x = _score(q0, q1, q2, q3, y0[k], y1[k], y2[k], y3[k], euclidean)
+            out[k] = x
+            bins[k] = _bin(x, euclidean)
+            mnl[t] = x if x < mnl[t] else mnl[t]
+            mxl[t] = x if x > mxl[t] else mxl[t]
+    for k in range(K64, K):
+        x = _score(q0, q1, q2, q3, y0[k], y1[k], y2[k], y3[k], euclidean)
+        out[k] = x
+        bins[k] = _bin(x, euclidean)
+        t = k - K64
+        mnl[t] = x if x < mnl[t] else mnl[t]
+        mxl[t] = x if x > mxl[t] else mxl[t]
+    mn, mx = _lane_min_max(lanes, 0)
+    if not mx > mn:
+        return mn, mx, mn
+    cnt[:] = 0
+    c0, c1, c2, c3 = cnt[0], cnt[1], cnt[2], cnt[3]
+    K4 = K - K % 4
+    for k in range(0, K4, 4):
+        c0[bins[k]] += 1
+        c1[bins[k + 1]] += 1
+        c2[bins[k + 2]] += 1
+        c3[bins[k + 3]] += 1
+    for k in range(K4, K):
+        c0[bins[k]] += 1
+    for b in range(_MEDIAN_BINS):
+        c0[b] += c1[b] + c2[b] + c3[b]
+    return mn, mx, _median(out, bins, c0, sel)
+
+
+@nb.njit(cache=True, nogil=True)
+def _row_stats4(Q, Y4, euclidean, S, bins4, cnt, sel, stats):
+    """:func:`_row_stats` of four query columns ``Q`` (4, 4) in one pass over the targets (each
+    target column loaded once): their scores into ``S`` (4, K) and bins into ``bins4`` (4, K)
+    int16; then one loop counts each row's bins in its own histogram (``cnt`` (4, _MEDIAN_BINS)
+    int32) and keeps the rows' minima and maxima; ``stats[r]`` = (minimum, maximum, median) of
+    row ``r`` (``sel`` (K,): scratch)."""
+    K = Y4.shape[1]
+    y0, y1, y2, y3 = Y4[0], Y4[1], Y4[2], Y4[3]
+    a0, a1, a2, a3 = Q[0, 0], Q[0, 1], Q[0, 2], Q[0, 3]
+    b0, b1, b2, b3 = Q[1, 0], Q[1, 1], Q[1, 2], Q[1, 3]
+    c0, c1, c2, c3 = Q[2, 0], Q[2, 1], Q[2, 2], Q[2, 3]
+    d0, d1, d2, d3 = Q[3, 0], Q[3, 1], Q[3, 2], Q[3, 3]
+    for k in range(K):
+        e0, e1, e2, e3 = y0[k], y1[k], y2[k], y3[k]
+        x = _score(a0, a1, a2, a3, e0, e1, e2, e3, euclidean)
+        S[0, k] = x
+        bins4[0, k] = _bin(x, euclidean)
+        x = _score(b0, b1, b2, b3, e0, e1, e2, e3, euclidean)
+        S[1, k] = x
+        bins4[1, k] = _bin(x, euclidean)
+        x = _score(c0, c1, c2, c3, e0, e1, e2, e3, euclidean)
+        S[2, k] = x
+        bins4[2, k] = _bin(x, euclidean)
+        x = _score(d0, d1, d2, d3, e0, e1, e2, e3, euclidean)
+        S[3, k] = x
+        bins4[3, k] = _bin(x, euclidean)
+    cnt[:] = 0
+    h0, h1, h2, h3 = cnt[0], cnt[1], cnt[2], cnt[3]
+    z0, z1, z2, z3 = bins4[0], bins4[1], bins4[2], bins4[3]
+    s0, s1, s2, s3 = S[0], S[1], S[2], S[3]
+    n0 = n1 = n2 = n3 = np.inf
+    x0 = x1 = x2 = x3 = -np.inf
+    for k in range(K):
+        h0[z0[k]] += 1
+        h1[z1[k]] += 1
+        h2[z2[k]] += 1
+        h3[z3[k]] += 1
+        v = s0[k]
+        n0 = v if v < n0 else n0
+        x0 = v if v > x0 else x0
+        v = s1[k]
+        n1 = v if v < n1 else n1
+        x1 = v if v > x1 else x1
+        v = s2[k]
+        n2 = v if v < n2 else n2
+        x2 = v if v > x2 else x2
+        v = s3[k]
+        n3 = v if v < n3 else n3
+        x3 = v if v > x3 else x3
+    stats[0, 0], stats[0, 1] = n0, x0
+    stats[1, 0], stats[1, 1] = n1, x1
+    stats[2, 0], stats[2, 1] = n2, x2
+    stats[3, 0], stats[3, 1] = n3, x3
+    for r in range(4):
+        mn, mx = stats[r, 0], stats[r, 1]
+        stats[r, 2] = _median(S[r], bins4[r], cnt[r], sel) if mx > mn else mn
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -383,9 +460,10 @@ def _search_chunk(ch, n_chunks, Q_all, q_off, order, Y4, euclidean, t_start, t_l
     counts = np.empty((mmax, TOMTOM_BINS + 2), dtype=np.int64)
     cnt4 = np.empty((4, TOMTOM_BINS + 2), dtype=np.int32)
     mcnt4 = np.empty((4, _MEDIAN_BINS), dtype=np.int32)
-    bins = np.empty(K, dtype=np.int16)
+    bins4 = np.empty((4, K), dtype=np.int16)
     sel = np.empty(K)
-    lanes = np.empty((2, 64))
+    lanes = np.empty((8, 64))
+    stats = np.empty((mmax, 3))
     span_off = np.zeros((mmax, mmax), dtype=np.int64)
     sf = np.empty(n_sf)
     cur = np.zeros(mmax * (TOMTOM_BINS + 1) + 1)
@@ -401,12 +479,16 @@ def _search_chunk(ch, n_chunks, Q_all, q_off, order, Y4, euclidean, t_start, t_l
         m = Q.shape[0]
         small = np.inf
         large = -np.inf
+        r4 = m - m % 4
+        for r in range(0, r4, 4):
+            _row_stats4(Q[r:r + 4], Y4, euclidean, S[r:r + 4], bins4, mcnt4, sel, stats[r:r + 4])
+        for r in range(r4, m):
+            mn, mx, md = _row_stats(Q[r], Y4, euclidean, S[r], bins4[0], mcnt4, sel, lanes)
+            stats[r, 0], stats[r, 1], stats[r, 2] = mn, mx, md
         for r in range(m):
-            mn, mx, md = _row_stats(Q[r, 0], Q[r, 1], Q[r, 2], Q[r, 3], Y4, euclidean, S[r], bins, mcnt4, sel,
-                                    lanes)
-            med[r] = md
-            small = min(small, mn - md)
-            large = max(large, mx - md)
+            med[r] = stats[r, 2]
+            small = min(small, stats[r, 0] - med[r])
+            large = max(large, stats[r, 1] - med[r])
         if large == small:
             small = large - 1.0
         off = np.floor(small)
