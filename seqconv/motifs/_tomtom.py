@@ -300,15 +300,17 @@ def _span_survivals(hist, lo, hi, maxv, span_off, sf, cur, pad):
 
 @nb.njit(cache=True, nogil=True)
 def _integer_rows(S, med, off, scale, t_start, t_last, V, D0, D1, Et, cnt4, lo, hi, counts):
-    """Integer scores of the query rows, their counts, and the diagonal sums where alignments end.
+    """Integer scores of the query rows, their counts, and the diagonal sums where alignments start.
 
     Row ``i``'s integer scores ``nint((S[i] - med[i] - off) * scale)`` (0..101) go to ``V`` (K,)
     uint8 (scratch) and are counted in ``counts[i]`` (non-zero on ``lo[i]..hi[i]``; 4 interleaved
-    histograms ``cnt4`` (4, TOMTOM_BINS + 2) int32, summed); ``D0``, ``D1`` (K,) (int16 where
-    ``m * (TOMTOM_BINS + 1)`` fits) hold the running sums along the diagonals ending at row ``i``
-    (restarting at each target's first column ``t_start[t]``), and ``Et[t, i]`` the one ending at
-    target ``t``'s last column ``t_last[t]``.  Returns the array holding the sums ending at the
-    last row, and the largest integer score."""
+    histograms ``cnt4`` (4, TOMTOM_BINS + 2) int32, summed).  The rows are taken last first (the
+    rows scored last are still in cache): ``D0``, ``D1`` (K,) (int16 where ``m * (TOMTOM_BINS + 1)``
+    fits) hold the sums along the diagonals from row ``i`` down to the query's last row or the
+    target's last column ``t_last[t]``, and ``Et[t, i]`` the one from target ``t``'s first column
+    ``t_start[t]`` (an alignment runs from one motif's first column to the other's last: its sum is
+    the diagonal sum at its start, exact in integers).  Returns the array holding the sums from the
+    first row, and the largest integer score."""
     m, K = med.shape[0], S.shape[1]
     Dp, Dc = D0, D1
     Dp[:] = 0
@@ -316,17 +318,17 @@ def _integer_rows(S, med, off, scale, t_start, t_last, V, D0, D1, Et, cnt4, lo, 
     T = t_last.shape[0]
     K4 = K - K % 4
     c0, c1, c2, c3 = cnt4[0], cnt4[1], cnt4[2], cnt4[3]
-    for i in range(m):
+    for i in range(m - 1, -1, -1):
         base = med[i] + off
         row = S[i]
-        r1, V1, Dc1, Dp0 = row[1:K], V[1:K], Dc[1:K], Dp[0:K - 1]
-        V[0] = np.int32((row[0] - base) * scale + 0.5)
+        r0, V0, Dc0, Dp1 = row[0:K - 1], V[0:K - 1], Dc[0:K - 1], Dp[1:K]
         for k in range(K - 1):
-            v = np.int32((r1[k] - base) * scale + 0.5)
-            V1[k] = v
-            Dc1[k] = v + Dp0[k]
-        for t in range(T):                  # a target's first column starts its diagonals
-            Dc[t_start[t]] = V[t_start[t]]
+            v = np.int32((r0[k] - base) * scale + 0.5)
+            V0[k] = v
+            Dc0[k] = v + Dp1[k]
+        V[K - 1] = np.int32((row[K - 1] - base) * scale + 0.5)
+        for t in range(T):                  # a target's last column ends its diagonals
+            Dc[t_last[t]] = V[t_last[t]]
         cnt4[:] = 0
         for k in range(0, K4, 4):
             c0[V[k]] += 1
@@ -347,20 +349,20 @@ def _integer_rows(S, med, off, scale, t_start, t_last, V, D0, D1, Et, cnt4, lo, 
         lo[i], hi[i] = lo_i, hi_i
         maxv = max(maxv, hi_i)
         for t in range(T):
-            Et[t, i] = Dc[t_last[t]]
+            Et[t, i] = Dc[t_start[t]]
         Dp, Dc = Dc, Dp
     return Dp, maxv
 
 
 @nb.njit(cache=True, nogil=True)
-def _targets(Dm, Et, m, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overlap, dest, work, iwork,
+def _targets(D0, Et, m, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overlap, dest, work, iwork,
              p_out, off_out, ov_out):
     """Per target its best complete score (ties: the larger overlap, then the first alignment) and
     the p-value of the maximum over all its alignments and both orientations; the targets in groups
     of one width (``g_t0[g]:g_t0[g + 1]``), the results written at ``dest[t]``.
 
-    An alignment ends at the query's last row (its sum in ``Dm`` at the target column under it) or
-    at the target's last column (``Et[t, i]``, ``i`` the query row there).  Each alignment's
+    An alignment starts at the query's first row (its sum in ``D0`` at the target column there) or
+    at the target's first column (``Et[t, i]``, ``i`` the query row there; :func:`_integer_rows`).  Each alignment's
     (score, overlap, order) is one int64 key, and the best alignment the largest key.  The p-value
     depends on the target only through its width and best score, so it is computed once per
     distinct best score of a group.  ``work`` (2, T) float64 and ``iwork`` (9, >= T, m * 101 + 3)
@@ -381,19 +383,19 @@ def _targets(Dm, Et, m, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overl
             c_add[cfg] = add
             c_lim[cfg] = ov * maxv
             c_off[cfg] = span_off[a, b]
-        d_hi = min(L, c_last)          # alignments c_first..d_hi end at the query's last row
-        e_lo = max(L + 1, c_first)     # e_lo..c_last at the target's last column, row m + L - 1 - cfg
+        d_lo = max(m, c_first)         # alignments d_lo..c_last start at the query's first row
+        e_hi = min(m - 1, c_last)      # c_first..e_hi at the target's first column, row m - cfg
         iwork[8, 0] += 1
         sid = iwork[8, 0]
         D = 0
         for t in range(t0, t1):
-            c0 = t_start[t] - 1
+            c0 = t_start[t] - m
             best = np.int64(-1)
-            for cfg in range(c_first, d_hi + 1):
-                best = max(best, (np.int64(Dm[c0 + cfg]) << 32) + kt[cfg])
             e = Et[t]
-            for cfg in range(e_lo, c_last + 1):
-                best = max(best, (np.int64(e[m + L - 1 - cfg]) << 32) + kt[cfg])
+            for cfg in range(c_first, e_hi + 1):
+                best = max(best, (np.int64(e[m - cfg]) << 32) + kt[cfg])
+            for cfg in range(d_lo, c_last + 1):
+                best = max(best, (np.int64(D0[c0 + cfg]) << 32) + kt[cfg])
             s = best >> 32
             if stamp[s] != sid:
                 stamp[s] = sid
