@@ -6,17 +6,22 @@ queries dealt out to the numba threads; each thread keeps one set of work arrays
 Per query (``m`` columns, ``K`` target columns):
 
 1. column scores ``S`` (m, K) against the targets' columns, laid out letter by letter (``Y4`` (4, K)),
-   each row's minimum, maximum and exact median (:func:`_row_median`);
-2. the integer scores ``nint((S - median - offset) * scale)`` (0..100), their per-column counts (the
+   four query columns per pass, each row's minimum, maximum and exact median (:func:`_row_stats4`,
+   :func:`_median`: the scores binned over the metric's fixed range, only the median bins sorted);
+2. the integer scores ``nint((S - median - offset) * scale)`` (0..101), their per-column counts (the
    null), and the alignments' summed scores as running diagonal sums over the targets' columns, one
-   query row at a time (only the sums where an alignment ends are kept);
+   query row at a time, last row first (only the sums where an alignment starts are kept);
 3. the null survival function of every span of query columns (convolutions of the columns' score
-   histograms over their non-zero windows);
-4. per target, the best complete score over its alignments and the p-value of the maximum over
-   all alignments and both orientations.
+   histograms over their non-zero windows, four terms per pass);
+4. per target, the best complete score over its alignments (one int64 key per alignment) and, once
+   per distinct best score of each target width, the p-value of the maximum over all alignments
+   and both orientations.
 
-Every value is computed by the same floating-point operations in the same order as the earlier
-per-query kernel (kept in ``tests/_tomtom_reference.py``), so the results are identical.
+Every floating-point value is computed by the same operations in the same order as the earlier
+per-query kernel (kept in ``tests/_tomtom_reference.py``): the medians select the same two values,
+each convolution sum adds the same terms in the same order (terms with a zero factor, exact +0.0,
+included), each p-value multiplies the same factors in alignment order; integer sums are exact in
+any order.  So the results are identical, as tests/test_motifs_compare.py checks.
 """
 
 from __future__ import annotations
