@@ -304,6 +304,20 @@ def _span_survivals(hist, lo, hi, maxv, span_off, sf, cur, pad):
 
 
 @nb.njit(cache=True, nogil=True)
+def _integer_row(row, base, scale, V, Dc, Dp):
+    """``V = nint((row - base) * scale)`` and ``Dc[k] = V[k] + Dp[k + 1]`` (``Dc[K - 1] = V[K - 1]``):
+    one row of :func:`_integer_rows` (a function of its own, so that the loop vectorises)."""
+    K = row.shape[0]
+    r0, V0, Dc0, Dp1 = row[0:K - 1], V[0:K - 1], Dc[0:K - 1], Dp[1:K]
+    for k in range(K - 1):
+        v = np.int32((r0[k] - base) * scale + 0.5)
+        V0[k] = v
+        Dc0[k] = v + Dp1[k]
+    V[K - 1] = np.int32((row[K - 1] - base) * scale + 0.5)
+    Dc[K - 1] = V[K - 1]
+
+
+@nb.njit(cache=True, nogil=True)
 def _integer_rows(S, med, off, scale, t_start, t_last, V, D0, D1, Et, cnt4, lo, hi, counts):
     """Integer scores of the query rows, their counts, and the diagonal sums where alignments start.
 
@@ -324,14 +338,7 @@ def _integer_rows(S, med, off, scale, t_start, t_last, V, D0, D1, Et, cnt4, lo, 
     K4 = K - K % 4
     c0, c1, c2, c3 = cnt4[0], cnt4[1], cnt4[2], cnt4[3]
     for i in range(m - 1, -1, -1):
-        base = med[i] + off
-        row = S[i]
-        r0, V0, Dc0, Dp1 = row[0:K - 1], V[0:K - 1], Dc[0:K - 1], Dp[1:K]
-        for k in range(K - 1):
-            v = np.int32((r0[k] - base) * scale + 0.5)
-            V0[k] = v
-            Dc0[k] = v + Dp1[k]
-        V[K - 1] = np.int32((row[K - 1] - base) * scale + 0.5)
+        _integer_row(S[i], med[i] + off, scale, V, Dc, Dp)
         for t in range(T):                  # a target's last column ends its diagonals
             Dc[t_last[t]] = V[t_last[t]]
         cnt4[:] = 0
