@@ -614,26 +614,44 @@ def _exp_bin(x):
     return min(max(math.frexp(x)[1] + 1074, 1), 1075)          # frexp: x = m 2**e, 0.5 <= m < 1
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _exp_bin_positive(u):
+    """:func:`_exp_bin` of a positive float from its bits ``u`` (int64): a normal float of biased
+    exponent ``E`` is bin ``E + 52``, a subnormal one the bit length of its mantissa."""
+    E = (u >> 52) & 0x7FF
+    if E == 0:
+        f = u & 0xFFFFFFFFFFFFF
+        b = 0
+        while f != 0:
+            f >>= 1
+            b += 1
+        return max(b, 1)
+    return min(E + 52, 1075)
+
+
 @nb.njit(cache=True, nogil=True)
-def _tail_min(p, pstar, J, z, n, cnt, pos, buf):
+def _tail_min(p, pstar, J, z, n, cnt, pos, buf, sub, grp):
     """``min over l > J of min(z p_(l) n / l, 1)``, ``p_(l)`` the ``l``-th smallest of ``p`` and the
     ``J`` smallest exactly the values ``<= pstar``, without sorting all of ``p``: the values above
     ``pstar`` are bucketed by binary exponent; a bucket is sorted only where its lower bound
     (its smallest possible value over its largest possible rank) could beat the minimum so far.
-    ``cnt`` (1077,), ``pos`` (1077,) int64 and ``buf`` (len(p),) float64: scratch."""
+    Buckets of more than 64 values are split further (:func:`_tail_bucket`).  ``cnt`` (1077,),
+    ``pos`` (1077,), ``sub`` (130,) int64, ``buf`` and ``grp`` (len(p),) float64: scratch."""
     cnt[:] = 0
-    for x in p:
-        if x > pstar:
-            cnt[_exp_bin(x) + 1] += 1
+    bits = p.view(np.int64)
+    for j in range(p.shape[0]):
+        if p[j] > pstar:
+            cnt[_exp_bin_positive(bits[j]) + 1] += 1
     lo = _exp_bin(pstar)
     pos[lo] = 0
     for i in range(lo, 1076):
         pos[i + 1] = pos[i] + cnt[i + 1]
     for i in range(lo, 1076):
         cnt[i + 1] = pos[i]                 # fill pointers
-    for x in p:
+    for j in range(p.shape[0]):
+        x = p[j]
         if x > pstar:
-            b = _exp_bin(x)
+            b = _exp_bin_positive(bits[j])
             buf[cnt[b + 1]] = x
             cnt[b + 1] += 1
     best = 1.0
@@ -644,10 +662,72 @@ def _tail_min(p, pstar, J, z, n, cnt, pos, buf):
         low = max(math.ldexp(1.0, i - 1075), pstar)
         if z * low * n / (J + e) >= best:   # every value of the bucket >= low, every rank <= J + e
             continue
-        seg = np.sort(buf[a:e])
-        for t in range(e - a):
-            best = min(best, z * seg[t] * n / (J + a + t + 1))
+        if e - a <= 64 or i <= 52:
+            seg = np.sort(buf[a:e])
+            for t in range(e - a):
+                best = min(best, z * seg[t] * n / (J + a + t + 1))
+        else:
+            best = _tail_bucket(buf[a:e], i, pstar, J + a, z, n, best, sub, grp)
     return best
+
+
+@nb.njit(cache=True, nogil=True)
+def _tail_bucket(vals, i, pstar, r0, z, n, best, sub, grp):
+    """:func:`_tail_min` over one large bucket ``vals`` (bin ``i`` > 52: normal floats of one binary
+    exponent, ranked ``r0 + 1 ...`` in sorted order): the values split once more by the top 6 bits
+    of their mantissa (64 sub-buckets in value order, sub-bucket ``s`` >= ``2**(i - 1075) * (1 +
+    s / 64)``), and a sub-bucket sorted only where its lower bound could beat ``best``.  ``sub``
+    (130,) int64 and ``grp`` (>= len(vals),): scratch."""
+    bits = vals.view(np.int64)
+    cnt, fill = sub[:65], sub[65:130]
+    cnt[:] = 0
+    for x in bits:
+        cnt[((x >> 46) & 63) + 1] += 1
+    for s in range(64):
+        cnt[s + 1] += cnt[s]                # cnt[s]: the values in sub-buckets below s
+    fill[:] = cnt
+    for j in range(vals.shape[0]):
+        s = (bits[j] >> 46) & 63
+        grp[fill[s]] = vals[j]
+        fill[s] += 1
+    base = math.ldexp(1.0, i - 1075)
+    for s in range(64):
+        a, e = cnt[s], cnt[s + 1]
+        if e == a:
+            continue
+        low = max(base * (1.0 + s / 64.0), pstar)
+        if z * low * n / (r0 + e) >= best:
+            continue
+        seg = np.sort(grp[a:e])
+        for t in range(e - a):
+            best = min(best, z * seg[t] * n / (r0 + a + t + 1))
+    return best
+
+
+@nb.njit(cache=True, nogil=True)
+def _kth_smallest(p, k, buf):
+    """The ``k``-th smallest value of ``p`` (``np.partition(p, k - 1)[k - 1]``): for small ``k`` the
+    ``k`` smallest so far kept sorted in ``buf`` (a value enters only below the largest of them)."""
+    if k > 64:
+        return np.partition(p, k - 1)[k - 1]
+    for j in range(k):
+        x = p[j]
+        i = j
+        while i > 0 and buf[i - 1] > x:
+            buf[i] = buf[i - 1]
+            i -= 1
+        buf[i] = x
+    top = buf[k - 1]
+    for j in range(k, p.shape[0]):
+        x = p[j]
+        if x < top:
+            i = k - 1
+            while i > 0 and buf[i - 1] > x:
+                buf[i] = buf[i - 1]
+                i -= 1
+            buf[i] = x
+            top = buf[k - 1]
+    return top
 
 
 @nb.njit(parallel=True, cache=True)
@@ -675,8 +755,10 @@ def rank_matches(P, V, pi0, norient, k):
         b_cnt = np.empty(1077, dtype=np.int64)
         b_pos = np.empty(1077, dtype=np.int64)
         buf = np.empty(T)
+        b_sub = np.empty(130, dtype=np.int64)
+        grp = np.empty(T)
         J0 = min(T, norient * k)
-        pstar = np.partition(p, J0 - 1)[J0 - 1] if J0 < T else np.inf
+        pstar = _kth_smallest(p, J0, buf) if J0 < T else np.inf
         head = np.flatnonzero(p <= pstar)
         _sort_by_key(head, p, V[i])
         J = head.shape[0]
@@ -684,7 +766,7 @@ def rank_matches(P, V, pi0, norient, k):
         r = _suffix_min_r(ps, z, n, 0)
         if J < T:
             # the later p-values lower these q-values where they give a smaller term
-            tail = _tail_min(p, pstar, J, z, n, b_cnt, b_pos, buf)
+            tail = _tail_min(p, pstar, J, z, n, b_cnt, b_pos, buf, b_sub, grp)
             for j in range(J):
                 r[j] = min(r[j], tail)
         taken = np.zeros(T // norient, dtype=np.bool_)
