@@ -158,13 +158,35 @@ def _row_stats(q, Y4, euclidean, out, bins, cnt, sel, lanes):
     return mn, mx, _median(out, bins, c0, sel)
 
 
+_SIGN = np.int64(0x7FFFFFFFFFFFFFFF)
+
+
+@nb.njit(cache=True, nogil=True)
+def _min_max(row):
+    """Minimum and maximum of a float64 row, from integer keys of its bits (ordered as the floats;
+    integer reductions vectorise, float ones do not)."""
+    bits = row.view(np.int64)
+    kmin = _SIGN
+    kmax = -_SIGN - 1
+    for k in range(bits.shape[0]):
+        x = bits[k]
+        key = x ^ ((x >> 63) & _SIGN)
+        kmin = min(kmin, key)
+        kmax = max(kmax, key)
+    out = np.empty(2, dtype=np.int64)
+    out[0] = kmin ^ ((kmin >> 63) & _SIGN)
+    out[1] = kmax ^ ((kmax >> 63) & _SIGN)
+    f = out.view(np.float64)
+    return f[0], f[1]
+
+
 @nb.njit(cache=True, nogil=True)
 def _row_stats4(Q, Y4, euclidean, S, bins4, cnt, sel, stats):
     """:func:`_row_stats` of four query columns ``Q`` (4, 4) in one pass over the targets (each
     target column loaded once): their scores into ``S`` (4, K) and bins into ``bins4`` (4, K)
     int16; then one loop counts each row's bins in its own histogram (``cnt`` (4, _MEDIAN_BINS)
-    int32) and keeps the rows' minima and maxima; ``stats[r]`` = (minimum, maximum, median) of
-    row ``r`` (``sel`` (K,): scratch)."""
+    int32); ``stats[r]`` = (minimum (:func:`_min_max`), maximum, median) of row ``r`` (``sel``
+    (K,): scratch)."""
     K = Y4.shape[1]
     y0, y1, y2, y3 = Y4[0], Y4[1], Y4[2], Y4[3]
     a0, a1, a2, a3 = Q[0, 0], Q[0, 1], Q[0, 2], Q[0, 3]
@@ -188,30 +210,13 @@ def _row_stats4(Q, Y4, euclidean, S, bins4, cnt, sel, stats):
     cnt[:] = 0
     h0, h1, h2, h3 = cnt[0], cnt[1], cnt[2], cnt[3]
     z0, z1, z2, z3 = bins4[0], bins4[1], bins4[2], bins4[3]
-    s0, s1, s2, s3 = S[0], S[1], S[2], S[3]
-    n0 = n1 = n2 = n3 = np.inf
-    x0 = x1 = x2 = x3 = -np.inf
     for k in range(K):
         h0[z0[k]] += 1
         h1[z1[k]] += 1
         h2[z2[k]] += 1
         h3[z3[k]] += 1
-        v = s0[k]
-        n0 = v if v < n0 else n0
-        x0 = v if v > x0 else x0
-        v = s1[k]
-        n1 = v if v < n1 else n1
-        x1 = v if v > x1 else x1
-        v = s2[k]
-        n2 = v if v < n2 else n2
-        x2 = v if v > x2 else x2
-        v = s3[k]
-        n3 = v if v < n3 else n3
-        x3 = v if v > x3 else x3
-    stats[0, 0], stats[0, 1] = n0, x0
-    stats[1, 0], stats[1, 1] = n1, x1
-    stats[2, 0], stats[2, 1] = n2, x2
-    stats[3, 0], stats[3, 1] = n3, x3
+    for r in range(4):
+        stats[r, 0], stats[r, 1] = _min_max(S[r])
     for r in range(4):
         mn, mx = stats[r, 0], stats[r, 1]
         stats[r, 2] = _median(S[r], bins4[r], cnt[r], sel) if mx > mn else mn
