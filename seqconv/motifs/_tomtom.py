@@ -382,7 +382,7 @@ def _targets(D0, Et, m, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overl
     at the target's first column (``Et[t, i]``, ``i`` the query row there; :func:`_integer_rows`).  Each alignment's
     (score, overlap, order) is one int64 key, and the best alignment the largest key.  The p-value
     depends on the target only through its width and best score, so it is computed once per
-    distinct best score of a group.  ``work`` (2, T) float64 and ``iwork`` (9, >= T, m * 101 + 3)
+    distinct best score of a group.  ``work`` (2, T) float64 and ``iwork`` (10, >= T, m * 101 + 3)
     int64: scratch."""
     kt, c_add, c_lim, c_off = iwork[0], iwork[1], iwork[2], iwork[3]
     stamp, slot, vals, tslot = iwork[4], iwork[5], iwork[6], iwork[7]
@@ -405,21 +405,29 @@ def _targets(D0, Et, m, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overl
         iwork[8, 0] += 1
         sid = iwork[8, 0]
         D = 0
-        for t in range(t0, t1):
-            c0 = t_start[t] - m
-            best = np.int64(-1)
-            e = Et[t]
-            for cfg in range(c_first, e_hi + 1):
-                best = max(best, (np.int64(e[m - cfg]) << 32) + kt[cfg])
-            for cfg in range(d_lo, c_last + 1):
-                best = max(best, (np.int64(D0[c0 + cfg]) << 32) + kt[cfg])
+        n = t1 - t0
+        keys = iwork[9, :n]
+        keys[:] = -1
+        for cfg in range(c_first, e_hi + 1):
+            kc = kt[cfg]
+            r = m - cfg
+            for j in range(n):
+                keys[j] = max(keys[j], (np.int64(Et[t0 + j, r]) << 32) + kc)
+        for cfg in range(d_lo, c_last + 1):
+            kc = kt[cfg]
+            c0 = t_start[t0] - m + cfg
+            for j in range(n):
+                keys[j] = max(keys[j], (np.int64(D0[c0 + j * L]) << 32) + kc)
+        for j in range(n):
+            t = t0 + j
+            best = keys[j]
             s = best >> 32
             if stamp[s] != sid:
                 stamp[s] = sid
                 slot[s] = D
                 vals[D] = s
                 D += 1
-            tslot[t - t0] = slot[s]
+            tslot[j] = slot[s]
             u = dest[t]
             off_out[u] = 0xFFFF - (best & 0xFFFF) - m
             ov_out[u] = (best >> 16) & 0xFFFF
@@ -488,7 +496,7 @@ def _search_chunk(ch, n_chunks, Q_all, q_off, order, Y4, euclidean, t_start, t_l
     cur = np.zeros(mmax * (TOMTOM_BINS + 1) + 1)
     pad = np.zeros(mmax * (TOMTOM_BINS + 1) + 1 + 2 * _PAD)
     work = np.empty((2, T))
-    iwork = np.zeros((9, max(T, mmax * (TOMTOM_BINS + 1) + 3, mmax + g_width[-1] + 2)), dtype=np.int64)
+    iwork = np.zeros((10, max(T, mmax * (TOMTOM_BINS + 1) + 3, mmax + g_width[-1] + 2)), dtype=np.int64)
     med = np.empty(mmax)
     lo = np.empty(mmax, dtype=np.int64)
     hi = np.empty(mmax, dtype=np.int64)
