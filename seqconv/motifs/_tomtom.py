@@ -323,7 +323,7 @@ def _integer_row(row, base, scale, V, Dc, Dp):
 
 
 @nb.njit(cache=True, nogil=True)
-def _integer_rows(S, med, off, scale, t_start, t_last, V, D0, D1, Et, cnt4, lo, hi, counts):
+def _integer_rows(S, med, off, scale, t_start, t_last, V, D0, D1, E, cnt4, lo, hi, counts):
     """Integer scores of the query rows, their counts, and the diagonal sums where alignments start.
 
     Row ``i``'s integer scores ``nint((S[i] - med[i] - off) * scale)`` (0..101) go to ``V`` (K,)
@@ -331,7 +331,7 @@ def _integer_rows(S, med, off, scale, t_start, t_last, V, D0, D1, Et, cnt4, lo, 
     histograms ``cnt4`` (4, TOMTOM_BINS + 2) int32, summed).  The rows are taken last first (the
     rows scored last are still in cache): ``D0``, ``D1`` (K,) (int16 where ``m * (TOMTOM_BINS + 1)``
     fits) hold the sums along the diagonals from row ``i`` down to the query's last row or the
-    target's last column ``t_last[t]``, and ``Et[t, i]`` the one from target ``t``'s first column
+    target's last column ``t_last[t]``, and ``E[i, t]`` the one from target ``t``'s first column
     ``t_start[t]`` (an alignment runs from one motif's first column to the other's last: its sum is
     the diagonal sum at its start, exact in integers).  Returns the array holding the sums from the
     first row, and the largest integer score."""
@@ -366,20 +366,20 @@ def _integer_rows(S, med, off, scale, t_start, t_last, V, D0, D1, Et, cnt4, lo, 
         lo[i], hi[i] = lo_i, hi_i
         maxv = max(maxv, hi_i)
         for t in range(T):
-            Et[t, i] = Dc[t_start[t]]
+            E[i, t] = Dc[t_start[t]]
         Dp, Dc = Dc, Dp
     return Dp, maxv
 
 
 @nb.njit(cache=True, nogil=True)
-def _targets(D0, Et, m, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overlap, dest, work, iwork,
+def _targets(D0, E, m, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overlap, dest, work, iwork,
              p_out, off_out, ov_out):
     """Per target its best complete score (ties: the larger overlap, then the first alignment) and
     the p-value of the maximum over all its alignments and both orientations; the targets in groups
     of one width (``g_t0[g]:g_t0[g + 1]``), the results written at ``dest[t]``.
 
     An alignment starts at the query's first row (its sum in ``D0`` at the target column there) or
-    at the target's first column (``Et[t, i]``, ``i`` the query row there; :func:`_integer_rows`).  Each alignment's
+    at the target's first column (``E[i, t]``, ``i`` the query row there; :func:`_integer_rows`).  Each alignment's
     (score, overlap, order) is one int64 key, and the best alignment the largest key.  The p-value
     depends on the target only through its width and best score, so it is computed once per
     distinct best score of a group.  ``work`` (2, T) float64 and ``iwork`` (10, >= T, m * 101 + 3)
@@ -410,9 +410,9 @@ def _targets(D0, Et, m, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overl
         keys[:] = -1
         for cfg in range(c_first, e_hi + 1):
             kc = kt[cfg]
-            r = m - cfg
+            Er = E[m - cfg, t0:t1]
             for j in range(n):
-                keys[j] = max(keys[j], (np.int64(Et[t0 + j, r]) << 32) + kc)
+                keys[j] = max(keys[j], (np.int64(Er[j]) << 32) + kc)
         for cfg in range(d_lo, c_last + 1):
             kc = kt[cfg]
             c0 = t_start[t0] - m + cfg
@@ -483,7 +483,7 @@ def _search_chunk(ch, n_chunks, Q_all, q_off, order, Y4, euclidean, t_start, t_l
     nq = q_off.shape[0] - 1
     S = np.empty((mmax, K))
     Vr = np.empty(K, dtype=np.uint8)
-    Et = np.empty((T, mmax), dtype=np.int32)
+    E = np.empty((mmax, T), dtype=np.int32)
     counts = np.empty((mmax, TOMTOM_BINS + 2), dtype=np.int64)
     cnt4 = np.empty((4, TOMTOM_BINS + 2), dtype=np.int32)
     mcnt4 = np.empty((4, _MEDIAN_BINS), dtype=np.int32)
@@ -521,7 +521,7 @@ def _search_chunk(ch, n_chunks, Q_all, q_off, order, Y4, euclidean, t_start, t_l
         off = np.floor(small)
         scale = np.floor(TOMTOM_BINS / (large - off))
         U = int(round(-off * scale))         # an unaligned query column's integer score (x = 0)
-        Dm, maxv = _integer_rows(S[:m], med[:m], off, scale, t_start, t_last, Vr, D0, D1, Et, cnt4, lo, hi,
+        Dm, maxv = _integer_rows(S[:m], med[:m], off, scale, t_start, t_last, Vr, D0, D1, E, cnt4, lo, hi,
                                  counts)
         hist = np.empty((m, maxv + 1))
         for r in range(m):
@@ -533,7 +533,7 @@ def _search_chunk(ch, n_chunks, Q_all, q_off, order, Y4, euclidean, t_start, t_l
                 span_off[a, b] = total
                 total += (b - a + 1) * maxv + 1
         _span_survivals(hist, lo[:m], hi[:m], maxv, span_off, sf, cur, pad)
-        _targets(Dm, Et, m, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overlap, dest, work, iwork,
+        _targets(Dm, E, m, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overlap, dest, work, iwork,
                  P[i], O[i], V[i])
         _pi0_bins(P[i], grid, H[i])
 
