@@ -276,35 +276,66 @@ def _convolve(pad, w, g, out):
 
 
 @nb.njit(cache=True, nogil=True)
-def _span_survivals(hist, lo, hi, maxv, span_off, sf, cur, pad):
+def _survival2(sf, o1, lo1, hi1, o2, lo2, hi2):
+    """In place, the survival functions ``sf[o + t] = min(sum of sf[o + t..hi], 1)`` (``t`` from ``hi``
+    down to ``lo``) of two spans' densities, their running sums interleaved (two independent chains
+    of additions, each in the order of one span alone)."""
+    n = min(hi1 - lo1, hi2 - lo2) + 1
+    acc1 = 0.0
+    acc2 = 0.0
+    for u in range(n):
+        acc1 += sf[o1 + hi1 - u]
+        sf[o1 + hi1 - u] = min(acc1, 1.0)
+        acc2 += sf[o2 + hi2 - u]
+        sf[o2 + hi2 - u] = min(acc2, 1.0)
+    for t in range(hi1 - n, lo1 - 1, -1):
+        acc1 += sf[o1 + t]
+        sf[o1 + t] = min(acc1, 1.0)
+    for t in range(hi2 - n, lo2 - 1, -1):
+        acc2 += sf[o2 + t]
+        sf[o2 + t] = min(acc2, 1.0)
+
+
+@nb.njit(cache=True, nogil=True)
+def _span_survivals(hist, lo, hi, maxv, span_off, sf, win, pad):
     """Null survival functions of every span ``[a, b]`` of query columns into ``sf`` (at
     ``span_off[a, b]``, ``(b - a + 1) * maxv + 1`` values): the convolution of the columns' score
     histograms ``hist`` (m, maxv + 1), each non-zero on ``lo[i]..hi[i]`` only, span ``[a, b]`` from
-    ``[a, b - 1]`` (:func:`_convolve`, over the non-zero windows).  ``cur`` and ``pad``: scratch of
-    ``m * (maxv + 1) + 1`` and that plus ``2 * _PAD`` values."""
+    ``[a, b - 1]`` (:func:`_convolve`, over the non-zero windows, the densities written in place in
+    ``sf``), then each span's running sum from the top (:func:`_survival2`, two spans at a time).
+    ``win`` (m, 2) int64 and ``pad`` (``m * (maxv + 1) + 1 + 2 * _PAD``): scratch."""
     m = hist.shape[0]
     for a in range(m):
         clo, chi = lo[a], hi[a]
+        o = span_off[a, a]
         for v in range(clo, chi + 1):
-            cur[v] = hist[a, v]
-        for b in range(a, m):
-            if b > a:
-                hlo, hhi = lo[b], hi[b]
-                hw = hhi - hlo + 1
-                w = chi - clo + 1
-                pad[_PAD - hw + 1:_PAD] = 0.0
-                pad[_PAD:_PAD + w] = cur[clo:chi + 1]
-                pad[_PAD + w:_PAD + w + hw - 1] = 0.0
-                nlo, nhi = clo + hlo, chi + hhi
-                _convolve(pad[_PAD - hw + 1:_PAD + w + hw - 1], w, hist[b, hlo:hhi + 1], cur[nlo:nhi + 1])
-                clo, chi = nlo, nhi
-            n = (b - a + 1) * maxv + 1
+            sf[o + v] = hist[a, v]
+        win[a, 0], win[a, 1] = clo, chi
+        for b in range(a + 1, m):
+            hlo, hhi = lo[b], hi[b]
+            hw = hhi - hlo + 1
+            w = chi - clo + 1
+            pad[_PAD - hw + 1:_PAD] = 0.0
+            pad[_PAD:_PAD + w] = sf[o + clo:o + chi + 1]
+            pad[_PAD + w:_PAD + w + hw - 1] = 0.0
+            clo, chi = clo + hlo, chi + hhi
             o = span_off[a, b]
+            _convolve(pad[_PAD - hw + 1:_PAD + w + hw - 1], w, hist[b, hlo:hhi + 1], sf[o + clo:o + chi + 1])
+            win[b, 0], win[b, 1] = clo, chi
+        for b in range(a, m, 2):
+            o1 = span_off[a, b]
+            if b + 1 < m:
+                _survival2(sf, o1, win[b, 0], win[b, 1], span_off[a, b + 1], win[b + 1, 0], win[b + 1, 1])
+            else:                           # the last span of an odd count alone
+                acc = 0.0
+                for t in range(win[b, 1], win[b, 0] - 1, -1):
+                    acc += sf[o1 + t]
+                    sf[o1 + t] = min(acc, 1.0)
+        for b in range(a, m):
+            o = span_off[a, b]
+            n = (b - a + 1) * maxv + 1
+            clo, chi = win[b, 0], win[b, 1]
             sf[o + chi + 1:o + n] = 0.0
-            acc = 0.0
-            for t in range(chi, clo - 1, -1):
-                acc += cur[t]
-                sf[o + t] = min(acc, 1.0)
             sf[o:o + clo] = sf[o + clo]
 
 
@@ -493,7 +524,7 @@ def _search_chunk(ch, n_chunks, Q_all, q_off, order, Y4, euclidean, t_start, t_l
     stats = np.empty((mmax, 3))
     span_off = np.zeros((mmax, mmax), dtype=np.int64)
     sf = np.empty(n_sf)
-    cur = np.zeros(mmax * (TOMTOM_BINS + 1) + 1)
+    win = np.empty((mmax, 2), dtype=np.int64)
     pad = np.zeros(mmax * (TOMTOM_BINS + 1) + 1 + 2 * _PAD)
     work = np.empty((2, T))
     iwork = np.zeros((10, max(T, mmax * (TOMTOM_BINS + 1) + 3, mmax + g_width[-1] + 2)), dtype=np.int64)
@@ -532,7 +563,7 @@ def _search_chunk(ch, n_chunks, Q_all, q_off, order, Y4, euclidean, t_start, t_l
             for b in range(a, m):
                 span_off[a, b] = total
                 total += (b - a + 1) * maxv + 1
-        _span_survivals(hist, lo[:m], hi[:m], maxv, span_off, sf, cur, pad)
+        _span_survivals(hist, lo[:m], hi[:m], maxv, span_off, sf, win, pad)
         _targets(Dm, E, m, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overlap, dest, work, iwork,
                  P[i], O[i], V[i])
         _pi0_bins(P[i], grid, H[i])
