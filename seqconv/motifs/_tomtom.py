@@ -102,6 +102,7 @@ def _median(row, bins, cnt, sel):
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def _lane_min_max(lanes, r):
+    """Minimum and maximum over the 64 lanes ``lanes[2 r]`` (minima) and ``lanes[2 r + 1]`` (maxima)."""
     mn, mx = lanes[2 * r, 0], lanes[2 * r + 1, 0]
     for t in range(1, 64):
         mn = lanes[2 * r, t] if lanes[2 * r, t] < mn else mn
