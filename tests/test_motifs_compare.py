@@ -269,3 +269,24 @@ def test_rank_matches_equals_sorting_every_p_value():
             keep = np.sort(first)[:k]
             np.testing.assert_array_equal(sel[i], order[keep])
             np.testing.assert_array_equal(qsel[i], q[keep])
+
+
+@pytest.mark.slow
+def test_search_with_int32_sums_equals_int16(comparer, db):
+    """The whole compiled search with int32 diagonal sums (its version for queries over 324 columns) gives
+    the same p-values, offsets, overlaps and p-value counts as with int16 sums, on real JASPAR queries."""
+    from seqconv.motifs._tomtom import diagonal_dtype, tomtom_queries
+    from seqconv.motifs.compare import _prepared
+    from seqconv.scan.pvalues import PI0_GRID
+
+    assert diagonal_dtype(324) == np.int16 and diagonal_dtype(325) == np.int32
+    queries = db[::60]
+    mats, widths = comparer._query_matrices(queries)
+    args = (_prepared(mats, comparer.metric), np.concatenate([[0], np.cumsum(widths)]).astype(np.int64),
+            np.argsort(-widths, kind="stable").astype(np.int64), 2, comparer._k_cols, True, comparer._k_start,
+            comparer._k_width, comparer._k_group, comparer._k_dest, 1, PI0_GRID)
+    K = comparer._k_cols.shape[1]
+    a = tomtom_queries(*args, np.empty((2, 2, K), dtype=np.int16))
+    b = tomtom_queries(*args, np.empty((2, 2, K), dtype=np.int32))
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)

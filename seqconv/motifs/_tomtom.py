@@ -572,21 +572,22 @@ def _search_chunk(ch, n_chunks, Q_all, q_off, order, Y4, euclidean, t_start, t_l
 
 @nb.njit(parallel=True, cache=True)
 def tomtom_queries(Q_all, q_off, order, n_chunks, Y4, euclidean, t_start, g_width, g_t0, dest, min_overlap,
-                   grid):
+                   grid, D):
     """Tomtom searches of every query (rows ``q_off[i]:q_off[i + 1]`` of ``Q_all``, prepared as the
     metric needs) against the targets: target ``t`` is columns ``t_start[t]:t_start[t] + width`` of
     ``Y4`` (4, K), the targets sorted by width in groups ``g_t0[g]:g_t0[g + 1]`` of width
     ``g_width[g]``, each target's results written at ``dest[t]``.
 
     The queries, in the order ``order``, are dealt round-robin into ``n_chunks`` chunks run in
-    parallel; each chunk allocates its work arrays once (:func:`_search_chunk`).
+    parallel; each chunk allocates its work arrays once (:func:`_search_chunk`).  ``D`` (n_chunks,
+    2, K): the chunks' diagonal sums, int16 where every query has at most 32767 // (TOMTOM_BINS + 1)
+    columns, else int32 (:func:`diagonal_dtype`; each dtype compiles its own version, when used).
 
     Returns ``p, offset, overlap`` (n_queries, T) and, per query, the counts of its p-values between
     the values of ``grid`` (n_queries, len(grid) + 1; :func:`_pi0_bins`).
     """
     nq = len(q_off) - 1
     T = len(t_start)
-    K = Y4.shape[1]
     P = np.ones((nq, T))
     O = np.zeros((nq, T), dtype=np.int64)
     V = np.zeros((nq, T), dtype=np.int64)
@@ -602,17 +603,16 @@ def tomtom_queries(Q_all, q_off, order, n_chunks, Y4, euclidean, t_start, g_widt
     for a in range(mmax):
         for b in range(a, mmax):
             n_sf += (b - a + 1) * (TOMTOM_BINS + 1) + 1
-    narrow = mmax * (TOMTOM_BINS + 1) <= 32767      # every diagonal sum fits int16
     for ch in nb.prange(n_chunks):
-        if narrow:
-            _search_chunk(ch, n_chunks, Q_all, q_off, order, Y4, euclidean, t_start, t_last, g_width, g_t0, dest,
-                          min_overlap, grid, mmax, n_sf, np.empty(K, dtype=np.int16), np.empty(K, dtype=np.int16),
-                          P, O, V, H)
-        else:
-            _search_chunk(ch, n_chunks, Q_all, q_off, order, Y4, euclidean, t_start, t_last, g_width, g_t0, dest,
-                          min_overlap, grid, mmax, n_sf, np.empty(K, dtype=np.int32), np.empty(K, dtype=np.int32),
-                          P, O, V, H)
+        _search_chunk(ch, n_chunks, Q_all, q_off, order, Y4, euclidean, t_start, t_last, g_width, g_t0, dest,
+                      min_overlap, grid, mmax, n_sf, D[ch, 0], D[ch, 1], P, O, V, H)
     return P, O, V, H
+
+
+def diagonal_dtype(max_width: int):
+    """The dtype of :func:`tomtom_queries`'s diagonal sums for queries of at most ``max_width`` columns:
+    int16 where every sum (at most ``(TOMTOM_BINS + 1)`` per column) fits, else int32."""
+    return np.int16 if max_width * (TOMTOM_BINS + 1) <= np.iinfo(np.int16).max else np.int32
 
 
 @nb.njit(cache=True, nogil=True)
