@@ -56,7 +56,7 @@ def _bin(x, euclidean):
         b = np.int32((x + 1.5) * ((_MEDIAN_BINS - 1) / 1.5))
     else:
         b = np.int32((x + 1.0) * ((_MEDIAN_BINS - 1) / 2.0))
-    return np.int16(min(max(b, 0), _MEDIAN_BINS - 1))
+    return np.uint16(min(max(b, 0), _MEDIAN_BINS - 1))
 
 
 @nb.njit(cache=True, nogil=True)
@@ -117,7 +117,7 @@ def _row_stats(q, Y4, euclidean, out, bins, cnt, sel, lanes):
 
     One pass computes the scores, their running minimum and maximum (64 lanes) and their bins
     (:func:`_bin`); the bins are counted in 4 interleaved histograms (neighbouring columns often
-    share a bin), summed into ``cnt[0]``.  ``bins`` (K,) int16, ``cnt`` (4, _MEDIAN_BINS) int32,
+    share a bin), summed into ``cnt[0]``.  ``bins`` (K,) uint16, ``cnt`` (4, _MEDIAN_BINS) int32,
     ``sel`` (K,) and ``lanes`` (>= 2, 64): scratch."""
     K = Y4.shape[1]
     q0, q1, q2, q3 = q[0], q[1], q[2], q[3]
@@ -185,7 +185,7 @@ def _min_max(row):
 def _row_stats4(Q, Y4, euclidean, S, bins4, cnt, sel, stats):
     """:func:`_row_stats` of four query columns ``Q`` (4, 4) in one pass over the targets (each
     target column loaded once): their scores into ``S`` (4, K) and bins into ``bins4`` (4, K)
-    int16; then one loop counts each row's bins in its own histogram (``cnt`` (4, _MEDIAN_BINS)
+    uint16; then one loop counts each row's bins in its own histogram (``cnt`` (4, _MEDIAN_BINS)
     int32); ``stats[r]`` = (minimum (:func:`_min_max`), maximum, median) of row ``r`` (``sel``
     (K,): scratch)."""
     K = Y4.shape[1]
@@ -519,7 +519,7 @@ def _search_chunk(ch, n_chunks, Q_all, q_off, order, Y4, euclidean, t_start, t_l
     counts = np.empty((mmax, TOMTOM_BINS + 2), dtype=np.int64)
     cnt4 = np.empty((4, TOMTOM_BINS + 2), dtype=np.int32)
     mcnt4 = np.empty((4, _MEDIAN_BINS), dtype=np.int32)
-    bins4 = np.empty((4, K), dtype=np.int16)
+    bins4 = np.empty((4, K), dtype=np.uint16)
     sel = np.empty(K)
     lanes = np.empty((8, 64))
     stats = np.empty((mmax, 3))
