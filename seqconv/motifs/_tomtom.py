@@ -470,7 +470,7 @@ def _targets(D0, E, m, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overla
             add, lim, o = c_add[cfg], c_lim[cfg], c_off[cfg]
             for d in range(D):
                 y = vals[d] - add
-                q = 1.0 - sf[o + min(max(y, 0), lim)]
+                q = 1.0 - sf[np.uint64(o + min(max(y, 0), lim))]
                 f = q * q
                 f = 0.0 if y <= 0 else f
                 f = 1.0 if y > lim else f
