@@ -206,3 +206,87 @@ def test_compiled_search_equals_the_previous_kernel(metric):
     ids = [t.id for t in targets]
     np.testing.assert_array_equal(r.p_value, row.loc[ids, "p_value"].to_numpy())
     np.testing.assert_array_equal(r.q_value, row.loc[ids, "q_value"].to_numpy())
+
+
+def test_wide_query_sums_in_int32_equal_int16(comparer, db):
+    """The diagonal sums of a query are int16 where every sum fits and int32 otherwise (queries over 324
+    columns): both give the same sums, null counts and largest integer score on a real JASPAR query."""
+    from seqconv.motifs._tomtom import _integer_rows, _row_stats
+
+    Q = comparer._query_matrices([_get(db, "CTCF")])[0]
+    m, K = Q.shape[0], comparer._k_cols.shape[1]
+    T = len(comparer._k_start)
+    t_last = np.empty(T, dtype=np.int64)
+    for g in range(len(comparer._k_width)):
+        t0, t1 = comparer._k_group[g], comparer._k_group[g + 1]
+        t_last[t0:t1] = comparer._k_start[t0:t1] + comparer._k_width[g] - 1
+    S = np.empty((m, K))
+    stats = [_row_stats(Q[r], comparer._k_cols, True, S[r], np.empty(K, dtype=np.int16),
+                        np.empty((4, 1024), dtype=np.int32), np.empty(K), np.empty((2, 64))) for r in range(m)]
+    med = np.array([s[2] for s in stats])
+    srt = np.sort(S, axis=1)                          # Tomtom's median: ranks floor(K/2) - 1 and ceil(K/2) - 1
+    np.testing.assert_array_equal(med, (srt[:, K // 2 - 1] + srt[:, (K + 1) // 2 - 1]) / 2)
+    small, large = min(s[0] - s[2] for s in stats), max(s[1] - s[2] for s in stats)
+    off, out = np.floor(small), []
+    scale = np.floor(100 / (large - off))
+    for dt in (np.int16, np.int32):
+        E = np.empty((m, T), dtype=np.int32)
+        counts, lo, hi = np.empty((m, 102), dtype=np.int64), np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)
+        D, maxv = _integer_rows(S, med, off, scale, comparer._k_start, t_last, np.empty(K, dtype=np.uint8),
+                                np.empty(K, dtype=dt), np.empty(K, dtype=dt), E, np.empty((4, 102), dtype=np.int32),
+                                lo, hi, counts)
+        out.append((D.astype(np.int64), E, counts, lo, hi, maxv))
+    for a, b in zip(*out):
+        np.testing.assert_array_equal(a, b)
+    # the counts are the integer scores' histogram, and the sums from the first row add one score per row
+    V = np.floor((S - med[:, None] - off) * scale + 0.5).astype(np.int64)
+    np.testing.assert_array_equal(out[0][2][0], np.bincount(V[0], minlength=102))
+    c0 = comparer._k_start[np.argmax(comparer._k_width[np.searchsorted(comparer._k_group, np.arange(T), "right") - 1]
+                                     >= m)]
+    assert out[0][0][c0] == sum(V[i, c0 + i] for i in range(m))
+
+
+def test_rank_matches_equals_sorting_every_p_value():
+    """rank_matches (k smallest p-values by insertion, the rest bucketed by exponent and mantissa bits) gives
+    the entries and q-values of sorting all p-values: ties, subnormal and equal p-values, several k."""
+    from seqconv.motifs._tomtom import rank_matches
+
+    rng = np.random.default_rng(5)
+    nq, T = 40, 1200
+    P = rng.random((nq, T)) ** 4
+    P[:10, :30] *= 1e-310                                 # subnormal
+    P[10:20] = np.round(P[10:20], 2)                      # many ties
+    P[20:25, :] = 1.0
+    V = rng.integers(1, 6, (nq, T))
+    pi0 = rng.uniform(0.3, 1.0, nq)
+    for k in (1, 3, 40):
+        sel, qsel = rank_matches(P, V, pi0, 2, k)
+        for i in range(nq):
+            order = np.lexsort((np.arange(T), -V[i], P[i]))
+            ps = P[i, order]
+            q = np.minimum.accumulate(np.minimum(pi0[i] * ps * T / np.arange(1, T + 1), 1.0)[::-1])[::-1]
+            _, first = np.unique(order // 2, return_index=True)
+            keep = np.sort(first)[:k]
+            np.testing.assert_array_equal(sel[i], order[keep])
+            np.testing.assert_array_equal(qsel[i], q[keep])
+
+
+@pytest.mark.slow
+def test_search_with_int32_sums_equals_int16(comparer, db):
+    """The whole compiled search with int32 diagonal sums (its version for queries over 324 columns) gives
+    the same p-values, offsets, overlaps and p-value counts as with int16 sums, on real JASPAR queries."""
+    from seqconv.motifs._tomtom import diagonal_dtype, tomtom_queries
+    from seqconv.motifs.compare import _prepared
+    from seqconv.scan.pvalues import PI0_GRID
+
+    assert diagonal_dtype(324) == np.int16 and diagonal_dtype(325) == np.int32
+    queries = db[::60]
+    mats, widths = comparer._query_matrices(queries)
+    args = (_prepared(mats, comparer.metric), np.concatenate([[0], np.cumsum(widths)]).astype(np.int64),
+            np.argsort(-widths, kind="stable").astype(np.int64), 2, comparer._k_cols, True, comparer._k_start,
+            comparer._k_width, comparer._k_group, comparer._k_dest, 1, PI0_GRID)
+    K = comparer._k_cols.shape[1]
+    a = tomtom_queries(*args, np.empty((2, 2, K), dtype=np.int16))
+    b = tomtom_queries(*args, np.empty((2, 2, K), dtype=np.int32))
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)

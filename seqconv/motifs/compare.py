@@ -62,7 +62,7 @@ import numpy as np
 import pandas as pd
 
 from seqconv.errors import InputError
-from seqconv.motifs._tomtom import rank_matches, similarities, tomtom_queries
+from seqconv.motifs._tomtom import diagonal_dtype, rank_matches, similarities, tomtom_queries
 from seqconv.progress import progress_iter
 
 METRICS = ("euclidean", "pearson", "covariance")
@@ -398,8 +398,9 @@ class MotifComparer:
         order = np.argsort(-widths, kind="stable").astype(np.int64)     # widest first: chunks balance
         n_chunks = max(1, min(len(widths), nb.get_num_threads()))
         euclidean = self.metric == "euclidean"
+        D = np.empty((n_chunks, 2, self._k_cols.shape[1]), dtype=diagonal_dtype(int(widths.max())))
         P, O, V, H = tomtom_queries(Q_all, q_off, order, n_chunks, self._k_cols, euclidean, self._k_start,
-                                    self._k_width, self._k_group, self._k_dest, int(self.min_overlap), PI0_GRID)
+                                    self._k_width, self._k_group, self._k_dest, int(self.min_overlap), PI0_GRID, D)
         n_entries = P.shape[1]
         # Tomtom's q-values: over every target and orientation, with pi0 estimated from them
         pi0 = pi0_from_histograms(H) if n_entries > 100 else np.ones(len(widths))
