@@ -214,3 +214,29 @@ def test_collect_adds_pieces_in_a_helper_thread_and_raises_its_errors(tmp_path, 
     with pytest.raises(ValueError, match="bad letter"):
         _PieceWriter(run.bank, run.stream, tmp_path).collect(broken(), rows=1)
     assert not [t for t in threading.enumerate() if t.name == "seqconv-pieces"]    # the helper was joined
+
+
+def test_a_failed_text_write_is_raised_by_write(tmp_path):
+    """The text of each piece is written by a helper thread while the next is formatted: a write that
+    fails there (a full disk) is raised by `_PieceWriter.write`, which then stops."""
+    run = _Run(str(EXAMPLE_FA), jaspar_collection()[::50], ScanOptions(threshold=0.02, block=1000))
+    writer = _PieceWriter(run.bank, run.stream, tmp_path)
+    writer.collect(run.hits(), rows=500)
+    assert len(writer.pieces) >= 4
+
+    class Full:
+        def __init__(self):
+            self.calls = 0
+
+        def write(self, data):
+            self.calls += 1
+            if self.calls > 2:
+                raise OSError(28, "No space left on device")
+            return len(data)
+
+    dst = Full()
+    with pytest.raises(OSError, match="No space"):
+        writer.write(dst, "tsv", run.n_tests(), run.pi0())
+    writer.close()
+    # the header, one piece's text, the failure, at most the one piece's write already queued behind it
+    assert 3 <= dst.calls <= 4 < 1 + len(writer.pieces)

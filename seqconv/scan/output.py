@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import queue
 import threading
 from pathlib import Path
@@ -119,6 +121,11 @@ def _pack_piece(order, col, seq, start, score, pidx, matched, widths, counts, sh
             if c < 0 or c >= len(counts):
                 raise ValueError("a hit's p-value entry lies below its motif's threshold")
             counts[c] += 1
+
+
+def _write_parts(dst, parts: list) -> None:
+    for part in parts:
+        dst.write(part)
 
 
 def _threads_may_launch_kernels() -> bool:
@@ -300,7 +307,10 @@ class _PieceWriter:
             return self.n_hits
         self.spill.fh.close()
         buf = np.empty(max(size for _, size, _ in self.pieces), dtype=np.uint8)   # one buffer for every piece
-        with open(self.spill.fh.name, "r+b", buffering=0) as src:      # r+: its read stretches are freed
+        # the text of one piece is written by a helper thread while the next is formatted (two buffers)
+        with open(self.spill.fh.name, "r+b", buffering=0) as src, \
+                concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="seqconv-write") as writer:
+            pending: collections.deque = collections.deque()
             for k, (offset, size, n) in enumerate(self.pieces):
                 if self.spill.active and k + 1 < len(self.pieces):   # the next piece read ahead from disk
                     prefetch(src.fileno(), *self.pieces[k + 1][:2])
@@ -319,7 +329,13 @@ class _PieceWriter:
                     pidx = rank_c[pidx - self._shift[col]]
                 else:
                     pidx = np.searchsorted(used, pidx).astype(np.int32)   # entry -> its rank among those used
-                rows.write_hits(dst, col, seq, start, score, pidx, rank, bank.minus_of, bank.widths, sites)
+                if len(pending) == 2:           # the write of the piece before last frees its buffer
+                    pending.popleft().result()
+                parts = rows.format_hits(col, seq, start, score, pidx, rank, bank.minus_of, bank.widths, sites,
+                                         slot=k % 2)
+                pending.append(writer.submit(_write_parts, dst, parts))
+            while pending:
+                pending.popleft().result()
         return self.n_hits
 
     def close(self) -> None:

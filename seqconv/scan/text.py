@@ -398,7 +398,7 @@ class TextRows:
         self.seqs = _padded(_layout(sequence_ids))
         self.source = _padded(_layout([_SOURCE]))[0]
         self.s_text = self.e_text = None
-        self._out = np.zeros(0, dtype=np.uint8)
+        self._out: dict[int, np.ndarray] = {}
 
     def strands(self, motif_of: np.ndarray, minus_of: np.ndarray) -> None:
         """Texts ``S`` of the motif-strands (motif index ``motif_of[j]``, minus strand ``minus_of[j]``)."""
@@ -436,20 +436,25 @@ class TextRows:
         ``rank[pidx]`` (int32); ``minus_of, widths`` : (n_strands,) bool and int64 per motif-strand;
         ``sites`` : uint8, the rows' matched sites one after another (row ``i``'s is
         ``widths[col[i]]`` long), then :data:`_PAD` more bytes."""
+        for part in self.format_hits(col, seq, start, score, pidx, rank, minus_of, widths, sites):
+            dst.write(part)
+
+    def format_hits(self, col, seq, start, score, pidx, rank, minus_of, widths, sites, *, slot: int = 0) -> list:
+        """:meth:`write_hits`'s text as memoryviews of a buffer kept for ``slot`` (reused by the next call with
+        that slot: a caller writing one piece's text while the next is formatted alternates two slots)."""
         n = len(col)
         if n == 0:
-            return
+            return []
         n_chunks = max(1, -(-n // self.CHUNK_ROWS))
         bounds, site0 = _text_bounds(n_chunks, col, seq, pidx, rank, widths, self.s_text[1], self.e_text[1],
                                      self.seqs[1])
-        if len(self._out) < bounds[n_chunks] + _PAD:       # one buffer for every piece (no fresh pages each time)
-            self._out = np.empty(int(bounds[n_chunks] + _PAD) * 5 // 4, dtype=np.uint8)
-        out = self._out
+        out = self._out.get(slot)
+        if out is None or len(out) < bounds[n_chunks] + _PAD:    # one buffer per slot (no fresh pages each time)
+            out = self._out[slot] = np.empty(int(bounds[n_chunks] + _PAD) * 5 // 4, dtype=np.uint8)
         ends = _write_hits(out, bounds, site0, self.kind, n_chunks, col, seq, start, score, pidx, rank, minus_of,
                            widths, sites, *self.s_text, *self.e_text, *self.seqs, self.source)
         view = memoryview(out)
-        for c in range(n_chunks):
-            dst.write(view[bounds[c]:ends[c]])
+        return [view[bounds[c]:ends[c]] for c in range(n_chunks)]
 
     def write(self, dst, motif, seq, start, end, minus, score, p_value, q_value, m_data, m_start) -> None:
         """Write rows given as columns to the binary file ``dst`` (every row its own motif-strand and entry).
