@@ -28,8 +28,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import ctypes
-import ctypes.util
 import errno
+import functools
 import gzip
 import io
 import os
@@ -205,34 +205,28 @@ def output_kind(path) -> str:
 
 # ------------------------------------------------------------------ writers
 
-def _sync_file_range():
-    """Linux's ``sync_file_range`` from the C library, or None where there is none."""
+@functools.cache
+def _libc(name: str, *argtypes):
+    """The C library's function ``name`` (returning int), looked up on first use, or None where it has none
+    (not Linux, or an older C library)."""
     if not sys.platform.startswith("linux"):
         return None
     try:
-        fn = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True).sync_file_range
+        fn = getattr(ctypes.CDLL(None, use_errno=True), name)   # the process's own symbols: libc's included
     except (OSError, AttributeError):
         return None
-    fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    fn.restype = ctypes.c_int
+    fn.argtypes, fn.restype = list(argtypes), ctypes.c_int
     return fn
+
+
+def _sync_file_range():
+    return _libc("sync_file_range", ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
 
 
 def _fallocate():
-    """Linux's ``fallocate`` from the C library, or None where there is none."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        fn = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True).fallocate
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
-    fn.restype = ctypes.c_int
-    return fn
+    return _libc("fallocate", ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
 
 
-_SYNC_FILE_RANGE = _sync_file_range()
-_FALLOCATE = _fallocate()
 _FALLOC_FL_KEEP_SIZE, _FALLOC_FL_PUNCH_HOLE = 1, 2
 _SFR_WAIT_BEFORE, _SFR_WRITE, _SFR_WAIT_AFTER = 1, 2, 4
 
@@ -262,7 +256,8 @@ class StreamWriter:
         except OSError:
             regular, self.pos = False, 0
         self.done = self.pos - self.pos % self.WINDOW     # stretches before this one are left as they are
-        self.active = _SYNC_FILE_RANGE is not None and regular
+        self.sync = _sync_file_range() if regular else None
+        self.active = self.sync is not None
 
     def tell(self) -> int:
         return self.pos
@@ -278,11 +273,11 @@ class StreamWriter:
         self.fh.flush()
         W = self.WINDOW
         while self.active and self.pos - self.done >= W:
-            if _SYNC_FILE_RANGE(self.fd, self.done, W, _SFR_WRITE) != 0:
+            if self.sync(self.fd, self.done, W, _SFR_WRITE) != 0:
                 self.active = False                 # refused (e.g. a file system without it): plain writes
                 break
             if self.done >= W:
-                _SYNC_FILE_RANGE(self.fd, self.done - W, W, _SFR_WAIT_BEFORE | _SFR_WRITE | _SFR_WAIT_AFTER)
+                self.sync(self.fd, self.done - W, W, _SFR_WAIT_BEFORE | _SFR_WRITE | _SFR_WAIT_AFTER)
                 self.drop(self.done - W, W)
             self.done += W
 
@@ -304,9 +299,10 @@ def release_range(fd: int, offset: int, size: int) -> bool:
     """Free the disk space (and cached pages) of bytes ``offset .. offset + size`` of the open file
     ``fd``, which then read as zeros (``fallocate(PUNCH_HOLE)``: a temporary file read once gives its
     space back as it is read); False where the file system or platform does not support it."""
-    if _FALLOCATE is None or size <= 0:
+    fallocate = _fallocate()
+    if fallocate is None or size <= 0:
         return False
-    return _FALLOCATE(fd, _FALLOC_FL_PUNCH_HOLE | _FALLOC_FL_KEEP_SIZE, offset, size) == 0
+    return fallocate(fd, _FALLOC_FL_PUNCH_HOLE | _FALLOC_FL_KEEP_SIZE, offset, size) == 0
 
 
 def drop_page_cache(fd: int, offset: int, size: int) -> bool:

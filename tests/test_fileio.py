@@ -258,12 +258,12 @@ def test_stream_writer_writes_every_byte_and_drops_each_window_once_written(tmp_
     """Bytes equal a plain write across window edges (writes smaller and larger than a window); on
     Linux each window's writeback is started once, and the window before it waited for and dropped."""
     calls = []
-    real = fileio._SYNC_FILE_RANGE
+    real = fileio._sync_file_range()
     if real is not None:
         def record(fd, offset, n, flags):
             calls.append(("sync", offset, n, flags))
             return real(fd, offset, n, flags)
-        monkeypatch.setattr(fileio, "_SYNC_FILE_RANGE", record)
+        monkeypatch.setattr(fileio, "_sync_file_range", lambda: record)
     monkeypatch.setattr(os, "posix_fadvise", lambda fd, o, n, advice: calls.append(("drop", o, n, advice)))
     monkeypatch.setattr(StreamWriter, "WINDOW", 1000)
     rng = np.random.default_rng(0)
