@@ -43,6 +43,20 @@ _DIG2 = np.array([ord(c) for k in range(100) for c in f"{k:02d}"], dtype=np.uint
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
+def _put_digits(out, o, v, n):  # pragma: no cover - compiled by numba
+    """The ``n`` last decimal digits of ``v >= 0`` at ``out[o:o + n]``, two per step."""
+    p = o + n
+    while p - o >= 2:
+        r = (v % 100) * 2
+        v //= 100
+        out[p - 1] = _DIG2[r + 1]
+        out[p - 2] = _DIG2[r]
+        p -= 2
+    if p > o:
+        out[o] = 48 + v % 10
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
 def _put_int(out, o, v):  # pragma: no cover - compiled by numba
     if v < 0:
         out[o] = 45
@@ -53,18 +67,7 @@ def _put_int(out, o, v):  # pragma: no cover - compiled by numba
     while t >= 10:
         t //= 10
         n += 1
-    p = o + n
-    while v >= 100:
-        r = (v % 100) * 2
-        v //= 100
-        out[p - 1] = _DIG2[r + 1]
-        out[p - 2] = _DIG2[r]
-        p -= 2
-    if v >= 10:
-        out[p - 1] = _DIG2[2 * v + 1]
-        out[p - 2] = _DIG2[2 * v]
-    else:
-        out[p - 1] = 48 + v
+    _put_digits(out, o, v, n)
     return o + n
 
 
@@ -97,15 +100,7 @@ def _put_g(out, o, v, digits, buf):  # pragma: no cover - compiled by numba
     elif mi < top // 10:
         e -= 1
         mi = int(np.floor(v / _POW10[e - digits + 1 + _POW10_ZERO] + 0.5))
-    d = digits
-    while d >= 2:
-        r = (mi % 100) * 2
-        mi //= 100
-        buf[d - 1] = _DIG2[r + 1]
-        buf[d - 2] = _DIG2[r]
-        d -= 2
-    if d == 1:
-        buf[0] = 48 + mi % 10
+    _put_digits(buf, 0, mi, digits)
     nd = digits
     while nd > 1 and buf[nd - 1] == 48:
         nd -= 1
