@@ -297,7 +297,6 @@ class _PieceWriter:
             rank_c = np.zeros(len(self.counts), dtype=np.int32)      # counted entry -> its text
             rank_c[used_c] = np.arange(len(used), dtype=np.int32)
         self.counts, self.entries = _NO_COUNTS, []
-        rank = np.arange(len(used), dtype=np.int32)                  # the rows' entries are replaced by their texts'
         strand = np.searchsorted(bank.sf_off, used, side="right") - 1
         rows = TextRows(bank.motif_ids, bank.motif_names, self.stream.ids, fmt)
         rows.strands(bank.motif_of, bank.minus_of)
@@ -325,13 +324,13 @@ class _PieceWriter:
                 if not release_range(src.fileno(), offset, size) and self.spill.active:
                     drop_page_cache(src.fileno(), offset, size)
                 start, score, col, seq, pidx, sites = _unpack_piece(buf[:size], n)
-                if dense:
+                if dense:                           # the rows' entries are replaced by their texts' numbers
                     pidx = rank_c[pidx - self._shift[col]]
                 else:
                     pidx = np.searchsorted(used, pidx).astype(np.int32)   # entry -> its rank among those used
                 if len(pending) == 2:           # the write of the piece before last frees its buffer
                     pending.popleft().result()
-                parts = rows.format_hits(col, seq, start, score, pidx, rank, bank.minus_of, bank.widths, sites,
+                parts = rows.format_hits(col, seq, start, score, pidx, bank.minus_of, bank.widths, sites,
                                          slot=k % 2)
                 pending.append(writer.submit(_write_parts, dst, parts))
             while pending:

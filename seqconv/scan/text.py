@@ -240,7 +240,7 @@ def _cat(a_data, a_off, a_idx, b_data, b_off, b_idx):  # pragma: no cover - comp
 
 
 @nb.njit(cache=True, nogil=True)
-def _text_bounds(n_chunks, col, seq, pidx, rank, widths, s_off, e_off, q_off):  # pragma: no cover - numba
+def _text_bounds(n_chunks, col, seq, pidx, widths, s_off, e_off, q_off):  # pragma: no cover - numba
     """Where each of ``n_chunks`` chunks of rows (see :func:`_write_hits`) starts in the text buffer (an
     upper bound of every row's text) and in the sites, ``(n_chunks + 1,)`` each."""
     n = len(col)
@@ -254,7 +254,7 @@ def _text_bounds(n_chunks, col, seq, pidx, rank, widths, s_off, e_off, q_off):  
         for i in range(a, b):
             j = col[i]
             s = seq[i]
-            e = rank[pidx[i]]
+            e = pidx[i]
             width += widths[j]
             size += (s_off[j + 1] - s_off[j]) + (e_off[e + 1] - e_off[e]) + 2 * (q_off[s + 1] - q_off[s])
         bounds[c + 1] = bounds[c] + size + width + (120 + 2 * _PAD) * (b - a)
@@ -263,15 +263,15 @@ def _text_bounds(n_chunks, col, seq, pidx, rank, widths, s_off, e_off, q_off):  
 
 
 @nb.njit(parallel=True, cache=True, nogil=True)
-def _write_hits(out, bounds, site0, kind, n_chunks, col, seq, start, score, pidx, rank, minus_of, widths, sites,
+def _write_hits(out, bounds, site0, kind, n_chunks, col, seq, start, score, pidx, minus_of, widths, sites,
                 s_data, s_off, e_data, e_off, q_data, q_off, source):  # pragma: no cover - compiled by numba
     """Rows of hits written as text, in ``n_chunks`` parallel chunks into ``out`` (at least
     ``bounds[n_chunks] + _PAD`` bytes; ``bounds, site0`` from :func:`_text_bounds`); returns each
     chunk's end.
 
     Row ``i`` is motif-strand ``col[i]`` (``minus_of``, ``widths`` and text ``S`` per strand) on
-    sequence ``seq[i]`` (text ``Q``) from ``start[i]``, float ``score[i]``, p-value table entry
-    ``rank[pidx[i]]`` (text ``E``); its site is the next ``widths[col[i]]`` letters of ``sites``
+    sequence ``seq[i]`` (text ``Q``) from ``start[i]``, float ``score[i]``, the text ``E`` of
+    entry ``pidx[i]`` (see :meth:`TextRows.entries`); its site is the next ``widths[col[i]]`` letters of ``sites``
     (the rows' sites one after another).  Lines (``|`` a tab): TSV ``S seq|start|end|strand|score E
     site``, BED ``seq|start|end|S E``, GFF ``seq source start+1|end|round(score, 3) S seq E site``
     (no space between the parts; see :class:`TextRows` for ``S`` and ``E``).  Every layout is
@@ -289,7 +289,7 @@ def _write_hits(out, bounds, site0, kind, n_chunks, col, seq, start, score, pidx
             si = seq[i]
             w = widths[j]
             st = start[i]
-            e = rank[pidx[i]]
+            e = pidx[i]
             if kind == 0:
                 o = _copy(out, o, s_data, s_off[j], s_off[j + 1])
                 o = _copy(out, o, q_data, q_off[si], q_off[si + 1])
@@ -423,30 +423,30 @@ class TextRows:
                       (format_g(p_value, 3), idx), ";qvalue=", (format_g(q_value, 3), idx), ";sequence=")
         self.e_text = _padded(e)
 
-    def write_hits(self, dst, col, seq, start, score, pidx, rank, minus_of, widths, sites) -> None:
+    def write_hits(self, dst, col, seq, start, score, pidx, minus_of, widths, sites) -> None:
         """Write one piece's rows to the binary file ``dst``.
 
         ``col, seq, start, score, pidx`` : (n,) per row: motif-strand (int32), sequence (int32),
-        start (int64), score (float64) and p-value table entry (int32), whose text ``E`` is number
-        ``rank[pidx]`` (int32); ``minus_of, widths`` : (n_strands,) bool and int64 per motif-strand;
+        start (int64), score (float64) and the number of its text ``E`` among those
+        :meth:`entries` set (int32); ``minus_of, widths`` : (n_strands,) bool and int64 per motif-strand;
         ``sites`` : uint8, the rows' matched sites one after another (row ``i``'s is
         ``widths[col[i]]`` long), then :data:`_PAD` more bytes."""
-        for part in self.format_hits(col, seq, start, score, pidx, rank, minus_of, widths, sites):
+        for part in self.format_hits(col, seq, start, score, pidx, minus_of, widths, sites):
             dst.write(part)
 
-    def format_hits(self, col, seq, start, score, pidx, rank, minus_of, widths, sites, *, slot: int = 0) -> list:
+    def format_hits(self, col, seq, start, score, pidx, minus_of, widths, sites, *, slot: int = 0) -> list:
         """:meth:`write_hits`'s text as memoryviews of a buffer kept for ``slot`` (reused by the next call with
         that slot: a caller writing one piece's text while the next is formatted alternates two slots)."""
         n = len(col)
         if n == 0:
             return []
         n_chunks = max(1, -(-n // self.CHUNK_ROWS))
-        bounds, site0 = _text_bounds(n_chunks, col, seq, pidx, rank, widths, self.s_text[1], self.e_text[1],
+        bounds, site0 = _text_bounds(n_chunks, col, seq, pidx, widths, self.s_text[1], self.e_text[1],
                                      self.seqs[1])
         out = self._out.get(slot)
         if out is None or len(out) < bounds[n_chunks] + _PAD:    # one buffer per slot (no fresh pages each time)
             out = self._out[slot] = np.empty(int(bounds[n_chunks] + _PAD) * 5 // 4, dtype=np.uint8)
-        ends = _write_hits(out, bounds, site0, self.kind, n_chunks, col, seq, start, score, pidx, rank, minus_of,
+        ends = _write_hits(out, bounds, site0, self.kind, n_chunks, col, seq, start, score, pidx, minus_of,
                            widths, sites, *self.s_text, *self.e_text, *self.seqs, self.source)
         view = memoryview(out)
         return [view[bounds[c]:ends[c]] for c in range(n_chunks)]
@@ -472,5 +472,5 @@ class TextRows:
         self.entries(p_value, q_value, motif, minus)
         idx = np.arange(n, dtype=np.int32)
         self.write_hits(dst, idx, np.ascontiguousarray(seq, dtype=np.int32), start,
-                        np.ascontiguousarray(score, dtype=np.float64), idx, idx, minus, widths,
+                        np.ascontiguousarray(score, dtype=np.float64), idx, minus, widths,
                         np.concatenate([sites, np.zeros(_PAD, dtype=np.uint8)]))
