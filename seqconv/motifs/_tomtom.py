@@ -110,6 +110,23 @@ def _lane_min_max(lanes, r):
     return mn, mx
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _count4(vals, cnt4):
+    """The counts of the values ``vals`` in 4 interleaved histograms ``cnt4`` (4, n_bins) (zeroed first;
+    neighbours go to different rows, so no increment waits on the one before): their sum is the histogram."""
+    K = vals.shape[0]
+    K4 = K - K % 4
+    cnt4[:] = 0
+    c0, c1, c2, c3 = cnt4[0], cnt4[1], cnt4[2], cnt4[3]
+    for k in range(0, K4, 4):
+        c0[vals[k]] += 1
+        c1[vals[k + 1]] += 1
+        c2[vals[k + 2]] += 1
+        c3[vals[k + 3]] += 1
+    for k in range(K4, K):
+        c0[vals[k]] += 1
+
+
 @nb.njit(cache=True, nogil=True)
 def _row_stats(q, Y4, euclidean, out, bins, cnt, sel, lanes):
     """Scores of one query column ``q`` (4,) against every target column (``Y4`` (4, K)) into
@@ -144,16 +161,8 @@ def _row_stats(q, Y4, euclidean, out, bins, cnt, sel, lanes):
     mn, mx = _lane_min_max(lanes, 0)
     if not mx > mn:
         return mn, mx, mn
-    cnt[:] = 0
+    _count4(bins, cnt)
     c0, c1, c2, c3 = cnt[0], cnt[1], cnt[2], cnt[3]
-    K4 = K - K % 4
-    for k in range(0, K4, 4):
-        c0[bins[k]] += 1
-        c1[bins[k + 1]] += 1
-        c2[bins[k + 2]] += 1
-        c3[bins[k + 3]] += 1
-    for k in range(K4, K):
-        c0[bins[k]] += 1
     for b in range(_MEDIAN_BINS):
         c0[b] += c1[b] + c2[b] + c3[b]
     return mn, mx, _median(out, bins, c0, sel)
@@ -367,25 +376,17 @@ def _integer_rows(S, med, off, scale, t_start, t_last, V, D0, D1, E, cnt4, lo, h
     ``t_start[t]`` (an alignment runs from one motif's first column to the other's last: its sum is
     the diagonal sum at its start, exact in integers).  Returns the array holding the sums from the
     first row, and the largest integer score."""
-    m, K = med.shape[0], S.shape[1]
+    m = med.shape[0]
     Dp, Dc = D0, D1
     Dp[:] = 0
     maxv = 0
     T = t_last.shape[0]
-    K4 = K - K % 4
     c0, c1, c2, c3 = cnt4[0], cnt4[1], cnt4[2], cnt4[3]
     for i in range(m - 1, -1, -1):
         _integer_row(S[i], med[i] + off, scale, V, Dc, Dp)
         for t in range(T):                  # a target's last column ends its diagonals
             Dc[t_last[t]] = V[t_last[t]]
-        cnt4[:] = 0
-        for k in range(0, K4, 4):
-            c0[V[k]] += 1
-            c1[V[k + 1]] += 1
-            c2[V[k + 2]] += 1
-            c3[V[k + 3]] += 1
-        for k in range(K4, K):
-            c0[V[k]] += 1
+        _count4(V, cnt4)
         c = counts[i]
         lo_i, hi_i = TOMTOM_BINS + 1, 0
         for v in range(TOMTOM_BINS + 2):
