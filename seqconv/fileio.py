@@ -176,6 +176,33 @@ def _unregister(tmp) -> None:
     _live_temps.discard(str(tmp))
 
 
+def _new_temp(tmp_dir, prefix: str, suffix: str, *, folder: bool = False) -> str:
+    """Create a fresh temporary file (``folder=False``, mode 0600) or folder (0700) and register it.
+
+    The name is registered *before* the file exists, so a signal at any point of the creation leaves
+    nothing the backstop (:func:`remove_live_temps`) does not know about (``tempfile.mkstemp`` creates the file
+    and only then returns its name to Python code that a signal handler could interrupt).
+    """
+    tmp_dir = os.path.abspath(tmp_dir if tmp_dir is not None else tempfile.gettempdir())
+    for _ in range(100):
+        name = os.path.join(tmp_dir, f"{prefix}{os.urandom(5).hex()}{suffix}")
+        _register(name)
+        try:
+            if folder:
+                os.mkdir(name, 0o700)
+            else:
+                os.close(os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600))
+            return name
+        except FileExistsError:
+            _unregister(name)
+        except BaseException:  # a signal may land after the creation: remove what may exist
+            with contextlib.suppress(OSError):
+                os.rmdir(name) if folder else os.unlink(name)
+            _unregister(name)
+            raise
+    raise FileExistsError(errno.EEXIST, "no free temporary name", os.path.join(tmp_dir, prefix))
+
+
 def remove_live_temps() -> list[str]:
     """Remove every temporary file/folder a writer of this process still holds (signal backstop)."""
     removed = []
@@ -345,17 +372,15 @@ def atomic_path(path, *, suffix: str | None = None, inputs=()):
         target = Path(path)
         tmp_dir, prefix = None, "seqconv-out-"
     try:
-        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix or ".tmp", dir=tmp_dir)
+        tmp = _new_temp(tmp_dir, prefix, suffix or ".tmp")
     except OSError as exc:
         _remove_dirs(made)
         raise (env_error(exc, target.parent, action="create a file in the output folder") or exc) from None
-    os.close(fd)
-    _register(tmp)
     try:
         yield Path(tmp)
         check_not_input(path, inputs)
         if kind == "file":
-            # mkstemp creates the file 0600; give the output the mode a plain open() would (0666 & ~umask)
+            # the temporary file is created 0600; give the output the mode a plain open() would (0666 & ~umask)
             os.chmod(tmp, 0o666 & ~_umask())
             os.replace(tmp, target)
         elif kind == "stdout":
@@ -412,11 +437,10 @@ def atomic_dir(path, *, inputs=()):
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
     made = _make_parents(target.parent)
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+        tmp = Path(_new_temp(target.parent, f".{target.name}.", ".tmp", folder=True))
     except OSError as exc:
         _remove_dirs(made)
         raise (env_error(exc, target.parent, action="create the output folder") or exc) from None
-    _register(tmp)
     try:
         yield tmp
         for p in tmp.rglob("*"):

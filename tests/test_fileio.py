@@ -210,6 +210,57 @@ def test_remove_live_temps_is_the_signal_backstop(tmp_path):
         cm.__exit__(None, None, None)  # the rename finds nothing: the run was interrupted
 
 
+
+class _Landed(BaseException):
+    """Stands for the signal handler's Interrupted, raised at one chosen bytecode."""
+
+
+def _interrupt_at(k):
+    """A tracer raising _Landed at the k-th bytecode run inside seqconv.fileio (what a Python signal
+    handler can do: it runs between any two bytecodes); returns the tracer and a list that fills if it fired."""
+    seen, fired = [0], []
+
+    def trace(frame, event, arg):
+        if frame.f_code.co_filename != fileio.__file__:
+            return None
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            seen[0] += 1
+            if seen[0] == k:
+                fired.append(frame.f_code.co_name)
+                raise _Landed
+        return trace
+    return trace, fired
+
+
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_a_signal_at_any_bytecode_of_the_setup_leaves_nothing(tmp_path, kind):
+    # the CI once kept a temporary bedGraph: the signal landed between mkstemp's creation and the
+    # registration; now every bytecode of the writer's setup is tried, and the backstop finds all
+    out = tmp_path / "out"
+    out.mkdir()
+    opener = (lambda: atomic_path(out / "o.tsv")) if kind == "file" else (lambda: atomic_dir(out / "d"))
+    k, hit = 0, 0
+    while True:
+        k += 1
+        trace, fired = _interrupt_at(k)
+        cm = opener()
+        sys.settrace(trace)
+        try:
+            cm.__enter__()
+            sys.settrace(None)
+            break  # past the setup: every earlier bytecode was tried
+        except _Landed:
+            sys.settrace(None)
+        finally:
+            sys.settrace(None)
+        hit += bool(fired)
+        remove_live_temps()
+        assert list(out.iterdir()) == [], (k, fired)
+    assert hit > 20  # the tracer really walked the setup
+    cm.__exit__(None, None, None)
+
+
 # ---------------------------------------------------------------- reading streams and bad bytes
 
 def test_open_text_reads_stdin_and_pipes(tmp_path, monkeypatch):
