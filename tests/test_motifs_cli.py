@@ -148,6 +148,40 @@ def test_logo_heights_and_png(tmp_path):
     assert path.name == "m.png" and path.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_logo_letters_are_stacked_to_their_heights():
+    """Each letter spans its height in bits in its column, the smallest at the bottom, the tallest on top."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from seqconv.motifs import Motif
+    from seqconv.motifs.logos import _COLORS, draw_logo, information_matrix
+
+    m = Motif("m", np.array([[1.0, 0, 0, 0], [0.25, 0.25, 0.25, 0.25], [0.2, 0.8, 0, 0], [0.1, 0.2, 0.3, 0.4]]))
+    ax = draw_logo(m, xoffset=3)
+    heights = information_matrix(m).to_numpy()
+    colour = {matplotlib.colors.to_hex(v): k for k, v in _COLORS.items()}
+    spans = {}
+    assert len(ax.patches) == 4  # one patch per letter colour
+    for patch in ax.patches:
+        letter = colour[matplotlib.colors.to_hex(patch.get_facecolor())]
+        v = patch.get_path().vertices
+        for col in np.unique(np.round(v[:, 0]).astype(int)):
+            sel = np.abs(v[:, 0] - col) <= 0.5
+            spans[(col - 3, letter)] = (v[sel, 1].min(), v[sel, 1].max(), v[sel, 0].min(), v[sel, 0].max())
+    assert (0, "A") in spans and not any(k[0] == 1 for k in spans)  # a column of 0 bits draws nothing
+    for (col, letter), (lo, hi, left, right) in spans.items():
+        h = heights[col, "ACGT".index(letter)]
+        below = sum(x for x in heights[col] if x < h)
+        assert lo == pytest.approx(below + 0.02 * h, abs=1e-9) and hi == pytest.approx(below + 0.98 * h, abs=1e-9)
+        assert col + 3 - 0.5 < left < right < col + 3 + 0.5
+    assert spans[(2, "A")][1] < spans[(2, "C")][0]          # A (0.2) under C (0.8)
+    assert spans[(3, "T")][0] > spans[(3, "G")][1] > spans[(3, "C")][1] > spans[(3, "A")][1]
+    assert ax.get_xlim() == (2.5, 6.5) and ax.get_ylim() == (0, 2)
+    plt.close(ax.figure)
+
+
 def test_summary_sheet_columns(tmp_path):
     """Several filter/match pairs per row: the sheet gets wider and shorter, and a partial last row is allowed."""
     from PIL import Image
