@@ -86,13 +86,20 @@ def _enospc_tsv(mp, w):
 
 
 def _mkstemp_fails(code):
+    """No temporary file can be created in the output folder (what a read-only or forbidden folder does)."""
     def patch(mp, w):
         import tempfile
+
+        from seqconv import fileio
 
         def fail(*a, **kw):
             raise OSError(code, os.strerror(code), str(kw.get("dir") or w))
 
+        def fail_new(tmp_dir, *a, **kw):
+            raise OSError(code, os.strerror(code), str(tmp_dir or w))
+
         mp.setattr(tempfile, "mkstemp", fail)
+        mp.setattr(fileio, "_new_temp", fail_new)   # the atomic writers' own creation
     return patch
 
 
