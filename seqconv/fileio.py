@@ -273,15 +273,18 @@ class StreamWriter:
     """
 
     WINDOW = 32 << 20
+    #: the most bytes handed to one write() call: larger calls cost the kernel 1.5-3x more CPU per byte here
+    #: (300 MB in 8 MB calls 0.17-0.35 sys s, in 1 MB calls 0.11-0.15; the source no longer fits the CPU caches)
+    CALL = 1 << 20
 
     def __init__(self, fh):
         self.fh = fh
-        self.fd = fh.fileno()
-        try:
+        try:                            # a file object without a descriptor (io.BytesIO): plain writes
+            self.fd = fh.fileno()
             regular = stat.S_ISREG(os.fstat(self.fd).st_mode)
             self.pos = fh.tell() if regular else 0
         except OSError:
-            regular, self.pos = False, 0
+            self.fd, regular, self.pos = None, False, 0
         self.done = self.pos - self.pos % self.WINDOW     # stretches before this one are left as they are
         self.sync = _sync_file_range() if regular else None
         self.active = self.sync is not None
@@ -290,11 +293,27 @@ class StreamWriter:
         return self.pos
 
     def write(self, data) -> int:
-        n = self.fh.write(data)
-        self.pos += n
-        if self.active and self.pos - self.done >= self.WINDOW:
-            self._advance()
-        return n
+        view = memoryview(data)
+        if view.ndim != 1 or view.itemsize != 1:
+            view = view.cast("B")
+        for at in range(0, view.nbytes, self.CALL):
+            part = view[at:at + self.CALL]
+            n = self.fh.write(part)
+            if n != part.nbytes:      # a raw file may take part of a call: the rest, in turn
+                n = (n or 0) + self._rest(part[n or 0:])
+            self.pos += n
+            if self.active and self.pos - self.done >= self.WINDOW:
+                self._advance()
+        return view.nbytes
+
+    def _rest(self, view) -> int:
+        done = 0
+        while done < view.nbytes:
+            n = self.fh.write(view[done:])
+            if not n:
+                raise OSError(f"{getattr(self.fh, 'name', 'a file')}: a write took no bytes")
+            done += n
+        return done
 
     def _advance(self) -> None:
         self.fh.flush()

@@ -338,6 +338,38 @@ def test_stream_writer_writes_every_byte_and_drops_each_window_once_written(tmp_
     assert waits == drops == [(k * 1000, 1000) for k in range(6)]       # the last window stays cached
 
 
+class _Partial(io.RawIOBase):
+    """A raw file taking at most 300 bytes a call and recording each call's size."""
+
+    def __init__(self):
+        self.data, self.calls = bytearray(), []
+
+    def writable(self):
+        return True
+
+    def fileno(self):
+        raise OSError("no descriptor")
+
+    def write(self, b):
+        self.calls.append(len(b))
+        n = min(len(b), 300)
+        self.data += bytes(b[:n])
+        return n
+
+
+def test_stream_writer_splits_large_writes_and_finishes_partial_ones(monkeypatch):
+    """Writes above CALL bytes reach the file in calls of at most CALL bytes; a raw file taking part
+    of a call gets the rest in turn; numpy buffers of any item size are written as their bytes."""
+    monkeypatch.setattr(StreamWriter, "CALL", 1000)
+    raw = _Partial()
+    w = StreamWriter(raw)
+    assert not w.active                     # no descriptor: a plain write
+    a = np.arange(700, dtype=np.int32)      # 2800 bytes, item size 4
+    assert w.write(a) == 2800 and w.write(b"xyz") == 3
+    assert bytes(raw.data) == a.tobytes() + b"xyz" and w.tell() == 2803
+    assert max(raw.calls) <= 1000 and len(raw.calls) > 3
+
+
 def test_stream_writer_into_a_pipe_is_a_plain_write():
     r, wfd = os.pipe()
     with open(wfd, "wb") as fh:

@@ -316,7 +316,7 @@ class _PieceWriter:
                 src.seek(offset)
                 view = memoryview(buf)[:size]
                 while view.nbytes:
-                    got = src.readinto(view)
+                    got = src.readinto(view[:StreamWriter.CALL])   # in 1 MB calls, as written
                     if not got:
                         raise OSError(f"{src.name}: the hits file ended early")
                     view = view[got:]
