@@ -16,6 +16,8 @@ Conversions follow the MEME suite (FIMO) definitions:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from seqconv.encode import ALPHABET
@@ -44,11 +46,13 @@ def check_background(background, *, where: str = "background") -> np.ndarray:
     bg = np.asarray(background, dtype=np.float64).reshape(-1)
     if bg.shape != (4,):
         raise InputError(f"{where}: expected 4 frequencies (A, C, G, T), got {bg.size}")
-    if not np.all(np.isfinite(bg)) or np.any(bg <= 0):
+    a, c, g, t = bg.tolist()    # four Python floats: the checks below cost ~1 us, not numpy's ~20 (a scan checks each motif's)
+    if not all(math.isfinite(x) and x > 0 for x in (a, c, g, t)):
         raise InputError(f"{where}: frequencies must be finite and > 0, got {bg.tolist()}")
-    if abs(bg.sum() - 1) > ROW_SUM_TOLERANCE:
-        raise InputError(f"{where}: frequencies must sum to 1, they sum to {bg.sum():.4g}")
-    return bg / bg.sum()
+    total = a + c + g + t
+    if abs(total - 1) > ROW_SUM_TOLERANCE:
+        raise InputError(f"{where}: frequencies must sum to 1, they sum to {total:.4g}")
+    return bg / total
 
 
 class Motif:
