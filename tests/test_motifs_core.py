@@ -96,3 +96,10 @@ def test_background_checked():
         Motif.from_counts("M", _counts(), background=[0.5, 0.5, 0.5, 0.5])
     with pytest.raises(InputError, match="> 0"):
         Motif.from_counts("M", _counts(), background=[0, 0.5, 0.25, 0.25])
+    for bad in ([float("nan"), 0.25, 0.25, 0.25], [float("inf"), 0.25, 0.25, 0.25], [-0.1, 0.4, 0.4, 0.3]):
+        with pytest.raises(InputError, match="finite and > 0"):
+            Motif.from_counts("M", _counts(), background=bad)
+    with pytest.raises(InputError, match="expected 4 frequencies"):
+        Motif.from_counts("M", _counts(), background=[0.5, 0.5])
+    bg = Motif.from_counts("M", _counts(), background=[0.1, 0.2, 0.3, 0.41]).background   # within the tolerance
+    np.testing.assert_allclose(bg, np.array([0.1, 0.2, 0.3, 0.41]) / 1.01)
