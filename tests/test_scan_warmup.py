@@ -80,3 +80,20 @@ def test_warm_cache_leaves_nothing_to_compile(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "COMPILED []" in run.stdout, run.stdout
     assert NOTICE not in run.stderr
+
+
+def test_scan_only_and_compare_only_exclude_each_other(capsys):
+    from seqconv.scan import warmup
+
+    with pytest.raises(SystemExit) as exc:
+        warmup.main(["--scan-only", "--compare-only"])
+    assert exc.value.code == 2 and "exclude each other" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_compare_only_is_the_parallel_helpers_part():
+    # the default cache (other tests have compiled the comparison kernels into it by now): a few seconds
+    run = subprocess.run([sys.executable, "-m", "seqconv.scan.warmup", "--compare-only"],
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "comparison kernels done" in run.stderr and "scan --format" not in run.stderr

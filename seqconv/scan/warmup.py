@@ -19,6 +19,9 @@ import argparse
 import contextlib
 import inspect
 import itertools
+import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -74,11 +77,48 @@ def _compile_table_variants() -> int:
     return n
 
 
-def warm_up(verbose: bool = True, *, compare_kernels: bool = True) -> float:
+def _compare_kernels() -> None:
+    compare(read_motifs("jaspar")[:3], "jaspar")
+
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def warm_up(verbose: bool = True, *, compare_kernels: bool = True, parallel: bool | None = None) -> float:
     """Run every kernel specialisation a scan uses once (and, with ``compare_kernels``, those of
-    :func:`seqconv.motifs.compare`); returns the CPU seconds taken."""
-    t0 = time.process_time()
+    :func:`seqconv.motifs.compare`); returns the CPU seconds taken (a helper process's included).
+
+    ``parallel`` (default: when two or more CPUs are usable): the comparison kernels compile in a
+    second process while this one compiles the scan kernels (numba compiles in one thread; the two
+    sets share no kernel), so the warm-up's wall time is about the longer of the two, not their sum.
+    """
+    t0, c0 = time.process_time(), _children_cpu()
     say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if verbose else (lambda msg: None)
+    if parallel is None:
+        parallel = len(os.sched_getaffinity(0)) >= 2 if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) >= 2
+    helper = None
+    if compare_kernels and parallel:
+        helper = subprocess.Popen([sys.executable, "-m", "seqconv.scan.warmup", "--compare-only", "-q"],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _scan_kernels_warm_up(say)
+    finally:
+        if helper is not None:
+            err = helper.communicate()[1]
+    if helper is not None:
+        if helper.returncode != 0:
+            raise RuntimeError(f"the comparison kernels' warm-up failed (exit {helper.returncode}): "
+                               + err.decode(errors="replace")[-2000:])
+        say("  motifs.compare: done (in a second process)")
+    elif compare_kernels:
+        _compare_kernels()
+        say("  motifs.compare: done")
+    return time.process_time() - t0 + _children_cpu() - c0
+
+
+def _scan_kernels_warm_up(say) -> None:
     with tempfile.TemporaryDirectory(prefix="seqconv-warmup-") as tmp:
         fa = Path(tmp) / "warmup.fa"
         _fasta(fa)
@@ -100,10 +140,6 @@ def warm_up(verbose: bool = True, *, compare_kernels: bool = True) -> float:
             one_hot(text, dtype="uint8", iupac="zero")
         one_hot([seqs[1][i:i + 500] for i in range(0, 5_000, 500)], dtype="uint8")
         say("  one_hot(dtype='uint8'): done")
-        if compare_kernels:
-            compare(read_motifs("jaspar")[:3], "jaspar")
-            say("  motifs.compare: done")
-    return time.process_time() - t0
 
 
 def main(argv=None) -> int:
@@ -113,11 +149,25 @@ def main(argv=None) -> int:
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing")
     parser.add_argument("--scan-only", action="store_true",
                         help="only the scan kernels, not motif comparison's (seqconv motifs; ~45 CPU s less)")
+    parser.add_argument("--compare-only", action="store_true",
+                        help="only motif comparison's kernels (what the parallel warm-up's second process runs)")
+    parser.add_argument("--serial", action="store_true",
+                        help="compile both sets in this process, one after the other (default: in parallel "
+                             "where two CPUs are usable)")
     args = parser.parse_args(argv)
+    if args.scan_only and args.compare_only:
+        parser.error("--scan-only and --compare-only exclude each other")
+    if args.compare_only:
+        t0 = time.process_time()
+        _compare_kernels()
+        if not args.quiet:
+            print(f"seqconv warm-up: comparison kernels done in {time.process_time() - t0:.0f} CPU s",
+                  file=sys.stderr)
+        return 0
     if not args.quiet:
         print("seqconv warm-up: compiling and caching the numba kernels (once after install) ...",
               file=sys.stderr, flush=True)
-    cpu = warm_up(verbose=not args.quiet, compare_kernels=not args.scan_only)
+    cpu = warm_up(verbose=not args.quiet, compare_kernels=not args.scan_only, parallel=False if args.serial else None)
     if not args.quiet:
         print(f"seqconv warm-up: done in {cpu:.0f} CPU s", file=sys.stderr)
     return 0
