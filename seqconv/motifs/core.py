@@ -46,7 +46,8 @@ def check_background(background, *, where: str = "background") -> np.ndarray:
     bg = np.asarray(background, dtype=np.float64).reshape(-1)
     if bg.shape != (4,):
         raise InputError(f"{where}: expected 4 frequencies (A, C, G, T), got {bg.size}")
-    a, c, g, t = bg.tolist()    # four Python floats: the checks below cost ~1 us, not numpy's ~20 (a scan checks each motif's)
+    # four Python floats: the checks below cost ~1 us, not numpy's ~20 (a scan checks each motif's)
+    a, c, g, t = bg.tolist()
     if not all(math.isfinite(x) and x > 0 for x in (a, c, g, t)):
         raise InputError(f"{where}: frequencies must be finite and > 0, got {bg.tolist()}")
     total = a + c + g + t
