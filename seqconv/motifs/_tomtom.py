@@ -247,41 +247,34 @@ def _convolve(pad, w, g, out):
     """One step of a span's null: ``out[q] = sum_s g[s] * pad[len(g) - 1 + q - s]`` for ``q`` in
     ``0 .. w + len(g) - 2`` (``pad``: the previous span's ``w`` values with ``len(g) - 1`` zeros on
     either side), the terms of each sum added in ascending ``s``, four per pass over ``out``: the
-    order of the plain scatter ``out[s + j] += g[s] * x[j]`` over ``s`` (a term with a zero factor
-    adds +0.0 to a non-negative sum and changes nothing)."""
+    order of the plain scatter ``out[s + j] += g[s] * x[j]`` over ``s``.  A pass covers only the
+    outputs its terms reach (``q`` in ``s .. s + w + 2``); the terms it leaves out multiply a zero
+    of ``pad``, and adding their +0.0 to a non-negative sum changes nothing (nor does starting the
+    sums from 0.0)."""
     hw = g.shape[0]
     n = w + hw - 1
+    out[:n] = 0.0
     s = 0
     while s + 4 <= hw:
         g0, g1, g2, g3 = g[s], g[s + 1], g[s + 2], g[s + 3]
-        b = hw - 1 - s
-        x0, x1, x2, x3 = pad[b:b + n], pad[b - 1:b - 1 + n], pad[b - 2:b - 2 + n], pad[b - 3:b - 3 + n]
-        if s == 0:
-            for q in range(n):
-                x = g0 * x0[q]
-                x += g1 * x1[q]
-                x += g2 * x2[q]
-                x += g3 * x3[q]
-                out[q] = x
-        else:
-            for q in range(n):
-                x = out[q]
-                x += g0 * x0[q]
-                x += g1 * x1[q]
-                x += g2 * x2[q]
-                x += g3 * x3[q]
-                out[q] = x
+        b = hw - 1
+        r = min(n, s + w + 3) - s            # outputs s .. s + r - 1 (slices from 0: the loop vectorises)
+        o = out[s:s + r]
+        x0, x1, x2, x3 = pad[b:b + r], pad[b - 1:b - 1 + r], pad[b - 2:b - 2 + r], pad[b - 3:b - 3 + r]
+        for q in range(r):
+            x = o[q]
+            x += g0 * x0[q]
+            x += g1 * x1[q]
+            x += g2 * x2[q]
+            x += g3 * x3[q]
+            o[q] = x
         s += 4
     while s < hw:
         g0 = g[s]
-        b = hw - 1 - s
-        x0 = pad[b:b + n]
-        if s == 0:
-            for q in range(n):
-                out[q] = g0 * x0[q]
-        else:
-            for q in range(n):
-                out[q] += g0 * x0[q]
+        o = out[s:s + w]
+        x0 = pad[hw - 1:hw - 1 + w]
+        for q in range(w):
+            o[q] += g0 * x0[q]
         s += 1
 
 
