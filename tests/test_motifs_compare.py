@@ -183,7 +183,8 @@ def test_compiled_search_equals_the_previous_kernel(metric):
     """The per-query compiled search (seqconv/motifs/_tomtom.py) gives exactly the table of the previous
     kernel and its Python ranking (tests/_tomtom_reference.py, the code of commit 20f64c1), on real
     JASPAR 2024 vertebrate motifs (all 879 targets): JASPAR queries, cut and blurred ones, reverse
-    complements, and random motifs (weak matches, whose q-values need every p-value)."""
+    complements, and random motifs (weak matches, whose q-values need every p-value), weak wide ones
+    among them."""
     from _tomtom_reference import reference_table
 
     from seqconv.motifs import read_motifs
@@ -196,6 +197,8 @@ def test_compiled_search_equals_the_previous_kernel(metric):
         q = Motif(f"blur{i}", p)
         queries.append(q.reverse_complement() if i % 2 else q)
     queries += [Motif(f"random{i}", rng.dirichlet(np.ones(4), size=int(w))) for i, w in enumerate([4, 9, 17, 30])]
+    # weak, wide queries like a CNN's learned filters (near-flat columns: narrow, gapped column nulls)
+    queries += [Motif(f"weak{i}", rng.dirichlet(np.full(4, 6.0), size=int(w))) for i, w in enumerate([13, 25])]
     comparer = MotifComparer(targets, metric=metric)
     for top in (5, 0):
         got = comparer.compare(queries, top=top)

@@ -247,41 +247,34 @@ def _convolve(pad, w, g, out):
     """One step of a span's null: ``out[q] = sum_s g[s] * pad[len(g) - 1 + q - s]`` for ``q`` in
     ``0 .. w + len(g) - 2`` (``pad``: the previous span's ``w`` values with ``len(g) - 1`` zeros on
     either side), the terms of each sum added in ascending ``s``, four per pass over ``out``: the
-    order of the plain scatter ``out[s + j] += g[s] * x[j]`` over ``s`` (a term with a zero factor
-    adds +0.0 to a non-negative sum and changes nothing)."""
+    order of the plain scatter ``out[s + j] += g[s] * x[j]`` over ``s``.  A pass covers only the
+    outputs its terms reach (``q`` in ``s .. s + w + 2``); the terms it leaves out multiply a zero
+    of ``pad``, and adding their +0.0 to a non-negative sum changes nothing (nor does starting the
+    sums from 0.0)."""
     hw = g.shape[0]
     n = w + hw - 1
+    out[:n] = 0.0
     s = 0
     while s + 4 <= hw:
         g0, g1, g2, g3 = g[s], g[s + 1], g[s + 2], g[s + 3]
-        b = hw - 1 - s
-        x0, x1, x2, x3 = pad[b:b + n], pad[b - 1:b - 1 + n], pad[b - 2:b - 2 + n], pad[b - 3:b - 3 + n]
-        if s == 0:
-            for q in range(n):
-                x = g0 * x0[q]
-                x += g1 * x1[q]
-                x += g2 * x2[q]
-                x += g3 * x3[q]
-                out[q] = x
-        else:
-            for q in range(n):
-                x = out[q]
-                x += g0 * x0[q]
-                x += g1 * x1[q]
-                x += g2 * x2[q]
-                x += g3 * x3[q]
-                out[q] = x
+        b = hw - 1
+        r = min(n, s + w + 3) - s            # outputs s .. s + r - 1 (slices from 0: the loop vectorises)
+        o = out[s:s + r]
+        x0, x1, x2, x3 = pad[b:b + r], pad[b - 1:b - 1 + r], pad[b - 2:b - 2 + r], pad[b - 3:b - 3 + r]
+        for q in range(r):
+            x = o[q]
+            x += g0 * x0[q]
+            x += g1 * x1[q]
+            x += g2 * x2[q]
+            x += g3 * x3[q]
+            o[q] = x
         s += 4
     while s < hw:
         g0 = g[s]
-        b = hw - 1 - s
-        x0 = pad[b:b + n]
-        if s == 0:
-            for q in range(n):
-                out[q] = g0 * x0[q]
-        else:
-            for q in range(n):
-                out[q] += g0 * x0[q]
+        o = out[s:s + w]
+        x0 = pad[hw - 1:hw - 1 + w]
+        for q in range(w):
+            o[q] += g0 * x0[q]
         s += 1
 
 
@@ -307,9 +300,12 @@ def _survival2(sf, o1, lo1, hi1, o2, lo2, hi2):
 
 
 @nb.njit(cache=True, nogil=True)
-def _span_survivals(hist, lo, hi, maxv, span_off, sf, win, pad):
-    """Null survival functions of every span ``[a, b]`` of query columns into ``sf`` (at
-    ``span_off[a, b]``, ``(b - a + 1) * maxv + 1`` values): the convolution of the columns' score
+def _span_survivals(hist, lo, hi, span_off, sf, win, pad):
+    """Null survival functions of every span ``[a, b]`` of query columns into ``sf``: the values at
+    ``t = clo..chi`` (the span's non-zero window, ``clo = lo[a] + ... + lo[b]``, ``chi`` alike) at
+    ``sf[span_off[a, b] + t]``, then one 0 at ``chi + 1`` (below ``clo`` the survival is the value at
+    ``clo``, above ``chi`` 0: the readers clamp ``t`` to ``clo..chi + 1``; the windows are packed one
+    after the other, so the p-values read from fewer cache lines).  It is the convolution of the columns' score
     histograms ``hist`` (m, maxv + 1), each non-zero on ``lo[i]..hi[i]`` only, span ``[a, b]`` from
     ``[a, b - 1]`` (:func:`_convolve`, over the non-zero windows, the densities written in place in
     ``sf``), then each span's running sum from the top (:func:`_survival2`, two spans at a time).
@@ -342,11 +338,7 @@ def _span_survivals(hist, lo, hi, maxv, span_off, sf, win, pad):
                     acc += sf[o1 + t]
                     sf[o1 + t] = min(acc, 1.0)
         for b in range(a, m):
-            o = span_off[a, b]
-            n = (b - a + 1) * maxv + 1
-            clo, chi = win[b, 0], win[b, 1]
-            sf[o + chi + 1:o + n] = 0.0
-            sf[o:o + clo] = sf[o + clo]
+            sf[span_off[a, b] + win[b, 1] + 1] = 0.0
 
 
 @nb.njit(cache=True, nogil=True)
@@ -405,7 +397,7 @@ def _integer_rows(S, med, off, scale, t_start, t_last, V, D0, D1, E, cnt4, lo, h
 
 
 @nb.njit(cache=True, nogil=True)
-def _targets(D0, E, m, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overlap, dest, work, iwork,
+def _targets(D0, E, m, U, maxv, span_off, span_win, sf, t_start, g_width, g_t0, min_overlap, dest, work, iwork,
              p_out, off_out, ov_out):
     """Per target its best complete score (ties: the larger overlap, then the first alignment) and
     the p-value of the maximum over all its alignments and both orientations; the targets in groups
@@ -415,9 +407,12 @@ def _targets(D0, E, m, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overla
     at the target's first column (``E[i, t]``, ``i`` the query row there; :func:`_integer_rows`).  Each alignment's
     (score, overlap, order) is one int64 key, and the best alignment the largest key.  The p-value
     depends on the target only through its width and best score, so it is computed once per
-    distinct best score of a group.  ``work`` (2, T) float64 and ``iwork`` (10, >= T, m * 101 + 3)
-    int64: scratch."""
+    distinct best score of a group, from the spans' survival functions ``sf`` (span ``[a, b]`` at score
+    ``t``: ``sf[span_off[a, b] + t]``, ``t`` clamped to ``span_win[a, b, 0]..span_win[a, b, 1] + 1``;
+    :func:`_span_survivals`).  ``work`` (2, T) float64 and ``iwork`` (12, >= T, m * 101 + 3) int64:
+    scratch."""
     kt, c_add, c_lim, c_off = iwork[0], iwork[1], iwork[2], iwork[3]
+    c_lo, c_hi = iwork[10], iwork[11]
     stamp, slot, vals, tslot = iwork[4], iwork[5], iwork[6], iwork[7]
     prod, pv = work[0], work[1]
     for g in range(g_width.shape[0]):
@@ -433,6 +428,7 @@ def _targets(D0, E, m, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overla
             c_add[cfg] = add
             c_lim[cfg] = ov * maxv
             c_off[cfg] = span_off[a, b]
+            c_lo[cfg], c_hi[cfg] = span_win[a, b, 0], span_win[a, b, 1] + 1
         d_lo = max(m, c_first)         # alignments d_lo..c_last start at the query's first row
         e_hi = min(m - 1, c_last)      # c_first..e_hi at the target's first column, row m - cfg
         iwork[8, 0] += 1
@@ -468,10 +464,10 @@ def _targets(D0, E, m, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overla
         for d in range(D):
             prod[d] = 1.0
         for cfg in range(c_first, c_last + 1):
-            add, lim, o = c_add[cfg], c_lim[cfg], c_off[cfg]
+            add, lim, o, ylo, yhi = c_add[cfg], c_lim[cfg], c_off[cfg], c_lo[cfg], c_hi[cfg]
             for d in range(D):
                 y = vals[d] - add
-                q = 1.0 - sf[np.uint64(o + min(max(y, 0), lim))]
+                q = 1.0 - sf[np.uint64(o + min(max(y, ylo), yhi))]
                 f = q * q
                 f = 0.0 if y <= 0 else f
                 f = 1.0 if y > lim else f
@@ -483,7 +479,7 @@ def _targets(D0, E, m, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overla
                 for cfg in range(c_first, c_last + 1):
                     y = vals[d] - c_add[cfg]
                     if y <= c_lim[cfg]:
-                        logq += 2.0 * np.log1p(-sf[c_off[cfg] + y])
+                        logq += 2.0 * np.log1p(-sf[c_off[cfg] + min(max(y, c_lo[cfg]), c_hi[cfg])])
             else:
                 logq = np.log(prod[d]) if prod[d] > 0 else -np.inf
             pv[d] = -np.expm1(logq)
@@ -525,11 +521,12 @@ def _search_chunk(ch, n_chunks, Q_all, q_off, order, Y4, euclidean, t_start, t_l
     lanes = np.empty((8, 64))
     stats = np.empty((mmax, 3))
     span_off = np.zeros((mmax, mmax), dtype=np.int64)
+    span_win = np.zeros((mmax, mmax, 2), dtype=np.int64)
     sf = np.empty(n_sf)
     win = np.empty((mmax, 2), dtype=np.int64)
     pad = np.zeros(mmax * (TOMTOM_BINS + 1) + 1 + 2 * _PAD)
     work = np.empty((2, T))
-    iwork = np.zeros((10, max(T, mmax * (TOMTOM_BINS + 1) + 3, mmax + g_width[-1] + 2)), dtype=np.int64)
+    iwork = np.zeros((12, max(T, mmax * (TOMTOM_BINS + 1) + 3, mmax + g_width[-1] + 2)), dtype=np.int64)
     med = np.empty(mmax)
     lo = np.empty(mmax, dtype=np.int64)
     hi = np.empty(mmax, dtype=np.int64)
@@ -560,14 +557,18 @@ def _search_chunk(ch, n_chunks, Q_all, q_off, order, Y4, euclidean, t_start, t_l
         for r in range(m):
             for v in range(maxv + 1):
                 hist[r, v] = counts[r, v] / K
-        total = 0
+        total = 0                          # the spans' windows, packed (:func:`_span_survivals`)
         for a in range(m):
+            clo = chi = 0
             for b in range(a, m):
-                span_off[a, b] = total
-                total += (b - a + 1) * maxv + 1
-        _span_survivals(hist, lo[:m], hi[:m], maxv, span_off, sf, win, pad)
-        _targets(Dm, E, m, U, maxv, span_off, sf, t_start, g_width, g_t0, min_overlap, dest, work, iwork,
-                 P[i], O[i], V[i])
+                clo += lo[b]
+                chi += hi[b]
+                span_off[a, b] = total - clo
+                span_win[a, b, 0], span_win[a, b, 1] = clo, chi
+                total += chi - clo + 2
+        _span_survivals(hist, lo[:m], hi[:m], span_off, sf, win, pad)
+        _targets(Dm, E, m, U, maxv, span_off, span_win, sf, t_start, g_width, g_t0, min_overlap, dest, work,
+                 iwork, P[i], O[i], V[i])
         _pi0_bins(P[i], grid, H[i])
 
 
@@ -603,7 +604,7 @@ def tomtom_queries(Q_all, q_off, order, n_chunks, Y4, euclidean, t_start, g_widt
     n_sf = 0
     for a in range(mmax):
         for b in range(a, mmax):
-            n_sf += (b - a + 1) * (TOMTOM_BINS + 1) + 1
+            n_sf += (b - a + 1) * (TOMTOM_BINS + 1) + 2
     for ch in nb.prange(n_chunks):
         _search_chunk(ch, n_chunks, Q_all, q_off, order, Y4, euclidean, t_start, t_last, g_width, g_t0, dest,
                       min_overlap, grid, mmax, n_sf, D[ch, 0], D[ch, 1], P, O, V, H)
