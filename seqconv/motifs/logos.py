@@ -85,11 +85,13 @@ _HPAD = 0.05    # share of a column left blank on either side of its letters
 def _glyph(letter: str):
     """The letter's outline as (vertices, codes), its ink scaled to the unit square [0, 1] x [0, 1]."""
     from matplotlib.font_manager import FontProperties
+    from matplotlib.path import Path as MPath
     from matplotlib.textpath import TextPath
 
     path = TextPath((0, 0), letter, size=1, prop=FontProperties(family="DejaVu Sans", weight="bold"))
     v = np.asarray(path.vertices, dtype=float)
-    lo, hi = v.min(axis=0), v.max(axis=0)
+    ink = v[np.asarray(path.codes) != MPath.CLOSEPOLY]     # a CLOSEPOLY's vertex is a placeholder at (0, 0)
+    lo, hi = ink.min(axis=0), ink.max(axis=0)
     v = (v - lo) / (hi - lo)
     v.flags.writeable = False
     return v, np.asarray(path.codes)
@@ -135,9 +137,11 @@ def save_logo(motif, path, *, title: str | None = None, dpi: int = 120) -> Path:
     ax = fig.add_axes((0.5 / w, 0.3 / h, 1 - 0.6 / w, 1 - 0.6 / h))
     draw_logo(motif, ax, title=title if title is not None else f"{motif.id}"
               + (f" {motif.name}" if getattr(motif, "name", None) not in (None, motif.id) else ""))
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png")
-    plt.close(fig)
+    try:
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=dpi, format="png")
+    finally:
+        plt.close(fig)
     return Path(path)
 
 
@@ -240,7 +244,9 @@ def summary_sheet(motifs, matches: pd.DataFrame | None, path, *, influence: pd.D
             ax_t.text(0.02, 0.5, "no match", fontsize=8, transform=ax_t.transAxes)
     if title:
         fig.suptitle(title, fontsize=10, x=0.01, y=1 - 0.12 / height, ha="left", va="top")
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png")
-    plt.close(fig)
+    try:
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=dpi, format="png")
+    finally:
+        plt.close(fig)
     return Path(path)
