@@ -190,9 +190,12 @@ def _new_temp(tmp_dir, prefix: str, suffix: str, *, folder: bool = False) -> str
         try:
             if folder:
                 os.mkdir(name, 0o700)
-            else:
-                os.close(os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600))
-            return name
+                return name
+            fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+            try:
+                return name
+            finally:
+                os.close(fd)
         except FileExistsError:
             _unregister(name)
         except BaseException:  # a signal may land after the creation: remove what may exist
@@ -283,7 +286,7 @@ class StreamWriter:
             self.fd = fh.fileno()
             regular = stat.S_ISREG(os.fstat(self.fd).st_mode)
             self.pos = fh.tell() if regular else 0
-        except OSError:
+        except (OSError, AttributeError):
             self.fd, regular, self.pos = None, False, 0
         self.done = self.pos - self.pos % self.WINDOW     # stretches before this one are left as they are
         self.sync = _sync_file_range() if regular else None
