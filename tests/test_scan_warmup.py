@@ -97,3 +97,40 @@ def test_compare_only_is_the_parallel_helpers_part():
                          env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "comparison kernels done" in run.stderr and "scan --format" not in run.stderr
+
+
+def _fake_python(tmp_path, body):
+    exe = tmp_path / "python"
+    exe.write_text("#!/bin/sh\n" + body + "\n")
+    exe.chmod(0o755)
+    return str(exe)
+
+
+def test_parallel_warm_up_reports_a_failed_helper(tmp_path, monkeypatch):
+    from seqconv.scan import warmup
+
+    monkeypatch.setattr(warmup, "_scan_kernels_warm_up", lambda say: None)
+    monkeypatch.setattr(sys, "executable", _fake_python(tmp_path, "echo 'no numba here' >&2; exit 3"))
+    with pytest.raises(RuntimeError, match=r"exit 3\): no numba here"):
+        warmup.warm_up(verbose=False, parallel=True)
+
+
+def test_parallel_warm_up_stops_its_helper_when_its_own_part_fails(tmp_path, monkeypatch):
+    import time
+
+    from seqconv.scan import warmup
+
+    started = tmp_path / "started"
+
+    def fail(say):
+        deadline = time.monotonic() + 30
+        while not started.exists() and time.monotonic() < deadline:   # the helper is running
+            time.sleep(0.05)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(warmup, "_scan_kernels_warm_up", fail)
+    monkeypatch.setattr(sys, "executable", _fake_python(tmp_path, f"touch {started}; exec sleep 60"))
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        warmup.warm_up(verbose=False, parallel=True)
+    assert started.exists() and time.monotonic() - t0 < 20   # killed, not waited for

@@ -104,10 +104,13 @@ def warm_up(verbose: bool = True, *, compare_kernels: bool = True, parallel: boo
                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _scan_kernels_warm_up(say)
-    finally:
-        if helper is not None:
-            err = helper.communicate()[1]
+    except BaseException:
+        if helper is not None:          # this part failed (or was interrupted): the helper's work is moot
+            helper.kill()
+            helper.wait()
+        raise
     if helper is not None:
+        err = helper.communicate()[1]
         if helper.returncode != 0:
             raise RuntimeError(f"the comparison kernels' warm-up failed (exit {helper.returncode}): "
                                + err.decode(errors="replace")[-2000:])
