@@ -19,7 +19,6 @@ import argparse
 import contextlib
 import inspect
 import itertools
-import os
 import resource
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from seqconv.encode import one_hot
 from seqconv.motifs import read_motifs
 from seqconv.motifs.compare import compare
 from seqconv.scan import ScanOptions, diskcache, scan, scan_to_file
+from seqconv.threads import available_cores
 
 
 def _fasta(path: Path, seed: int = 0) -> None:
@@ -97,7 +97,7 @@ def warm_up(verbose: bool = True, *, compare_kernels: bool = True, parallel: boo
     t0, c0 = time.process_time(), _children_cpu()
     say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if verbose else (lambda msg: None)
     if parallel is None:
-        parallel = len(os.sched_getaffinity(0)) >= 2 if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) >= 2
+        parallel = available_cores() >= 2
     helper = None
     if compare_kernels and parallel:
         helper = subprocess.Popen([sys.executable, "-m", "seqconv.scan.warmup", "--compare-only", "-q"],
