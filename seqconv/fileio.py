@@ -301,22 +301,15 @@ class StreamWriter:
             view = view.cast("B")
         for at in range(0, view.nbytes, self.CALL):
             part = view[at:at + self.CALL]
-            n = self.fh.write(part)
-            if n != part.nbytes:      # a raw file may take part of a call: the rest, in turn
-                n = (n or 0) + self._rest(part[n or 0:])
-            self.pos += n
+            while part.nbytes:        # a raw file may take part of a call: the rest, in turn
+                n = self.fh.write(part)
+                if not n:
+                    raise OSError(f"{getattr(self.fh, 'name', 'a file')}: a write took no bytes")
+                part = part[n:]
+                self.pos += n
             if self.active and self.pos - self.done >= self.WINDOW:
                 self._advance()
         return view.nbytes
-
-    def _rest(self, view) -> int:
-        done = 0
-        while done < view.nbytes:
-            n = self.fh.write(view[done:])
-            if not n:
-                raise OSError(f"{getattr(self.fh, 'name', 'a file')}: a write took no bytes")
-            done += n
-        return done
 
     def _advance(self) -> None:
         self.fh.flush()
@@ -365,7 +358,6 @@ def drop_page_cache(fd: int, offset: int, size: int) -> bool:
     except OSError:
         return False
     return True
-
 
 
 @contextlib.contextmanager
