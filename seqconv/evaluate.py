@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from seqconv.errors import InputError
-from seqconv.fileio import atomic_path
+from seqconv.figures import save_png
 
 
 def _check(y: np.ndarray, score: np.ndarray):
@@ -277,9 +277,5 @@ def plot_curves(y, logits, tasks, out_dir) -> list[Path]:
             ax.set(xlabel="recall", ylabel="precision", title="precision-recall")
         ax.legend(fontsize=7, loc="lower right" if kind == "roc" else "lower left")
         fig.tight_layout()
-        path = Path(out_dir) / f"{kind}.png"
-        with atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, dpi=110, format="png")
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save_png(fig, Path(out_dir) / f"{kind}.png", dpi=110))
     return paths

@@ -30,6 +30,7 @@ import pandas as pd
 
 from seqconv import __version__
 from seqconv.errors import InputError
+from seqconv.figures import pyplot
 from seqconv.fileio import atomic_open
 
 _CSS = """
@@ -47,18 +48,9 @@ nav a{margin-right:1em}
 TOP_MOTIFS = 8
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _png(fig, dpi: int = 100) -> str:
     """A matplotlib figure as an ``<img>`` with a base64 PNG (the figure is closed)."""
-    plt = _plt()
+    plt = pyplot()
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=dpi)
@@ -105,7 +97,7 @@ def dataset_section(path) -> str:
              '<div class="figs"><div>' + _table(counts, left=("split", "kind")) + _table(pos, left=("split",))
              + "</div>"]
     if gc is not None:
-        plt = _plt()
+        plt = pyplot()
         fig, ax = plt.subplots(figsize=(5, 2.8))
         bins = np.linspace(0, 1, 41)
         for kind, colour in (("positive", "#c0392b"), ("background", "#2c7fb8"), ("shuffle", "#7f7f7f")):
@@ -130,7 +122,7 @@ def training_section(model_dir) -> str:
     h = pd.read_csv(log)
     card = _card(model_dir)
     best = (card.get("training") or {}).get("best_epoch")
-    plt = _plt()
+    plt = pyplot()
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3))
     a.plot(h["epoch"], h["train_loss"], "o-", ms=3, label="train")
     a.plot(h["epoch"], h["valid_loss"], "o-", ms=3, label="valid")
@@ -253,7 +245,7 @@ def track_section(prefix, tasks, region: str, out_html=None) -> str:
     chrom, s, e = parse_region(region)
     if s is None:
         raise InputError(f"the track preview needs CHROM:START-END, got {region!r}")
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(len(tasks), 1, figsize=(10, 0.9 + 0.9 * len(tasks)), sharex=True, squeeze=False)
     n_iv = 0
     for ax, tf in zip(axes[:, 0], tasks):

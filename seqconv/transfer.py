@@ -449,7 +449,7 @@ def plot_compare(runs: pd.DataFrame, path, *, title: str = "") -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from seqconv.fileio import atomic_path
+    from seqconv.figures import save_png
 
     per = runs.groupby(["mode", "seed"], sort=False)[["auroc", "auprc"]].mean().reset_index()
     modes = list(dict.fromkeys(per["mode"]))
@@ -465,11 +465,7 @@ def plot_compare(runs: pd.DataFrame, path, *, title: str = "") -> Path:
         ax.set_ylim(lo, min(1.0, per[k].max() + 0.03))
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
-    return path
+    return save_png(fig, path, dpi=110)
 
 
 def resolve_start(backbone=None, from_model=None) -> Backbone:

@@ -16,18 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqconv.fileio import atomic_path
+from seqconv.figures import pyplot, save_png
 
 _COLORS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839"}
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def information_matrix(motif) -> pd.DataFrame:
@@ -55,7 +46,7 @@ def draw_logo(motif, ax=None, *, title: str | None = None, xoffset: int = 0, xti
     -------
     matplotlib Axes
     """
-    plt = _plt()
+    plt = pyplot()
     if ax is None:
         width = motif.width if hasattr(motif, "width") else len(motif)
         _, ax = plt.subplots(figsize=(max(2.5, 0.35 * width), 1.6))
@@ -129,7 +120,7 @@ def _letter_patches(heights: np.ndarray, x0: int) -> list:
 
 def save_logo(motif, path, *, title: str | None = None, dpi: int = 120) -> Path:
     """Write one motif's logo as a PNG (atomically)."""
-    plt = _plt()
+    plt = pyplot()
     w, h = max(2.5, 0.35 * motif.width), 1.6
     fig = plt.figure(figsize=(w, h))
     # fixed margins in inches (tight_layout would draw the figure once more to measure it):
@@ -137,12 +128,7 @@ def save_logo(motif, path, *, title: str | None = None, dpi: int = 120) -> Path:
     ax = fig.add_axes((0.5 / w, 0.3 / h, 1 - 0.6 / w, 1 - 0.6 / h))
     draw_logo(motif, ax, title=title if title is not None else f"{motif.id}"
               + (f" {motif.name}" if getattr(motif, "name", None) not in (None, motif.id) else ""))
-    try:
-        with atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, dpi=dpi, format="png")
-    finally:
-        plt.close(fig)
-    return Path(path)
+    return save_png(fig, path, dpi=dpi)
 
 
 def save_logos(motifs, out_dir, *, dpi: int = 120) -> list[Path]:
@@ -186,7 +172,7 @@ def summary_sheet(motifs, matches: pd.DataFrame | None, path, *, influence: pd.D
     """
     from seqconv.motifs.io import read_motifs
 
-    plt = _plt()
+    plt = pyplot()
     motifs = list(motifs)
     if not motifs:
         raise ValueError("no motifs to draw")
@@ -244,9 +230,4 @@ def summary_sheet(motifs, matches: pd.DataFrame | None, path, *, influence: pd.D
             ax_t.text(0.02, 0.5, "no match", fontsize=8, transform=ax_t.transAxes)
     if title:
         fig.suptitle(title, fontsize=10, x=0.01, y=1 - 0.12 / height, ha="left", va="top")
-    try:
-        with atomic_path(path, suffix=".png") as tmp:
-            fig.savefig(tmp, dpi=dpi, format="png")
-    finally:
-        plt.close(fig)
-    return Path(path)
+    return save_png(fig, path, dpi=dpi)
