@@ -50,7 +50,7 @@ from _machine import machine_record, machine_text  # noqa: E402  (benchmarks/ is
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from seqconv.motifs import read_motifs  # noqa: E402
+from seqconv.motifs import read_motifs, write_meme  # noqa: E402
 from seqconv.scan import clear_caches, scan  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -105,6 +105,7 @@ def genome_sets(sizes_mb=(1, 10)) -> dict[int, Path]:
 def meme_file(kind: str) -> Path:
     path = WORK / f"jaspar_{kind}.meme"
     if not path.exists():
+        WORK.mkdir(parents=True, exist_ok=True)   # --compare-only / --startup may be the first run
         with gzip.open(JASPAR[kind], "rt") as src, open(path, "w") as dst:
             shutil.copyfileobj(src, dst)
     return path
@@ -475,8 +476,6 @@ def learned_motifs() -> Path:
         for m in read_motifs(d / "motifs.meme"):
             m.id = f"{model}.{m.id}"
             motifs.append(m)
-    from seqconv.motifs import write_meme
-
     write_meme(motifs, out)
     return out
 

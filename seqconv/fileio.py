@@ -206,6 +206,22 @@ def _new_temp(tmp_dir, prefix: str, suffix: str, *, folder: bool = False) -> str
     raise FileExistsError(errno.EEXIST, "no free temporary name", os.path.join(tmp_dir, prefix))
 
 
+@contextlib.contextmanager
+def scratch_file(tmp_dir, prefix: str, suffix: str):
+    """Yield the name of a fresh, registered temporary file (mode 0600) in ``tmp_dir`` (None: the system's
+    temporary folder); whatever lies at that name is removed when the block ends, normally or by an
+    exception or signal (the signal backstop knows the name from before the file exists).  A block may
+    rename the file away (``os.replace``) or delete it and let another program create it there.
+    """
+    tmp = _new_temp(tmp_dir, prefix, suffix)
+    try:
+        yield tmp
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        _unregister(tmp)
+
+
 def remove_live_temps() -> list[str]:
     """Remove every temporary file/folder a writer of this process still holds (signal backstop)."""
     removed = []

@@ -23,7 +23,7 @@ import pandas as pd
 
 from seqconv.encode import IUPAC, dinucleotide_shuffle, gc_content
 from seqconv.errors import InputError
-from seqconv.fileio import display_name, is_stream, note_input, open_text
+from seqconv.fileio import display_name, is_stream, note_input, open_text, scratch_file
 
 _VALID_BASES = "".join(IUPAC) + "".join(IUPAC).lower() + "-*"
 _DELETE_VALID = _VALID_BASES.encode("ascii")
@@ -209,20 +209,16 @@ class Genome:
         if cache is not None:
             self.index_location = str(cache / f"{key}.fai")
             return self._faidx(pyfaidx, {**kwargs, "indexname": self.index_location})
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f"seqconv-{key}-", suffix=".fai")
-        except OSError:
-            tmp = None
-        if tmp is not None:
-            os.close(fd)
-            os.unlink(tmp)  # pyfaidx builds it; it is read into memory and deleted at once
+        with contextlib.ExitStack() as stack:
             try:
+                tmp = stack.enter_context(scratch_file(None, f"seqconv-{key}-", ".fai"))
+            except OSError:
+                tmp = None  # no writable temporary folder: the FASTA is read into memory below
+            if tmp is not None:
+                os.unlink(tmp)  # pyfaidx builds the index at that name; it is read in and deleted at once
                 fa = self._faidx(pyfaidx, {**kwargs, "indexname": tmp})
-            finally:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-            self.index_location = "temporary"
-            return fa
+                self.index_location = "temporary"
+                return fa
         self._mem = read_fasta(self._file)
         self.index_location = "memory"
         return None

@@ -25,6 +25,7 @@ from seqconv.fileio import (
     output_guard,
     release_range,
     remove_live_temps,
+    scratch_file,
     spool,
 )
 
@@ -211,6 +212,24 @@ def test_remove_live_temps_is_the_signal_backstop(tmp_path):
 
 
 
+def test_scratch_file_is_known_to_the_backstop_and_gone_after_the_block(tmp_path):
+    with scratch_file(tmp_path, ".c.", ".tmp") as tmp:        # a normal block: removed at its end
+        assert os.path.exists(tmp) and _mode(tmp) == 0o600 and tmp in fileio._live_temps
+    assert list(tmp_path.iterdir()) == [] and tmp not in fileio._live_temps
+    with pytest.raises(RuntimeError), scratch_file(tmp_path, ".c.", ".tmp") as tmp:   # an error: removed too
+        open(tmp, "w").write("half")
+        raise RuntimeError
+    assert list(tmp_path.iterdir()) == [] and tmp not in fileio._live_temps
+    with scratch_file(tmp_path, ".c.", ".tmp") as tmp:        # renamed into place: the result stays
+        open(tmp, "w").write("whole")
+        os.replace(tmp, tmp_path / "kept")
+    assert [p.name for p in tmp_path.iterdir()] == ["kept"] and (tmp_path / "kept").read_text() == "whole"
+    cm = scratch_file(tmp_path, ".c.", ".tmp")                 # a signal inside the block: the backstop
+    tmp = cm.__enter__()
+    assert tmp in remove_live_temps() and not os.path.exists(tmp)
+    cm.__exit__(None, None, None)
+
+
 class _Landed(BaseException):
     """Stands for the signal handler's Interrupted, raised at one chosen bytecode."""
 
@@ -233,13 +252,14 @@ def _interrupt_at(k):
     return trace, fired
 
 
-@pytest.mark.parametrize("kind", ["file", "folder"])
+@pytest.mark.parametrize("kind", ["file", "folder", "scratch"])
 def test_a_signal_at_any_bytecode_of_the_setup_leaves_nothing(tmp_path, kind):
     # the CI once kept a temporary bedGraph: the signal landed between mkstemp's creation and the
     # registration; now every bytecode of the writer's setup is tried, and the backstop finds all
     out = tmp_path / "out"
     out.mkdir()
-    opener = (lambda: atomic_path(out / "o.tsv")) if kind == "file" else (lambda: atomic_dir(out / "d"))
+    opener = {"file": lambda: atomic_path(out / "o.tsv"), "folder": lambda: atomic_dir(out / "d"),
+              "scratch": lambda: scratch_file(out, ".s.", ".tmp")}[kind]
     k, hit = 0, 0
     while True:
         k += 1

@@ -33,13 +33,14 @@ import math
 import mmap
 import os
 import struct
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
 
 import numba
 import numpy as np
+
+from seqconv.fileio import scratch_file
 
 #: Environment variable: the cache folder, or off / 0 / none / false to disable the cache.
 ENV = "SEQCONV_SCAN_CACHE"
@@ -196,20 +197,14 @@ def save(key: str, name: str, arrays: dict[str, np.ndarray]) -> Path | None:
     if root is None:
         return None
     path = _path(root, key, name)
-    tmp = None
     try:
         root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=root)
-        with os.fdopen(fd, "wb") as fh:
-            _write(fh, {"__key__": np.frombuffer(key.encode(), dtype=np.uint8), **arrays})
-        os.replace(tmp, path)
-        tmp = None
+        with scratch_file(root, f".{path.stem}.", ".tmp") as tmp:
+            with open(tmp, "wb") as fh:
+                _write(fh, {"__key__": np.frombuffer(key.encode(), dtype=np.uint8), **arrays})
+            os.replace(tmp, path)
     except OSError:
         return None
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
     _trim(root, keep=path)
     return path
 
