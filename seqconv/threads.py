@@ -14,7 +14,8 @@ The policy, each part only when the user has not set the variable:
   ``GOMP_SPINCOUNT`` is set;
 * for the ``seqconv`` command only (:func:`apply_cli_policy`): ``OMP_NUM_THREADS`` = the number
   of cores this process may run on (``os.sched_getaffinity``: a ``taskset`` / cgroup / Slurm
-  allocation), not the machine's core count.
+  allocation; fewer where its cgroup has a CPU quota, as a container started with ``--cpus`` has),
+  not the machine's core count.
 
 libgomp reads these variables once, when torch loads it: setting them after ``import torch``
 changes nothing, so a program that imports torch before seqconv keeps torch's defaults.
@@ -22,18 +23,68 @@ changes nothing, so a program that imports torch before seqconv keeps torch's de
 
 from __future__ import annotations
 
+import math
 import os
+from pathlib import Path
 
 #: the variables that decide how idle OpenMP workers wait; any of them set = the user's choice
 WAIT_VARS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
 
-def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity), else ``os.cpu_count()``, at least 1."""
+def cpu_quota(root="/sys/fs/cgroup", proc_cgroup="/proc/self/cgroup") -> float | None:
+    """The CPU quota of this process's cgroup, in cores (the smallest along its path up to the root),
+    or None when there is none or it cannot be read.
+
+    cgroup v2: ``cpu.max`` (``"200000 100000"`` = 2 cores, ``"max 100000"`` = none); v1: ``cpu.cfs_quota_us``
+    / ``cpu.cfs_period_us`` (quota -1 = none) in the ``cpu`` controller's folder.
+    """
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        lines = Path(proc_cgroup).read_text().splitlines()
+    except OSError:
+        return None
+    root = Path(root)
+    folders = []
+    for line in lines:
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        parts = [p for p in path.strip().split("/") if p]
+        if controllers == "":                                   # v2
+            bases, v2 = [root], True
+        elif "cpu" in controllers.split(","):                   # v1
+            bases, v2 = [root / controllers, root / "cpu"], False
+        else:
+            continue
+        for base in bases:
+            for depth in range(len(parts), -1, -1):
+                folders.append((base.joinpath(*parts[:depth]), v2))
+    best = None
+    for folder, v2 in folders:
+        try:
+            if v2:
+                quota, period = (folder / "cpu.max").read_text().split()[:2]
+            else:
+                quota = (folder / "cpu.cfs_quota_us").read_text().strip()
+                period = (folder / "cpu.cfs_period_us").read_text().strip()
+            if quota in ("max", "-1") or float(period) <= 0:
+                continue
+            cores = float(quota) / float(period)
+        except (OSError, ValueError):
+            continue
+        if cores > 0 and (best is None or cores < best):
+            best = cores
+    return best
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, else ``os.cpu_count()``), no more than its
+    cgroup's CPU quota rounded up (:func:`cpu_quota`), at least 1."""
+    try:
+        n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not on Linux
-        return max(1, os.cpu_count() or 1)
+        n = os.cpu_count() or 1
+    quota = cpu_quota()
+    if quota is not None:
+        n = min(n, math.ceil(quota))
+    return max(1, n)
 
 
 def apply_wait_policy(environ=None) -> bool:
