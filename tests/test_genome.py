@@ -1,16 +1,12 @@
 """seqconv.genome on the bundled real yeast excerpt and on small hand-made files."""
 
 import gzip
-import os
-import tempfile
 
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import YEAST_CBF1, YEAST_EXCLUDE, YEAST_GENOME, YEAST_REB1
 
-from seqconv import fileio
-from seqconv import genome as genome_mod
 from seqconv.encode import dinucleotide_counts, gc_content
 from seqconv.errors import InputError
 from seqconv.genome import (
@@ -138,23 +134,6 @@ def test_bgzip_genome_read_by_position_not_loaded(tmp_path, monkeypatch):
                    (ext == ".gzi" or p.read_text().startswith("chr7\t")))
         shutil.copy(src, f"{fresh}{ext}")
     assert Genome(fresh).index_location == f"{fresh}.fai"
-
-
-def test_index_in_a_scratch_file_when_no_folder_can_keep_it(tmp_path, monkeypatch):
-    # neither the FASTA's folder nor the cache can be written: pyfaidx indexes into a registered scratch
-    # name in the temporary folder, read in and removed at once (nothing left behind, nothing registered)
-    fa = write(tmp_path, "g.fa", ">c1\nACGTACGTAA\n>c2\nGGGCCCNNTT\n")
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    monkeypatch.setattr(genome_mod, "_index_cache", lambda: None)
-    real_access = os.access
-    monkeypatch.setattr(os, "access", lambda p, m, **kw: False if str(p) == str(tmp_path) else real_access(p, m))
-    g = Genome(fa)
-    assert g.index_location == "temporary" and g._mem is None
-    assert g.sizes == {"c1": 10, "c2": 10} and g.fetch("c2", 2, 8) == "GCCCNN"
-    assert list(scratch.iterdir()) == [] and not (tmp_path / "g.fa.fai").exists()
-    assert not any(str(scratch) in t for t in fileio._live_temps)
 
 
 def test_bgzip_fetch_at_every_block_boundary_and_at_random(genome):

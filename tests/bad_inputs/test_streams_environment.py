@@ -19,6 +19,7 @@ import pytest
 from _resources import ROOT, YEAST_GENOME, YEAST_REB1, build, can_mount_tmpfs, private_tempdir
 from click.testing import CliRunner
 
+from seqconv import fileio
 from seqconv.cli import main
 from seqconv.dataset import read_dataset
 from seqconv.genome import Genome
@@ -120,7 +121,8 @@ def test_genome_index_falls_back_to_cache_temp_then_memory(res, tmp_path, monkey
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "rocache"))   # a cache that cannot be written
     g = Genome(fa)
     assert g.index_location == "temporary" and g.fetch("chr1", 1000, 1100) == seq
-    monkeypatch.setattr(tempfile, "mkstemp", lambda *a, **k: (_ for _ in ()).throw(OSError(30, "Read-only")))
+    assert not any("seqconv-" in t and t.endswith(".fai") for t in fileio._live_temps)  # scratch name released
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no_such_tmp"))   # no temporary folder either
     g = Genome(fa)
     assert g.index_location == "memory" and g.fetch("chr1", 1000, 1100) == seq
     assert sorted(os.listdir(fa.parent)) == ["g.fa"]
