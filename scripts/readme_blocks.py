@@ -24,6 +24,12 @@ What runs
   ``--quick``, the non-slow test), ``<!-- readme-check: shared -->`` (reads ``../shared/data``, the project's
   data folder that a clone lacks: run only where it exists, reported as skipped elsewhere).  Commands with no
   shown output are run, not compared.
+* ``<!-- readme-check: approx TOL -->`` (on its own line, next to any other marker): numbers written with a
+  decimal point in the block's shown output match real numbers within ``TOL`` (absolute); all other text,
+  integers included, must match exactly.  For training output: PyTorch's CPU kernels sum in a different order
+  on different CPUs (AVX-512 vs AVX2 paths, seen here on Intel Xeon vs AMD EPYC hosts), so a model trained with
+  the same seed and data differs in the last digits from one machine to another; the README shows one
+  machine's run.
 
 Every block runs in README order in one scratch folder laid out like a clone: ``<scratch>/clone`` holds a
 copy of ``data/`` and links to every other top-level entry of the repository, and ``<scratch>/shared``
@@ -69,6 +75,7 @@ MARKER = re.compile(r"<!--\s*readme-check:\s*(\w+)\s*(.*?)\s*-->")
 SENTINEL = "@@readme-check-end"
 _BAR = re.compile(r"\d+%\|.*\|")
 MODES = ("full", "quick", "shared", "skip")
+_DECIMAL = re.compile(r"-?\d+\.\d+(?:e[+-]?\d+)?")
 SHARED = ROOT.parent / "shared" / "data"
 _TIME = re.compile(r"\b\d+(?:\.\d+)?(?:e[+-]?\d+)?\s?(?:[A-Za-z]*/s|s)\b|\[\d+:\d\d(?::\d\d)?<[^\]]*\]"
                    r"|\b\d+:\d\d:\d\d(?= elapsed)|(?<=ETA )\d+:\d\d:\d\d")   # progress lines' clock times
@@ -94,6 +101,7 @@ class Block:
     body: list[str]
     mode: str = "full"        # full | quick | skip
     reason: str = ""
+    approx: float = 0.0       # tolerance of decimal numbers (``approx`` marker; 0: exact)
     commands: list[Command] = field(default_factory=list)
 
     @property
@@ -118,7 +126,13 @@ def parse_readme(lines: list[str]) -> list[Block]:
             k = i - 1
             while k >= 0 and MARKER.search(lines[k]):
                 m = MARKER.search(lines[k])
-                block.mode, block.reason = m.group(1), m.group(2)
+                if m.group(1) == "approx":
+                    try:
+                        block.approx = float(m.group(2))
+                    except ValueError:
+                        raise SystemExit(f"README.md:{k + 1}: 'approx' needs a tolerance, e.g. approx 0.05") from None
+                else:
+                    block.mode, block.reason = m.group(1), m.group(2)
                 k -= 1
             if block.mode not in MODES:
                 raise SystemExit(f"README.md:{k + 2}: unknown readme-check marker {block.mode!r}")
@@ -199,15 +213,29 @@ def _after_cr(line: str) -> str:
     return shown
 
 
-def _line_matches(pattern: str, line: str) -> bool:
-    if "..." not in pattern:
-        return pattern == line
-    rx = ".*".join(re.escape(part) for part in pattern.split("..."))
-    return re.fullmatch(rx, line) is not None
+def _line_matches(pattern: str, line: str, tol: float = 0.0) -> bool:
+    """Whether ``line`` matches the shown ``pattern`` (``...`` = any text; ``tol`` > 0: its decimal numbers
+    within ``tol`` of the pattern's)."""
+    if tol <= 0 or not _DECIMAL.search(pattern):
+        if "..." not in pattern:
+            return pattern == line
+        rx = ".*".join(re.escape(part) for part in pattern.split("..."))
+        return re.fullmatch(rx, line) is not None
+    want: list[float] = []
+    pieces = []
+    for part in pattern.split("..."):
+        at, rx = 0, []
+        for m in _DECIMAL.finditer(part):
+            rx.append(re.escape(part[at:m.start()]) + f"({_DECIMAL.pattern})")
+            want.append(float(m.group()))
+            at = m.end()
+        pieces.append("".join(rx) + re.escape(part[at:]))
+    got = re.fullmatch(".*".join(pieces), line)
+    return got is not None and all(abs(float(g) - w) <= tol + 1e-12 for g, w in zip(got.groups(), want))
 
 
-def matches(shown: list[str], real: list[str]) -> bool:
-    """Whether the shown lines (with ``...`` elisions) match the real lines."""
+def matches(shown: list[str], real: list[str], tol: float = 0.0) -> bool:
+    """Whether the shown lines (with ``...`` elisions) match the real lines (``tol``: see :func:`_line_matches`)."""
     memo: dict[tuple[int, int], bool] = {}
 
     def go(i: int, j: int) -> bool:
@@ -218,7 +246,7 @@ def matches(shown: list[str], real: list[str]) -> bool:
         elif shown[i] == "...":
             r = any(go(i + 1, k) for k in range(j, len(real) + 1))
         else:
-            r = j < len(real) and _line_matches(shown[i], real[j]) and go(i + 1, j + 1)
+            r = j < len(real) and _line_matches(shown[i], real[j], tol) and go(i + 1, j + 1)
         memo[i, j] = r
         return r
 
@@ -346,7 +374,7 @@ def check(blocks: list[Block], lines: list[str], *, quick: bool, update: bool, k
                     print(f"FAIL  README.md:{cmd.first_line + 1}: `{first_cmd_line}` exited {rc}:")
                     print("\n".join("      " + ln for ln in real[-30:]))
                     continue
-                if not cmd.shown or matches(shown, real):
+                if not cmd.shown or matches(shown, real, block.approx):
                     continue
                 block_ok = False
                 if update:

@@ -266,9 +266,11 @@ def test_pipeline_reproduces_the_bundled_yeast_chexmix_commands(tmp_path, shared
 def test_pipeline_retrains_yeast_chexmix_to_the_cards_metrics(tmp_path, shared_data):
     """The full retrain (prepare + train, about 1 CPU minute; 5-6 min wall on a loaded 2-core machine): the same
     windows and split sizes as the card, and held-out metrics within 0.01 of the card's.  Measured: test mean
-    auROC 0.8200 vs 0.8222, auPRC 0.4603 vs 0.4607, best epoch 20 vs 20.  The weights are not bit-identical to the
-    bundled ones (trained with an earlier version of the training code); the pipeline's train command and
-    pipelines/train_pretrained.py's fit() give bit-identical weights today."""
+    auROC 0.8200 vs 0.8222, auPRC 0.4603 vs 0.4607, best epoch 20 vs 20 on an AMD EPYC host; 0.8209 / 0.4629,
+    best epoch 18 on an Intel Xeon host (PyTorch's CPU kernels sum in a different order there: the last digits
+    of every epoch differ, and the flat last epochs can swap), so the best epoch is checked within 3.  The weights
+    are not bit-identical to the bundled ones (trained with an earlier version of the training code); the
+    pipeline's train command and pipelines/train_pretrained.py's fit() give bit-identical weights on one machine."""
     import json
 
     card = json.loads((ROOT / "seqconv" / "pretrained" / "yeast_chexmix" / "model.json").read_text())
@@ -284,4 +286,5 @@ def test_pipeline_retrains_yeast_chexmix_to_the_cards_metrics(tmp_path, shared_d
     m = re.search(r"^test: auROC ([\d.]+)\s+auPRC ([\d.]+)", log, re.M)
     want = pd.DataFrame(card["metrics"]["test"])
     assert m and abs(float(m.group(1)) - want.auroc.mean()) < 0.01 and abs(float(m.group(2)) - want.auprc.mean()) < 0.01
-    assert re.search(rf"^best epoch {tr['best_epoch']} ", log, re.M), log[-500:]
+    best = re.search(r"^best epoch (\d+) ", log, re.M)
+    assert best and abs(int(best.group(1)) - tr["best_epoch"]) <= 3, log[-500:]   # CPU-dependent: see above

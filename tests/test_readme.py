@@ -95,6 +95,34 @@ def test_matching_elisions_and_normalisation(tmp_path):
     assert rb.updated_output(["h ...", "...", "t"], ["h x", "m", "t"]) == ["h ...", "...", "t"]
 
 
+def test_approx_marker_tolerates_decimals_only():
+    text = """<!-- readme-check: shared -->
+<!-- readme-check: approx 0.05 -->
+```console
+$ train
+test: auROC 0.7909  MCC 0.5200  (mean over 1 TF(s), 144 windows)
+```
+"""
+    (block,) = rb.parse_readme(text.split("\n"))
+    assert block.mode == "shared" and block.approx == 0.05       # both markers hold
+    shown = block.commands[0].shown
+    assert rb.matches(shown, ["test: auROC 0.7901  MCC 0.4900  (mean over 1 TF(s), 144 windows)"], 0.05)
+    assert not rb.matches(shown, ["test: auROC 0.7901  MCC 0.4900  (mean over 1 TF(s), 144 windows)"])  # exact
+    assert not rb.matches(shown, ["test: auROC 0.6901  MCC 0.5200  (mean over 1 TF(s), 144 windows)"], 0.05)
+    assert not rb.matches(shown, ["test: auROC 0.7909  MCC 0.5200  (mean over 1 TF(s), 145 windows)"], 0.05)
+    assert not rb.matches(shown, ["test: auPRC 0.7909  MCC 0.5200  (mean over 1 TF(s), 144 windows)"], 0.05)
+    # with an elision inside the line, and negative numbers / exponents
+    assert rb.matches(["best epoch ... (valid auPRC 0.8873); lr -1.0e-03"],
+                      ["best epoch 20 (valid auPRC 0.8868); lr -1.01e-03"], 0.05)
+    assert not rb.matches(["best epoch ... (valid auPRC 0.8873)"], ["best epoch 20 (valid auPRC 0.7868)"], 0.05)
+    try:
+        rb.parse_readme(["<!-- readme-check: approx x -->", "```console", "$ a", "```"])
+    except SystemExit as exc:
+        assert "tolerance" in str(exc)
+    else:
+        raise AssertionError("a bad tolerance was accepted")
+
+
 def test_check_and_update_on_a_constructed_readme(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("""# t
