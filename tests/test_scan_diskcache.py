@@ -89,7 +89,7 @@ def test_a_bad_cache_file_is_rebuilt_not_a_crash(cache, motifs, peaks, monkeypat
     data = path.read_bytes()
     if damage == "truncate":
         path.write_bytes(data[:len(data) // 2])
-    elif damage == "flip":                     # one byte inside the p-value tables: the zip CRC fails
+    elif damage == "flip":                     # one byte inside the p-value tables: its checksum (and the zip CRC) fail
         i = data.index(b"sf.npy") + 2_000_000
         path.write_bytes(data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:])
     elif damage == "garbage":
@@ -181,9 +181,26 @@ def test_files_are_npz_read_back_aligned_and_writable(cache, motifs):
     before = path.read_bytes()
     got = diskcache._read(path)
     with np.load(path, allow_pickle=False) as npz:
-        assert sorted(npz.files) == sorted(got)
-        for k in npz.files:
+        assert sorted(npz.files) == sorted([*got, "__sums__"])       # the checksums: a member of their own
+        for k in got:
             assert got[k].dtype == npz[k].dtype and np.array_equal(got[k], npz[k]), k
+        assert npz["__sums__"].tolist() == [diskcache.checksum(got[k].reshape(-1).view(np.uint8)) for k in got]
     assert all(a.ctypes.data % diskcache.ALIGN == 0 and a.flags.aligned and a.flags.writeable for a in got.values())
     got["sf"][:10] = -1.0
     assert path.read_bytes() == before
+
+
+def test_checksum_changes_with_any_byte_and_with_the_length():
+    data = np.random.default_rng(1).integers(0, 256, 203, dtype=np.uint8)   # 6 words of 32 bytes + an 11-byte tail
+    base = diskcache.checksum(data)
+    assert base == diskcache.checksum(data.copy())
+    for i in range(len(data)):                       # every position, word lanes and tail alike
+        for bit in (0, 7):
+            d = data.copy()
+            d[i] ^= 1 << bit
+            assert diskcache.checksum(d) != base, (i, bit)
+    zeros = {diskcache.checksum(np.zeros(n, dtype=np.uint8)) for n in range(0, 70)}
+    assert len(zeros) == 70                          # runs of zeros differ by their length
+    swapped = data.copy()
+    swapped[:8], swapped[8:16] = data[8:16], data[:8]
+    assert diskcache.checksum(swapped) != base       # the same words in other lanes
