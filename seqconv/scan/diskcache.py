@@ -161,8 +161,10 @@ def checksum(data):  # pragma: no cover - compiled by numba
 
 
 def _bytes(a: np.ndarray) -> np.ndarray:
-    """The data of a C-contiguous array as uint8 (n,)."""
-    return a.reshape(-1).view(np.uint8)
+    """The data of a C-contiguous array as writable uint8 (n,) (a read-only array, such as the key's bytes, is
+    copied: numba compiles read-only arrays as a type of their own, and the warm-up compiles one)."""
+    b = a.reshape(-1).view(np.uint8)
+    return b if b.flags.writeable else b.copy()
 
 
 def _read(path: Path) -> dict[str, np.ndarray]:
