@@ -50,7 +50,7 @@ def cpu_quota(root="/sys/fs/cgroup", proc_cgroup="/proc/self/cgroup") -> float |
         if controllers == "":                                   # v2
             bases, v2 = [root], True
         elif "cpu" in controllers.split(","):                   # v1
-            bases, v2 = [root / controllers, root / "cpu"], False
+            bases, v2 = list(dict.fromkeys([root / controllers, root / "cpu"])), False   # "cpu" alone: once
         else:
             continue
         for base in bases:

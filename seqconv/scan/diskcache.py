@@ -224,7 +224,6 @@ def _write(fh, arrays: dict[str, np.ndarray]) -> None:
     arrays[_SUMS] = np.array([checksum(_bytes(a)) for a in arrays.values()], dtype=np.uint64)
     with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as z:
         for name, a in arrays.items():
-            a = np.ascontiguousarray(a)
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_STORED
             zip64 = a.nbytes > zipfile.ZIP64_LIMIT - 2 ** 20          # zipfile then adds a 20-byte extra field
